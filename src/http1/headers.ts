@@ -1,0 +1,127 @@
+// Header fields as they travel: names keep the sender's case, lookups ignore it, order is kept.
+// Values are trimmed of surrounding whitespace (llhttp keeps trailing whitespace, RFC 9112 §5 says
+// it is not part of the value).
+
+export class HeaderFields {
+  /** Flat list: name0, value0, name1, value1, ... */
+  private readonly raw: string[];
+
+  constructor(raw: string[] = []) {
+    this.raw = raw;
+  }
+
+  static from(pairs: Iterable<readonly [string, string]>): HeaderFields {
+    const raw: string[] = [];
+    for (const [n, v] of pairs) raw.push(n, v);
+    return new HeaderFields(raw);
+  }
+
+  get size(): number {
+    return this.raw.length / 2;
+  }
+
+  /** The first value of a field, or undefined. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    for (let i = 0; i < this.raw.length; i += 2) {
+      if (this.raw[i].length === lower.length && this.raw[i].toLowerCase() === lower) return this.raw[i + 1];
+    }
+    return undefined;
+  }
+
+  /** Every value of a field, in order. */
+  getAll(name: string): string[] {
+    const lower = name.toLowerCase();
+    const out: string[] = [];
+    for (let i = 0; i < this.raw.length; i += 2) {
+      if (this.raw[i].toLowerCase() === lower) out.push(this.raw[i + 1]);
+    }
+    return out;
+  }
+
+  /** All values of a list-valued field joined, split on commas, trimmed, lower-cased, non-empty. */
+  tokens(name: string): string[] {
+    const out: string[] = [];
+    for (const value of this.getAll(name)) {
+      for (const part of value.split(',')) {
+        const token = part.trim().toLowerCase();
+        if (token) out.push(token);
+      }
+    }
+    return out;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  append(name: string, value: string): this {
+    this.raw.push(name, value);
+    return this;
+  }
+
+  /** Replaces every value of `name` with one value, kept at the first occurrence's position. */
+  set(name: string, value: string): this {
+    const lower = name.toLowerCase();
+    let placed = false;
+    for (let i = 0; i < this.raw.length; ) {
+      if (this.raw[i].toLowerCase() === lower) {
+        if (!placed) {
+          this.raw[i + 1] = value;
+          placed = true;
+          i += 2;
+        } else {
+          this.raw.splice(i, 2);
+        }
+      } else {
+        i += 2;
+      }
+    }
+    if (!placed) this.raw.push(name, value);
+    return this;
+  }
+
+  /** Removes every field whose lower-cased name is in `names`. */
+  deleteAll(names: ReadonlySet<string>): this {
+    let w = 0;
+    for (let r = 0; r < this.raw.length; r += 2) {
+      if (names.has(this.raw[r].toLowerCase())) continue;
+      this.raw[w++] = this.raw[r];
+      this.raw[w++] = this.raw[r + 1];
+    }
+    this.raw.length = w;
+    return this;
+  }
+
+  delete(name: string): this {
+    return this.deleteAll(new Set([name.toLowerCase()]));
+  }
+
+  clone(): HeaderFields {
+    return new HeaderFields(this.raw.slice());
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (let i = 0; i < this.raw.length; i += 2) yield [this.raw[i], this.raw[i + 1]];
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  /** `Name: value\r\n` lines, latin1, in order. */
+  toLines(): string {
+    let out = '';
+    for (let i = 0; i < this.raw.length; i += 2) out += `${this.raw[i]}: ${this.raw[i + 1]}\r\n`;
+    return out;
+  }
+
+  toObject(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < this.raw.length; i += 2) {
+      const k = this.raw[i].toLowerCase();
+      out[k] = k in out ? `${out[k]}, ${this.raw[i + 1]}` : this.raw[i + 1];
+    }
+    return out;
+  }
+}

@@ -1,0 +1,236 @@
+// The one place that knows llhttp exists. It loads the WebAssembly build of llhttp that ships,
+// pinned, inside undici (see DESIGN.md "llhttp in this project"), and exposes a tiny binding:
+// a parser handle per message stream, callbacks routed to a JS object, and spans handed out as
+// views of the caller's own buffer (never copies of wasm memory).
+//
+// If an undici upgrade moves or changes these files, test/unit/llhttp-binding.test.ts fails loudly.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+// The slice of the WebAssembly JS API we use (TypeScript declares it only in lib.dom).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The constants module that sits beside the wasm build (error codes, parser types). */
+export const LLHTTP_CONSTANTS_PATH = 'undici/lib/llhttp/constants.js';
+export const LLHTTP_WASM_SIMD_PATH = 'undici/lib/llhttp/llhttp_simd-wasm.js';
+export const LLHTTP_WASM_PATH = 'undici/lib/llhttp/llhttp-wasm.js';
+
+interface LlhttpConstants {
+  ERROR: Record<string, number>;
+  TYPE: { REQUEST: number; RESPONSE: number };
+}
+const constants = require(LLHTTP_CONSTANTS_PATH) as LlhttpConstants;
+
+export const ERR_OK = constants.ERROR.OK;
+export const ERR_PAUSED = constants.ERROR.PAUSED;
+export const ERR_PAUSED_UPGRADE = constants.ERROR.PAUSED_UPGRADE;
+export const ERR_INVALID_EOF_STATE = constants.ERROR.INVALID_EOF_STATE;
+export const TYPE_REQUEST = constants.TYPE.REQUEST;
+export const TYPE_RESPONSE = constants.TYPE.RESPONSE;
+const errorNames = new Map<number, string>(Object.entries(constants.ERROR).map(([k, v]) => [v, k]));
+
+/** What one parser handle reports back while `execute` runs. Return 0 to continue. */
+export interface LlhttpCallbacks {
+  onMessageBegin(): number;
+  onUrl(buf: Buffer, start: number, end: number): number;
+  onStatus(buf: Buffer, start: number, end: number): number;
+  onHeaderField(buf: Buffer, start: number, end: number): number;
+  onHeaderValue(buf: Buffer, start: number, end: number): number;
+  /** 0 continue, 1 the message has no body (responses to HEAD), 2 upgrade. */
+  onHeadersComplete(status: number, upgrade: boolean, keepAlive: boolean): number;
+  onBody(buf: Buffer, start: number, end: number): number;
+  onMessageComplete(): number;
+}
+
+interface LlhttpExports {
+  memory: WasmMemory;
+  malloc(size: number): number;
+  llhttp_alloc(type: number): number;
+  llhttp_free(ptr: number): void;
+  llhttp_reset(ptr: number): void;
+  llhttp_execute(ptr: number, data: number, len: number): number;
+  llhttp_finish(ptr: number): number;
+  llhttp_resume(ptr: number): void;
+  llhttp_resume_after_upgrade(ptr: number): void;
+  llhttp_get_error_pos(ptr: number): number;
+  llhttp_get_error_reason(ptr: number): number;
+  llhttp_get_http_major(ptr: number): number;
+  llhttp_get_http_minor(ptr: number): number;
+  llhttp_get_method(ptr: number): number;
+  llhttp_get_status_code(ptr: number): number;
+  llhttp_message_needs_eof(ptr: number): number;
+  llhttp_should_keep_alive(ptr: number): number;
+  llhttp_method_name(method: number): number;
+}
+
+/** Bytes copied into wasm memory per `llhttp_execute` call; larger inputs are fed in slices. */
+const SCRATCH_SIZE = 256 * 1024;
+
+// Execution is synchronous and not re-entrant: these name the parser and the input being run.
+let currentCallbacks: LlhttpCallbacks | null = null;
+let currentInput: Buffer = Buffer.alloc(0);
+let currentBase = 0; // input offset that corresponds to the scratch pointer
+
+function loadInstance(): { exports: LlhttpExports; scratch: number } {
+  let module: object;
+  try {
+    module = new WebAssembly.Module(require(LLHTTP_WASM_SIMD_PATH) as Buffer);
+  } catch {
+    module = new WebAssembly.Module(require(LLHTTP_WASM_PATH) as Buffer);
+  }
+  const span =
+    (pick: (cb: LlhttpCallbacks) => LlhttpCallbacks['onUrl']) =>
+    (_p: number, at: number, len: number): number => {
+      const start = currentBase + (at - scratch);
+      return pick(currentCallbacks!).call(currentCallbacks, currentInput, start, start + len);
+    };
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      wasm_on_message_begin: () => currentCallbacks!.onMessageBegin(),
+      wasm_on_url: span((cb) => cb.onUrl),
+      wasm_on_status: span((cb) => cb.onStatus),
+      wasm_on_header_field: span((cb) => cb.onHeaderField),
+      wasm_on_header_value: span((cb) => cb.onHeaderValue),
+      wasm_on_headers_complete: (_p: number, status: number, upgrade: number, keepAlive: number) =>
+        currentCallbacks!.onHeadersComplete(status, upgrade === 1, keepAlive === 1),
+      wasm_on_body: span((cb) => cb.onBody),
+      wasm_on_message_complete: () => currentCallbacks!.onMessageComplete(),
+    },
+  });
+  const exports = instance.exports as unknown as LlhttpExports;
+  // Scratch is allocated once: a later malloc that grows memory would detach views taken before it.
+  const scratch = exports.malloc(SCRATCH_SIZE);
+  return { exports, scratch };
+}
+
+let loaded: { exports: LlhttpExports; scratch: number } | null = null;
+let scratch = 0;
+function wasm(): LlhttpExports {
+  if (!loaded) {
+    loaded = loadInstance();
+    scratch = loaded.scratch;
+  }
+  return loaded.exports;
+}
+
+/** Result of feeding bytes: how many were consumed, and the llhttp error code (0 when fine). */
+export interface ExecuteResult {
+  errno: number;
+  /** Offset in the input where parsing stopped (pause or error); input.length when all consumed. */
+  consumed: number;
+  reason: string;
+}
+
+function readCString(ex: LlhttpExports, ptr: number): string {
+  if (ptr === 0) return '';
+  const mem = new Uint8Array(ex.memory.buffer);
+  let end = ptr;
+  while (mem[end] !== 0) end++;
+  return Buffer.from(mem.subarray(ptr, end)).toString('latin1');
+}
+
+/** One llhttp parser instance (a request stream or a response stream). */
+export class LlhttpHandle {
+  private readonly ptr: number;
+  private freed = false;
+
+  constructor(
+    type: 'request' | 'response',
+    private readonly callbacks: LlhttpCallbacks,
+  ) {
+    this.ptr = wasm().llhttp_alloc(type === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+  }
+
+  /** Feeds `input[from..]`; spans passed to callbacks are offsets into `input` itself. */
+  execute(input: Buffer, from = 0): ExecuteResult {
+    const ex = wasm();
+    let offset = from;
+    while (offset < input.length) {
+      const len = Math.min(SCRATCH_SIZE, input.length - offset);
+      new Uint8Array(ex.memory.buffer, scratch, len).set(input.subarray(offset, offset + len));
+      const errno = this.run(() => ex.llhttp_execute(this.ptr, scratch, len), input, offset);
+      if (errno !== ERR_OK) {
+        const stoppedAt = offset + (ex.llhttp_get_error_pos(this.ptr) - scratch);
+        return { errno, consumed: stoppedAt, reason: this.errorReason(errno) };
+      }
+      offset += len;
+    }
+    return { errno: ERR_OK, consumed: input.length, reason: '' };
+  }
+
+  /** Signals end of input: completes a read-until-close body, or reports a truncated message. */
+  finish(): ExecuteResult {
+    const ex = wasm();
+    const errno = this.run(() => ex.llhttp_finish(this.ptr), Buffer.alloc(0), 0);
+    return { errno, consumed: 0, reason: errno === ERR_OK ? '' : this.errorReason(errno) };
+  }
+
+  resume(): void {
+    wasm().llhttp_resume(this.ptr);
+  }
+
+  /** Continues after llhttp stopped at an `Upgrade` request: we relay such a request as plain HTTP. */
+  resumeAfterUpgrade(): void {
+    wasm().llhttp_resume_after_upgrade(this.ptr);
+  }
+
+  reset(): void {
+    wasm().llhttp_reset(this.ptr);
+  }
+
+  get httpMajor(): number {
+    return wasm().llhttp_get_http_major(this.ptr);
+  }
+  get httpMinor(): number {
+    return wasm().llhttp_get_http_minor(this.ptr);
+  }
+  get methodName(): string {
+    const ex = wasm();
+    return readCString(ex, ex.llhttp_method_name(ex.llhttp_get_method(this.ptr)));
+  }
+  get statusCode(): number {
+    return wasm().llhttp_get_status_code(this.ptr);
+  }
+  /** True when the current message's body ends only at end of input (read-until-close). */
+  get needsEof(): boolean {
+    return wasm().llhttp_message_needs_eof(this.ptr) === 1;
+  }
+  get shouldKeepAlive(): boolean {
+    return wasm().llhttp_should_keep_alive(this.ptr) === 1;
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    wasm().llhttp_free(this.ptr);
+  }
+
+  private run(call: () => number, input: Buffer, base: number): number {
+    if (currentCallbacks !== null) throw new Error('llhttp: execute is not re-entrant');
+    currentCallbacks = this.callbacks;
+    currentInput = input;
+    currentBase = base;
+    try {
+      return call();
+    } finally {
+      currentCallbacks = null;
+      currentInput = EMPTY;
+    }
+  }
+
+  private errorReason(errno: number): string {
+    const ex = wasm();
+    const reason = readCString(ex, ex.llhttp_get_error_reason(this.ptr));
+    return `${errorNames.get(errno) ?? `HPE_${errno}`}${reason ? `: ${reason}` : ''}`;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,66 @@
+// The rules that depend on the HTTP version and on header semantics, kept pure so that they can be
+// tested byte by byte: persistence (F5), which framing a client may get (F1-F3), bodiless
+// responses (F4), hop-by-hop fields and Via (F6).
+import type { HeaderFields } from './headers.js';
+import type { HttpVersion, RequestHead } from './message.js';
+import { responseStatusHasNoBody } from './parser.js';
+
+/** RFC 9110 §7.6.1 plus Proxy-Connection, which old clients still send. */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
+
+/** F5, F3: does the client want this connection kept open after the response? */
+export function clientWantsKeepAlive(head: RequestHead): boolean {
+  const connection = head.headers.tokens('connection');
+  if (connection.includes('close')) return false;
+  if (head.version.major === 1 && head.version.minor >= 1) return true;
+  return connection.includes('keep-alive');
+}
+
+/** Removes hop-by-hop fields, including every field named by Connection (F6). Mutates and returns. */
+export function stripHopByHop(headers: HeaderFields): HeaderFields {
+  const named = headers.tokens('connection');
+  if (named.length === 0) return headers.deleteAll(HOP_BY_HOP);
+  return headers.deleteAll(new Set([...HOP_BY_HOP, ...named]));
+}
+
+/** Appends this hop to Via (RFC 9110 §7.6.3): `1.1 streamcache`, or `1.0 streamcache`. */
+export function appendVia(headers: HeaderFields, received: HttpVersion, pseudonym: string): HeaderFields {
+  const hop = `${received.major}.${received.minor} ${pseudonym}`;
+  const existing = headers.getAll('via');
+  return headers.set('Via', existing.length ? `${existing.join(', ')}, ${hop}` : hop);
+}
+
+/** F4: HEAD responses and 1xx/204/304 carry no body, whatever their headers say. */
+export function responseHasNoBody(requestMethod: string, status: number): boolean {
+  return requestMethod === 'HEAD' || responseStatusHasNoBody(status);
+}
+
+/**
+ * How a body goes to one client:
+ * - `none`: no body bytes (F4);
+ * - `length`: Content-Length and exactly that many bytes (F1);
+ * - `chunked`: unknown length, HTTP/1.1 client (F2);
+ * - `buffered`: unknown length, HTTP/1.0 client: wait for the whole body, then Content-Length (F3).
+ */
+export type ClientFraming = 'none' | 'length' | 'chunked' | 'buffered';
+
+export function chooseClientFraming(client: HttpVersion, requestMethod: string, status: number, knownLength: number | undefined): ClientFraming {
+  if (responseHasNoBody(requestMethod, status)) return 'none';
+  if (knownLength !== undefined) return 'length';
+  return client.major === 1 && client.minor >= 1 ? 'chunked' : 'buffered';
+}
+
+/** Methods whose requests may be answered from or collapsed onto a shared response (C1, C4). */
+export function isSafeMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}

@@ -1,0 +1,148 @@
+// Every knob of the proxy, its default and its validation. The CLI, the JSON config file and
+// createProxy() all end here, so a value is checked the same way whichever door it came through.
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface ProxyOptions {
+  /** The origin every request is relayed to: `http://host:port` or `https://host:port`. */
+  origin: string;
+  /** Where to listen, `HOST:PORT` (default 127.0.0.1:8080). `listen()` arguments override it. */
+  listen?: string;
+  /** O1: origin connect timeout, ms (Fastly: 1 s). */
+  connectTimeout?: number;
+  /** O1: from request sent to the first byte of the origin's response head, ms (Fastly: 15 s). */
+  firstByteTimeout?: number;
+  /** O1: longest silence between two body reads from the origin, ms (Fastly: 10 s). */
+  betweenBytesTimeout?: number;
+  /** L1: maximum object size for a streaming fetch, bytes. */
+  maxObjectSize?: number;
+  /** L1: maximum object size when the body is buffered (not streaming), bytes. */
+  maxObjectSizeBuffered?: number;
+  /** L5: capacity of the object store, bytes. */
+  storeSize?: number;
+  /** Turns streaming miss off for every fetch (`--no-stream`). */
+  stream?: boolean;
+  logLevel?: LogLevel;
+  /** P2: request head size limit, bytes. */
+  maxHeadSize?: number;
+  /** P2: a request head must be complete this long after its first byte, ms. */
+  headerTimeout?: number;
+  /** P2: an idle keep-alive client connection is closed after this long, ms. */
+  idleTimeout?: number;
+  /** P3: most client connections open at once. */
+  maxClientConnections?: number;
+  /** P3: most connections open to the origin at once. */
+  maxOriginConnections?: number;
+  /** P3: how long a request may wait for an origin connection, ms, before it gets 503. */
+  originQueueTimeout?: number;
+  /** A client that accepts no bytes for this long is disconnected, ms. */
+  sendTimeout?: number;
+  /** close(): how long responses in flight may take to finish before their connections are cut, ms. */
+  closeDeadline?: number;
+  /** Trust this CA (PEM) for an https:// origin, beside the system store. */
+  originCa?: string | Buffer;
+  /** Skip certificate verification for an https:// origin (tests and labs only). */
+  originInsecure?: boolean;
+  /** The name in Via headers. */
+  viaName?: string;
+}
+
+export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen'>> & {
+  originCa?: string | Buffer;
+  listenHost: string;
+  listenPort: number;
+  originUrl: URL;
+};
+
+export const DEFAULTS = {
+  listen: '127.0.0.1:8080',
+  connectTimeout: 1_000,
+  firstByteTimeout: 15_000,
+  betweenBytesTimeout: 10_000,
+  maxObjectSize: 5_368_578_048,
+  maxObjectSizeBuffered: 2_147_352_576,
+  storeSize: 512 * 1024 * 1024,
+  stream: true,
+  logLevel: 'info' as LogLevel,
+  maxHeadSize: 16 * 1024,
+  headerTimeout: 10_000,
+  idleTimeout: 5_000,
+  maxClientConnections: 20_000,
+  maxOriginConnections: 512,
+  originQueueTimeout: 2_000,
+  sendTimeout: 60_000,
+  closeDeadline: 10_000,
+  originInsecure: false,
+  viaName: 'streamcache',
+} as const;
+
+/** A configuration value that cannot be used, with the option's name in the message. */
+export class OptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OptionError';
+  }
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+
+/** `512m`, `2g`, `65536`, `1.5g` (binary units) → bytes. */
+export function parseSize(text: string | number, name: string): number {
+  if (typeof text === 'number') return checkPositiveInteger(text, name);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = match ? SIZE_UNITS[match[2].toLowerCase()] : undefined;
+  if (!match || unit === undefined) throw new OptionError(`${name}: "${text}" is not a size (examples: 65536, 512k, 512m, 2g)`);
+  return checkPositiveInteger(Math.floor(Number(match[1]) * unit), name);
+}
+
+function checkPositiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new OptionError(`${name}: ${value} must be a positive integer`);
+  return value;
+}
+
+export function parseHostPort(text: string, name: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim()) ?? /^()()(\d+)$/.exec(text.trim());
+  if (!match) throw new OptionError(`${name}: "${text}" is not HOST:PORT`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new OptionError(`${name}: port ${port} is out of range`);
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+function parseOrigin(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new OptionError(`origin: "${text}" is not a URL (example: http://127.0.0.1:3000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OptionError(`origin: "${text}" must be http:// or https://`);
+  if (url.pathname !== '/' || url.search || url.hash) throw new OptionError(`origin: "${text}" must not have a path, query or fragment`);
+  return url;
+}
+
+/** Fills defaults and checks every value; throws OptionError naming the first bad one. */
+export function resolveOptions(options: ProxyOptions): ResolvedOptions {
+  if (!options || typeof options.origin !== 'string') throw new OptionError('origin: required (example: http://127.0.0.1:3000)');
+  const merged = { ...DEFAULTS, ...stripUndefined(options) };
+  const listen = parseHostPort(merged.listen, 'listen');
+  const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
+  for (const key of durations) checkPositiveInteger(merged[key], key);
+  for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize'] as const) checkPositiveInteger(merged[key], key);
+  if (!LOG_LEVELS.includes(merged.logLevel)) throw new OptionError(`logLevel: "${merged.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    ...merged,
+    maxObjectSize: parseSize(merged.maxObjectSize, 'maxObjectSize'),
+    maxObjectSizeBuffered: parseSize(merged.maxObjectSizeBuffered, 'maxObjectSizeBuffered'),
+    storeSize: parseSize(merged.storeSize, 'storeSize'),
+    stream: merged.stream !== false,
+    originInsecure: merged.originInsecure === true,
+    listenHost: listen.host,
+    listenPort: listen.port,
+    originUrl: parseOrigin(merged.origin),
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
