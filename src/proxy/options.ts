@@ -124,7 +124,7 @@ function parseOrigin(text: string): URL {
 /** Fills defaults and checks every value; throws OptionError naming the first bad one. */
 export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   if (!options || typeof options.origin !== 'string') throw new OptionError('origin: required (example: http://127.0.0.1:3000)');
-  const merged = { ...DEFAULTS, ...stripUndefined(options) };
+  const merged = { ...DEFAULTS, ...stripUndefined(options), origin: options.origin };
   const listen = parseHostPort(merged.listen, 'listen');
   const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
   for (const key of durations) checkPositiveInteger(merged[key], key);
