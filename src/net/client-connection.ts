@@ -1,0 +1,290 @@
+// One client socket: reads requests, hands each to the proxy as a ClientExchange, writes the
+// responses back in request order (F5), and enforces the connection's timeouts (P2).
+//
+// The connection's states, and the only place they change, `enter()`:
+//   idle     no request in progress: the idle timer runs
+//   head     bytes of a request head arrived: the header timer runs (408)
+//   busy     one or more requests dispatched or queued; responses are being written
+//   closing  no further request will be read; close once the queued responses are out
+//   closed   the socket is gone
+import type { Socket } from 'node:net';
+import { clientWantsKeepAlive } from '../http1/semantics.js';
+import { RequestParser, type ParseError } from '../http1/parser.js';
+import type { BodyFraming, RequestHead } from '../http1/message.js';
+import { simpleResponse } from '../http1/serializer.js';
+import { ClientExchange, type ExchangeHost } from './client-exchange.js';
+
+export type ClientConnectionState = 'idle' | 'head' | 'busy' | 'closing' | 'closed';
+
+export interface ClientConnectionConfig {
+  maxHeadSize: number;
+  headerTimeout: number;
+  idleTimeout: number;
+  sendTimeout: number;
+}
+
+/** What the connection reports upward: new exchanges, and protocol errors worth a log line. */
+export interface ClientConnectionEvents {
+  onExchange(exchange: ClientExchange): void;
+  onProtocolError(status: number, reason: string, remoteAddress: string): void;
+  onClosed(connection: ClientConnection): void;
+}
+
+/** Requests parsed ahead of the one being answered; past this the socket is paused. */
+const MAX_PIPELINED = 16;
+
+export class ClientConnection implements ExchangeHost {
+  private connState: ClientConnectionState = 'idle';
+  private readonly parser: RequestParser;
+  /** Exchanges in request order; the first one owns the socket's output. */
+  private readonly queue: ClientExchange[] = [];
+  /** The exchange whose request body the parser is reading, if any. */
+  private bodyTarget: ClientExchange | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private drainWaiters: Array<() => void> = [];
+  private readPaused = false;
+  private deferredError: { status: number; reason: string } | null = null;
+  private shuttingDown = false;
+  readonly remoteAddress: string;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly config: ClientConnectionConfig,
+    private readonly events: ClientConnectionEvents,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.parser = new RequestParser(
+      {
+        onHead: (head, framing) => this.onRequestHead(head, framing),
+        onBody: (chunk) => this.onRequestBody(chunk),
+        onComplete: () => this.onRequestComplete(),
+      },
+      config.maxHeadSize,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onClientEnd());
+    socket.on('drain', () => this.onSocketDrain());
+    socket.on('error', () => {}); // 'close' follows; a reset client is not our error
+    socket.on('close', () => this.onSocketClose());
+    this.enter('idle');
+  }
+
+  get state(): ClientConnectionState {
+    return this.connState;
+  }
+
+  // ---- the state machine ----
+
+  private enter(next: ClientConnectionState): void {
+    if (this.connState === 'closed') return;
+    this.connState = next;
+    switch (next) {
+      case 'idle':
+        if (this.shuttingDown) return this.closeSocket();
+        return this.armTimer(this.config.idleTimeout, () => this.closeSocket());
+      case 'head':
+        return this.armTimer(this.config.headerTimeout, () => this.failRequest(408, 'request head not received in time'));
+      case 'busy':
+        return this.armTimer(0, null);
+      case 'closing':
+        this.pauseReading();
+        return this.armTimer(0, null);
+      case 'closed':
+        this.armTimer(0, null);
+        this.parser.close();
+        for (const exchange of this.queue.splice(0)) exchange.clientGone();
+        this.bodyTarget = null;
+        this.events.onClosed(this);
+        return;
+    }
+  }
+
+  /** Chooses idle, head or busy from what is pending, unless we are already closing. */
+  private settle(): void {
+    if (this.connState === 'closing' || this.connState === 'closed') return;
+    if (this.queue.length > 0) this.enter('busy');
+    else if (this.parser.inMessage) this.enter('head');
+    else this.enter('idle');
+  }
+
+  private armTimer(ms: number, onExpiry: (() => void) | null): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = onExpiry && ms > 0 ? setTimeout(onExpiry, ms) : null;
+  }
+
+  // ---- bytes in ----
+
+  private onData(chunk: Buffer): void {
+    if (this.connState === 'closing' || this.connState === 'closed') return;
+    const error = this.parser.feed(chunk);
+    if (error) return this.onParseError(error);
+    if (this.connState === 'idle' && this.parser.inMessage) this.enter('head');
+  }
+
+  private onRequestHead(head: RequestHead, framing: BodyFraming): void {
+    const exchange = new ClientExchange(this, head, framing, clientWantsKeepAlive(head));
+    this.queue.push(exchange);
+    if (framing.kind !== 'none') this.bodyTarget = exchange;
+    if (this.queue.length >= MAX_PIPELINED) this.pauseReading();
+    if (this.queue.length === 1) {
+      this.enter('busy');
+      this.events.onExchange(exchange);
+    }
+  }
+
+  private onRequestBody(chunk: Buffer): void {
+    if (this.bodyTarget && !this.bodyTarget.pushBody(chunk)) this.pauseReading();
+  }
+
+  private onRequestComplete(): void {
+    const exchange = this.queue[this.queue.length - 1];
+    if (this.bodyTarget) {
+      this.bodyTarget.bodyComplete();
+      this.bodyTarget = null;
+    }
+    // A request that closes the connection is the last one we read (F5).
+    if (exchange && !exchange.clientKeepAlive) {
+      this.parser.abort('invalid', 'data after a request with Connection: close');
+      this.enter('closing');
+    }
+  }
+
+  private onParseError(error: ParseError): void {
+    if (this.connState === 'closing') return; // bytes after the last request: ignored
+    if (this.bodyTarget) {
+      // A broken request body: its exchange answers (400, or an abrupt close), then we close.
+      this.events.onProtocolError(400, `invalid request body: ${error.message}`, this.remoteAddress);
+      this.bodyTarget.bodyFailed(`invalid request body: ${error.message}`);
+      this.bodyTarget = null;
+      this.enter('closing');
+      return;
+    }
+    const status = error.kind === 'head-too-large' ? 431 : 400;
+    this.failRequest(status, error.kind === 'head-too-large' ? error.message : `malformed request: ${error.message}`);
+  }
+
+  /** P1, P2: answer with an error and close, after any responses already owed. */
+  private failRequest(status: number, reason: string): void {
+    this.events.onProtocolError(status, reason, this.remoteAddress);
+    this.deferredError = { status, reason };
+    this.enter('closing');
+    if (this.queue.length === 0) this.flushDeferredErrorAndClose();
+  }
+
+  private flushDeferredErrorAndClose(): void {
+    const error = this.deferredError;
+    this.deferredError = null;
+    if (error) this.socket.write(simpleResponse(error.status, `${error.reason}\n`, { close: true }));
+    this.closeSocket();
+  }
+
+  private onClientEnd(): void {
+    // The client will send nothing more. A head cut short gets no answer; queued responses still go out.
+    if (this.bodyTarget) {
+      this.bodyTarget.bodyFailed('client closed its side inside the request body');
+      this.bodyTarget = null;
+    }
+    if (this.queue.length === 0) return this.closeSocket();
+    this.enter('closing');
+  }
+
+  private onSocketClose(): void {
+    this.enter('closed');
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.socket.pause();
+  }
+
+  // ---- ExchangeHost: bytes out ----
+
+  canPersist(exchange: ClientExchange): boolean {
+    if (this.shuttingDown || this.deferredError) return false;
+    if (this.connState === 'closing' && this.queue[this.queue.length - 1] === exchange) return false;
+    return this.connState !== 'closed';
+  }
+
+  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean {
+    if (this.connState === 'closed' || this.socket.destroyed) {
+      onWritten?.(null);
+      return false;
+    }
+    let ok: boolean;
+    if (Array.isArray(data)) {
+      this.socket.cork();
+      const last = data.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(data[i]);
+      ok = this.socket.write(data[last], onWritten);
+      this.socket.uncork();
+    } else {
+      ok = this.socket.write(data as Buffer, onWritten);
+    }
+    if (!ok && !this.timer) this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
+    return ok;
+  }
+
+  waitDrain(_exchange: ClientExchange, callback: () => void): void {
+    if (!this.socket.writableNeedDrain) return callback();
+    this.drainWaiters.push(callback);
+  }
+
+  private onSocketDrain(): void {
+    if (this.connState === 'busy' || this.connState === 'closing') this.armTimer(0, null);
+    for (const waiter of this.drainWaiters.splice(0)) waiter();
+  }
+
+  resumeReading(): void {
+    if (!this.readPaused || this.connState === 'closing' || this.connState === 'closed') return;
+    if (this.queue.length >= MAX_PIPELINED) return;
+    this.readPaused = false;
+    this.socket.resume();
+  }
+
+  exchangeEnded(exchange: ClientExchange, abrupt: boolean): void {
+    if (this.queue[0] !== exchange) throw new Error('client connection: an exchange ended out of order');
+    const persist = !abrupt && exchange.persistent;
+    this.queue.shift();
+    this.drainWaiters = [];
+    if (abrupt) return this.destroy();
+    if (!persist) {
+      if (this.deferredError && this.queue.length === 0) return this.flushDeferredErrorAndClose();
+      return this.closeSocket();
+    }
+    if (this.connState !== 'closing') this.resumeReading();
+    const next = this.queue[0];
+    if (next) {
+      this.events.onExchange(next);
+      return;
+    }
+    if (this.connState === 'closing') {
+      if (this.deferredError) return this.flushDeferredErrorAndClose();
+      return this.closeSocket();
+    }
+    this.settle();
+  }
+
+  // ---- closing ----
+
+  /** Graceful shutdown: idle connections close now, busy ones after their current response. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    if (this.connState === 'idle' || this.connState === 'head') this.closeSocket();
+  }
+
+  /** Ends the connection after what is written has been flushed. */
+  private closeSocket(): void {
+    if (this.connState === 'closed') return;
+    this.enter('closing');
+    this.socket.end();
+    // A client that never reads would keep the socket open forever: give it the send timeout.
+    this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
+  }
+
+  /** Abrupt close: the client sees the connection end mid-response (O2, L4). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,162 @@
+// One request and its response on a client connection. The proxy layer gets one of these per
+// request: it reads the request head and body from it and writes response bytes to it. It knows
+// bytes and backpressure, never what the bytes mean.
+import type { BodyFraming, RequestHead } from '../http1/message.js';
+
+/** Receives a request body. Return false from onData to stop the client's bytes until resumeBody(). */
+export interface BodyReader {
+  onData(chunk: Buffer): boolean;
+  onEnd(): void;
+  onError(reason: string): void;
+}
+
+/** What the exchange needs from its connection; implemented by ClientConnection. */
+export interface ExchangeHost {
+  readonly remoteAddress: string;
+  /** True while the connection would be kept after a clean end of the current response. */
+  canPersist(exchange: ClientExchange): boolean;
+  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean;
+  waitDrain(exchange: ClientExchange, callback: () => void): void;
+  resumeReading(): void;
+  exchangeEnded(exchange: ClientExchange, abrupt: boolean, reason?: string): void;
+}
+
+type BodyState = 'none' | 'streaming' | 'complete' | 'failed';
+/** The response side: open → ended (cleanly) | aborted (abrupt close) | gone (client left first). */
+export type ResponseState = 'open' | 'ended' | 'aborted' | 'gone';
+
+export class ClientExchange {
+  readonly startedAt = performance.now();
+  readonly receivedAt = Date.now();
+  /** Bytes written to the client for this response (head and body, as framed). */
+  bytesSent = 0;
+  private responseState: ResponseState = 'open';
+  private bodyState: BodyState;
+  private pendingBody: Buffer[] = [];
+  private pendingError = '';
+  private reader: BodyReader | null = null;
+  private goneListeners: Array<() => void> = [];
+  private closeAfterResponse = false;
+
+  constructor(
+    private readonly host: ExchangeHost,
+    readonly request: RequestHead,
+    readonly bodyFraming: BodyFraming,
+    /** Whether the client asked to keep the connection (version and Connection header, F5). */
+    readonly clientKeepAlive: boolean,
+  ) {
+    this.bodyState = bodyFraming.kind === 'none' ? 'none' : 'streaming';
+  }
+
+  get clientAddress(): string {
+    return this.host.remoteAddress;
+  }
+
+  get hasBody(): boolean {
+    return this.bodyFraming.kind !== 'none';
+  }
+
+  /** Will the connection stay open after this response ends cleanly? Decide the Connection header with it. */
+  get persistent(): boolean {
+    return this.clientKeepAlive && !this.closeAfterResponse && this.host.canPersist(this);
+  }
+
+  get state(): ResponseState {
+    return this.responseState;
+  }
+
+  get isOpen(): boolean {
+    return this.responseState === 'open';
+  }
+
+  // ---- request body, fed by the connection's parser ----
+
+  /** @internal Returns false when the reader (or the buffer for a reader yet to come) is full. */
+  pushBody(chunk: Buffer): boolean {
+    if (this.reader) return this.reader.onData(chunk);
+    this.pendingBody.push(chunk);
+    return this.pendingBody.length < 16;
+  }
+
+  /** @internal */
+  bodyComplete(): void {
+    this.bodyState = 'complete';
+    this.reader?.onEnd();
+  }
+
+  /** @internal */
+  bodyFailed(reason: string): void {
+    if (this.bodyState !== 'streaming') return;
+    this.bodyState = 'failed';
+    this.pendingError = reason;
+    this.reader?.onError(reason);
+  }
+
+  /** Attaches the reader of the request body; chunks that arrived before are delivered first. */
+  readBody(reader: BodyReader): void {
+    this.reader = reader;
+    const pending = this.pendingBody;
+    this.pendingBody = [];
+    for (const chunk of pending) reader.onData(chunk);
+    if (this.bodyState === 'complete') reader.onEnd();
+    else if (this.bodyState === 'failed') reader.onError(this.pendingError);
+    else if (this.bodyState === 'none') reader.onEnd();
+    this.host.resumeReading();
+  }
+
+  /** The reader can take more request body bytes. */
+  resumeBody(): void {
+    this.host.resumeReading();
+  }
+
+  // ---- response bytes ----
+
+  /** Writes bytes to the client. False means its socket buffer is full: wait for onDrain. */
+  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean {
+    if (this.responseState !== 'open') {
+      onWritten?.(null);
+      return false;
+    }
+    this.bytesSent += Array.isArray(data) ? data.reduce((n: number, b: Buffer) => n + b.length, 0) : (data as Buffer).length;
+    return this.host.write(data, onWritten);
+  }
+
+  /** Calls back once when the client's socket buffer has room again (or at once if it has). */
+  onDrain(callback: () => void): void {
+    this.host.waitDrain(this, callback);
+  }
+
+  /** The response is complete; the connection goes on to the next request or closes (F5). */
+  end(): void {
+    if (this.responseState !== 'open') return;
+    this.responseState = 'ended';
+    this.host.exchangeEnded(this, false);
+  }
+
+  /** The response is complete, and the connection closes after it (e.g. an unread request body). */
+  endAndClose(): void {
+    this.closeAfterResponse = true;
+    this.end();
+  }
+
+  /** Abrupt termination: the connection closes now, mid-response (O2, L4, F5). */
+  abort(reason: string): void {
+    if (this.responseState !== 'open') return;
+    this.responseState = 'aborted';
+    this.host.exchangeEnded(this, true, reason);
+  }
+
+  /** Called when the client goes away before the response ended (R8). */
+  onClientGone(listener: () => void): void {
+    if (this.responseState === 'gone') listener();
+    else this.goneListeners.push(listener);
+  }
+
+  /** @internal The client closed or reset its connection. */
+  clientGone(): void {
+    if (this.responseState !== 'open') return;
+    this.responseState = 'gone';
+    if (this.bodyState === 'streaming') this.bodyFailed('client closed the connection');
+    for (const listener of this.goneListeners.splice(0)) listener();
+  }
+}

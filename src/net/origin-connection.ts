@@ -1,0 +1,326 @@
+// One connection to the origin, plain TCP or TLS, carrying one request at a time (we always speak
+// HTTP/1.1 to origins, V4). It applies Fastly's three fetch timeouts (O1) and turns every way a
+// response can go wrong into one OriginError that says whether the head had arrived (503) or not.
+//
+// States, changed only in `enter()`:
+//   connecting      TCP (and TLS) handshake under the connect timeout
+//   idle            connected, no request; waiting in the pool
+//   awaiting-head   request sent; the first-byte timeout runs until the response's first byte
+//   receiving       response bytes are arriving; the between-bytes timeout runs between reads
+//   closed          the socket is gone
+import net from 'node:net';
+import tls from 'node:tls';
+import { ResponseParser, type ParseError } from '../http1/parser.js';
+import type { BodyFraming, ResponseHead } from '../http1/message.js';
+
+export type OriginConnectionState = 'connecting' | 'idle' | 'awaiting-head' | 'receiving' | 'closed';
+
+export type OriginFailure =
+  | 'connect-failed'
+  | 'connect-timeout'
+  | 'queue-timeout'
+  | 'first-byte-timeout'
+  | 'between-bytes-timeout'
+  | 'reset'
+  | 'premature-close'
+  | 'invalid-response';
+
+export class OriginError extends Error {
+  constructor(
+    readonly kind: OriginFailure,
+    /** `head`: no response head was received (a 503 can still be sent); `body`: it was. */
+    readonly phase: 'head' | 'body',
+    message: string,
+    /** True when nothing of the response was received on a reused connection: a bodiless request may be retried. */
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = 'OriginError';
+  }
+}
+
+export interface OriginResponseHandler {
+  onHead(head: ResponseHead, framing: BodyFraming): void;
+  /** Body bytes, chunk framing removed. A view: copy it if you keep it past the call. */
+  onBody(chunk: Buffer): void;
+  onEnd(): void;
+  onError(error: OriginError): void;
+}
+
+export interface OriginTarget {
+  host: string;
+  port: number;
+  tls: boolean;
+  servername?: string;
+  ca?: string | Buffer;
+  insecure: boolean;
+}
+
+export interface OriginTimeouts {
+  connectTimeout: number;
+  firstByteTimeout: number;
+  betweenBytesTimeout: number;
+}
+
+export interface OriginConnectionEvents {
+  /** The response ended and the connection may carry another request. */
+  onReusable(connection: OriginConnection): void;
+  onClosed(connection: OriginConnection): void;
+}
+
+export class OriginConnection {
+  private connState: OriginConnectionState = 'connecting';
+  private readonly socket: net.Socket;
+  private readonly parser: ResponseParser;
+  private handler: OriginResponseHandler | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private paused = false;
+  private responseDone = false;
+  private keepAlive = false;
+  private interim = false;
+  /** Whether this response's head reached the handler: decides 503 versus abrupt close upstream. */
+  private headDelivered = false;
+  private bytesThisResponse = 0;
+  private connectWaiter: ((error: OriginError | null) => void) | null = null;
+  /** How many responses this connection has completed: a reused connection may have gone stale. */
+  completed = 0;
+
+  constructor(
+    target: OriginTarget,
+    private readonly timeouts: OriginTimeouts,
+    private readonly events: OriginConnectionEvents,
+    onConnected: (error: OriginError | null) => void,
+  ) {
+    this.connectWaiter = onConnected;
+    this.parser = new ResponseParser({
+      onHead: (head, framing) => this.onResponseHead(head, framing),
+      onBody: (chunk) => this.handler?.onBody(chunk),
+      onComplete: (keepAlive) => this.onResponseComplete(keepAlive),
+    });
+    const options = { host: target.host, port: target.port, noDelay: true, allowHalfOpen: true };
+    this.socket = target.tls
+      ? tls.connect({ ...options, servername: target.servername, ca: target.ca, rejectUnauthorized: !target.insecure, ALPNProtocols: ['http/1.1'] })
+      : net.connect(options);
+    this.socket.once(target.tls ? 'secureConnect' : 'connect', () => this.onConnect());
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('end', () => this.onOriginEnd());
+    this.socket.on('error', (err) => this.onSocketError(err));
+    this.socket.on('close', () => this.onSocketClose());
+    this.armTimer(timeouts.connectTimeout, () => this.fail(new OriginError('connect-timeout', 'head', `connect timeout (${timeouts.connectTimeout} ms)`)));
+  }
+
+  get state(): OriginConnectionState {
+    return this.connState;
+  }
+
+  // ---- the state machine ----
+
+  private enter(next: OriginConnectionState): void {
+    if (this.connState === 'closed') return;
+    this.connState = next;
+    switch (next) {
+      case 'idle':
+        this.armTimer(0, null);
+        // An idle connection must notice the origin closing it, whatever its last consumer paused.
+        this.paused = false;
+        this.socket.resume();
+        this.socket.unref();
+        return;
+      case 'awaiting-head':
+        this.socket.ref();
+        return this.armTimer(this.timeouts.firstByteTimeout, () => this.fail(this.timeoutError('first-byte-timeout', this.timeouts.firstByteTimeout)));
+      case 'receiving':
+        return this.armBetweenBytes();
+      case 'closed':
+        this.armTimer(0, null);
+        this.parser.close();
+        this.events.onClosed(this);
+        return;
+      case 'connecting':
+        return;
+    }
+  }
+
+  private armTimer(ms: number, onExpiry: (() => void) | null): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = onExpiry && ms > 0 ? setTimeout(onExpiry, ms) : null;
+  }
+
+  private armBetweenBytes(): void {
+    if (this.paused) return this.armTimer(0, null);
+    this.armTimer(this.timeouts.betweenBytesTimeout, () => this.fail(this.timeoutError('between-bytes-timeout', this.timeouts.betweenBytesTimeout)));
+  }
+
+  private timeoutError(kind: 'first-byte-timeout' | 'between-bytes-timeout', ms: number): OriginError {
+    return new OriginError(kind, this.phase, `${kind.replace(/-/g, ' ')} (${ms} ms)`);
+  }
+
+  // ---- one request ----
+
+  /**
+   * Sends a request head (and, later, its body through writeBody/endBody). `expectNoBody` marks a
+   * HEAD request, whose response never has a body (F4). `bodyFollows`: the first-byte timer starts
+   * at endBody() instead of now.
+   */
+  send(head: Buffer, expectNoBody: boolean, bodyFollows: boolean, handler: OriginResponseHandler): void {
+    if (this.connState !== 'idle') throw new Error(`origin connection: send() in state ${this.connState}`);
+    this.handler = handler;
+    this.responseDone = false;
+    this.interim = false;
+    this.headDelivered = false;
+    this.bytesThisResponse = 0;
+    this.parser.expectNoBody = expectNoBody;
+    this.socket.write(head);
+    this.enter('awaiting-head');
+    if (bodyFollows) this.armTimer(0, null);
+  }
+
+  writeBody(data: Buffer | readonly Buffer[]): boolean {
+    if (this.connState === 'closed') return false;
+    if (!Array.isArray(data)) return this.socket.write(data as Buffer);
+    this.socket.cork();
+    let ok = true;
+    for (const piece of data) ok = this.socket.write(piece);
+    this.socket.uncork();
+    return ok;
+  }
+
+  /** The request body is fully written: now we wait for the first byte. */
+  endBody(): void {
+    if (this.connState === 'awaiting-head' && this.bytesThisResponse === 0) this.enter('awaiting-head');
+  }
+
+  onDrain(callback: () => void): void {
+    if (!this.socket.writableNeedDrain) return callback();
+    this.socket.once('drain', callback);
+  }
+
+  /** Backpressure from the slowest consumer: stop reading the origin (and its between-bytes clock). */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+    if (this.connState === 'receiving') this.armTimer(0, null);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+    if (this.connState === 'receiving') this.armBetweenBytes();
+  }
+
+  /** Drops the request: nobody wants the response any more. */
+  abort(): void {
+    this.handler = null;
+    this.socket.destroy();
+  }
+
+  // ---- bytes in ----
+
+  private onConnect(): void {
+    const waiter = this.connectWaiter;
+    this.connectWaiter = null;
+    this.enter('idle');
+    waiter?.(null);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.connState === 'idle' || this.connState === 'connecting') {
+      // Bytes nobody asked for: the origin is confused. Do not reuse this connection.
+      this.socket.destroy();
+      return;
+    }
+    this.bytesThisResponse += chunk.length;
+    if (this.connState === 'awaiting-head') this.enter('receiving');
+    else this.armBetweenBytes();
+    const error = this.parser.feed(chunk);
+    if (error) return this.failParse(error);
+    if (this.responseDone) this.afterResponse();
+  }
+
+  private onResponseHead(head: ResponseHead, framing: BodyFraming): void {
+    // 1xx interim responses (100 Continue, 103 Early Hints) are not the response: skip them.
+    this.interim = head.status >= 100 && head.status < 200;
+    if (this.interim) return;
+    this.headDelivered = true;
+    this.handler?.onHead(head, framing);
+  }
+
+  private onResponseComplete(keepAlive: boolean): void {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    this.responseDone = true;
+    this.keepAlive = keepAlive;
+    const handler = this.handler;
+    this.handler = null;
+    handler?.onEnd();
+  }
+
+  /** After a response: back to the pool when the origin lets us, else close. */
+  private afterResponse(): void {
+    this.completed++;
+    if (this.keepAlive && !this.parser.inMessage && this.connState !== 'closed') {
+      this.enter('idle');
+      this.events.onReusable(this);
+    } else {
+      this.socket.destroy();
+    }
+  }
+
+  private onOriginEnd(): void {
+    if (this.connState === 'receiving' || this.connState === 'awaiting-head') {
+      // A read-until-close body ends here (O3); any other message is cut short (O2).
+      const error = this.parser.finish();
+      if (this.responseDone) {
+        this.keepAlive = false;
+        this.afterResponse();
+        return;
+      }
+      const reason = error ? `origin closed the connection: ${error.message}` : 'origin closed the connection';
+      this.fail(new OriginError('premature-close', this.phase, reason, this.retryable));
+      return;
+    }
+    this.socket.destroy();
+  }
+
+  private failParse(error: ParseError): void {
+    this.fail(new OriginError('invalid-response', this.phase, `invalid response from origin: ${error.message}`));
+  }
+
+  private get phase(): 'head' | 'body' {
+    return this.headDelivered ? 'body' : 'head';
+  }
+
+  /** Nothing of the response arrived on a connection that served before: it had gone stale. */
+  private get retryable(): boolean {
+    return this.bytesThisResponse === 0 && this.completed > 0;
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    if (this.connState === 'connecting') {
+      this.fail(new OriginError('connect-failed', 'head', `cannot connect to origin: ${err.code ?? err.message}`));
+      return;
+    }
+    const reason = err.code === 'ECONNRESET' ? 'origin connection reset' : `origin connection failed: ${err.code ?? err.message}`;
+    this.fail(new OriginError('reset', this.phase, reason, this.retryable));
+  }
+
+  private onSocketClose(): void {
+    if (this.handler || this.connectWaiter) this.fail(new OriginError('premature-close', this.phase, 'origin connection closed', this.retryable));
+    this.enter('closed');
+  }
+
+  /** Reports the failure once, to whoever waits, and closes the connection. */
+  private fail(error: OriginError): void {
+    const waiter = this.connectWaiter;
+    const handler = this.handler;
+    this.connectWaiter = null;
+    this.handler = null;
+    this.socket.destroy();
+    if (waiter) waiter(error);
+    else handler?.onError(error);
+  }
+}

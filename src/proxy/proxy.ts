@@ -1,0 +1,74 @@
+// createProxy(): the library's front door. Wires the listener, the origin pool and the pipeline.
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Listener } from '../net/listener.js';
+import { OriginPool } from '../net/origin-pool.js';
+import type { ProxyContext } from './context.js';
+import { createLogger } from './logger.js';
+import { resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
+import { handleExchange } from './pipeline.js';
+
+export interface Proxy {
+  /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  /** Graceful: stops accepting, lets responses in flight finish, cuts what is left after the deadline. */
+  close(deadlineMs?: number): Promise<void>;
+  address(): AddressInfo | null;
+  readonly options: ResolvedOptions;
+}
+
+export interface CreateProxyOptions extends ProxyOptions {
+  /** A pino logger to use instead of the proxy's own. */
+  logger?: Logger;
+}
+
+/** Keep-alive connections to the origin are dropped a little before a typical origin (5 s) drops them. */
+const ORIGIN_IDLE_TIMEOUT = 4_000;
+
+export function createProxy(input: CreateProxyOptions): Proxy {
+  const options = resolveOptions(input);
+  const logger = input.logger ?? createLogger(options.logLevel);
+  const { originUrl } = options;
+  const isTls = originUrl.protocol === 'https:';
+  const pool = new OriginPool(
+    {
+      host: originUrl.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(originUrl.port) || (isTls ? 443 : 80),
+      tls: isTls,
+      servername: /^[\d.]+$|:/.test(originUrl.hostname) ? undefined : originUrl.hostname,
+      ca: options.originCa,
+      insecure: options.originInsecure,
+    },
+    {
+      maxConnections: options.maxOriginConnections,
+      queueTimeout: options.originQueueTimeout,
+      idleTimeout: ORIGIN_IDLE_TIMEOUT,
+      connectTimeout: options.connectTimeout,
+      firstByteTimeout: options.firstByteTimeout,
+      betweenBytesTimeout: options.betweenBytesTimeout,
+    },
+  );
+  const ctx: ProxyContext = { options, logger, pool };
+  const listener = new Listener(options, {
+    onExchange: (exchange) => handleExchange(ctx, exchange),
+    onProtocolError: (status, reason, client) => logger.warn({ status, reason, client }, 'bad request'),
+    onConnectionRefused: (reason, client) => logger.warn({ reason, client }, 'connection refused'),
+  });
+
+  return {
+    options,
+    async listen(port = options.listenPort, host = options.listenHost) {
+      const address = await listener.listen(port, host);
+      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin }, 'streamcache listening');
+      return address;
+    },
+    async close(deadlineMs = options.closeDeadline) {
+      pool.close();
+      const cut = setTimeout(() => pool.destroy(), deadlineMs);
+      await listener.close(deadlineMs);
+      clearTimeout(cut);
+      pool.destroy();
+    },
+    address: () => listener.address(),
+  };
+}

@@ -1,0 +1,163 @@
+// One client's response: chooses its framing from its HTTP version (F1-F4), writes the head and
+// body bytes, and turns a failure into what SPEC says the client sees: a 503 while the head is not
+// out, an abrupt close after (O1, O2) — a chunked body never gets its terminating chunk, a
+// Content-Length body stops short.
+import type { ClientExchange } from '../net/client-exchange.js';
+import type { HeaderFields } from '../http1/headers.js';
+import type { ResponseHead } from '../http1/message.js';
+import { appendVia, chooseClientFraming, stripHopByHop, type ClientFraming } from '../http1/semantics.js';
+import { LAST_CHUNK, frameChunk, responseHeadString, simpleResponse } from '../http1/serializer.js';
+
+const HTTP11 = { major: 1, minor: 1 };
+
+/**
+ * head-pending  nothing written yet (a failure can still be a 503)
+ * streaming     head written; body bytes go out as they come
+ * buffering     HTTP/1.0 client, unknown length: the body is held until complete (F3, V1)
+ * done          ended, failed or aborted
+ */
+export type ClientResponseState = 'head-pending' | 'streaming' | 'buffering' | 'done';
+
+export interface ClientResponseOptions {
+  viaName: string;
+  /** Largest body held for a client that must wait for the whole body (L3). */
+  maxBufferedBytes: number;
+  /** Fields added to every head this response writes, errors included (e.g. X-Cache). */
+  extraHeaders?: [string, string][];
+}
+
+export class ClientResponse {
+  private state: ClientResponseState = 'head-pending';
+  private framing: ClientFraming = 'none';
+  private status = 0;
+  private bodyBytes = 0;
+  private buffered: Buffer[] = [];
+  private bufferedHead: { head: ResponseHead; headers: HeaderFields } | null = null;
+  /** performance.now() when the head went out (time to first byte in the access log). */
+  firstByteAt: number | undefined = undefined;
+  /** Why the response failed, when it did: for the access log. */
+  failure = '';
+
+  constructor(
+    private readonly exchange: ClientExchange,
+    private readonly options: ClientResponseOptions,
+  ) {}
+
+  get statusCode(): number {
+    return this.status;
+  }
+
+  get headSent(): boolean {
+    return this.firstByteAt !== undefined;
+  }
+
+  get isDone(): boolean {
+    return this.state === 'done';
+  }
+
+  /** Body bytes delivered to the client (excluding framing). */
+  get bodyBytesSent(): number {
+    return this.bodyBytes;
+  }
+
+  /** The origin's head arrived: decide the framing and, unless buffering, write the head. */
+  start(head: ResponseHead, knownLength: number | undefined): void {
+    if (this.state !== 'head-pending') return;
+    this.status = head.status;
+    const request = this.exchange.request;
+    this.framing = chooseClientFraming(request.version, request.method, head.status, knownLength);
+    const headers = this.clientHeaders(head.headers);
+    if (this.framing === 'buffered') {
+      this.state = 'buffering';
+      this.bufferedHead = { head, headers };
+      return;
+    }
+    if (this.framing === 'length') headers.set('Content-Length', String(knownLength));
+    if (this.framing === 'chunked') headers.set('Transfer-Encoding', 'chunked');
+    if (this.framing === 'none' && head.status === 204) headers.delete('content-length');
+    this.state = 'streaming';
+    this.exchange.write(this.headBuffer(head, headers));
+  }
+
+  /** Body bytes (unframed). Returns false when the client is full: wait for onDrain before more. */
+  body(chunk: Buffer): boolean {
+    if (chunk.length === 0) return true;
+    if (this.state === 'buffering') {
+      this.bodyBytes += chunk.length;
+      if (this.bodyBytes > this.options.maxBufferedBytes) {
+        this.fail(`body passed the buffered object size limit (${this.options.maxBufferedBytes} bytes)`);
+        return true;
+      }
+      // The view belongs to the origin socket's read; keep our own copy while we wait.
+      this.buffered.push(Buffer.from(chunk));
+      return true;
+    }
+    if (this.state !== 'streaming' || this.framing === 'none') return true;
+    this.bodyBytes += chunk.length;
+    return this.exchange.write(this.framing === 'chunked' ? frameChunk(chunk) : chunk);
+  }
+
+  onDrain(callback: () => void): void {
+    this.exchange.onDrain(callback);
+  }
+
+  /** The body is complete: terminate it properly and let the connection go on. */
+  end(): void {
+    if (this.state === 'buffering' && this.bufferedHead) {
+      const { head, headers } = this.bufferedHead;
+      headers.set('Content-Length', String(this.bodyBytes));
+      this.exchange.write([this.headBuffer(head, headers), ...this.buffered]);
+      this.buffered = [];
+    } else if (this.state === 'streaming' && this.framing === 'chunked') {
+      this.exchange.write(LAST_CHUNK);
+    } else if (this.state !== 'streaming') {
+      return;
+    }
+    this.state = 'done';
+    this.exchange.end();
+  }
+
+  /**
+   * The fetch failed. Head not out: 503 with a short reason. Head out: abrupt close, so the client
+   * can tell the body is incomplete (O2, L4).
+   */
+  fail(reason: string): void {
+    if (this.state === 'done') return;
+    this.failure = reason;
+    if (this.state === 'streaming') {
+      this.state = 'done';
+      this.exchange.abort(reason);
+      return;
+    }
+    this.state = 'done';
+    this.buffered = [];
+    this.status = 503;
+    this.sendError(503, reason);
+  }
+
+  /** A response generated by the proxy itself (503, 400, ...), with the client's persistence. */
+  sendError(status: number, reason: string): void {
+    this.status = status;
+    this.state = 'done';
+    const close = !this.exchange.persistent;
+    const head = this.exchange.request.method === 'HEAD';
+    this.firstByteAt = performance.now();
+    this.exchange.write(simpleResponse(status, `${reason}\n`, { close, head, headers: this.options.extraHeaders }));
+    this.exchange.end();
+  }
+
+  private clientHeaders(origin: HeaderFields): HeaderFields {
+    const headers = stripHopByHop(origin.clone());
+    if (this.framing !== 'none' || this.exchange.request.method !== 'HEAD') headers.delete('content-length');
+    appendVia(headers, HTTP11, this.options.viaName);
+    return headers;
+  }
+
+  private headBuffer(head: ResponseHead, headers: HeaderFields): Buffer {
+    this.firstByteAt = performance.now();
+    for (const [name, value] of this.options.extraHeaders ?? []) headers.append(name, value);
+    if (!this.exchange.persistent) headers.set('Connection', 'close');
+    else if (this.exchange.request.version.minor === 0) headers.set('Connection', 'keep-alive');
+    return Buffer.from(responseHeadString(HTTP11, head.status, head.reason, headers), 'latin1');
+  }
+}
