@@ -109,6 +109,17 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
 
   protected abstract buildHead(version: HttpVersion, status: number, target: string, reason: string, headers: HeaderFields): H;
   protected abstract framingOf(head: H, upgrade: boolean): BodyFraming;
+  /**
+   * Framing llhttp lets through but we refuse (a reason), checked before anyone sees the head: we
+   * only relay the chunked transfer coding, because a coding we dropped would corrupt the body.
+   */
+  protected rejectHead(head: H): string | null {
+    const codings = (head as { headers: HeaderFields }).headers.tokens('transfer-encoding');
+    if (codings.length === 0) return null;
+    if (codings.length === 1 && codings[0] === 'chunked') return null;
+    return `unsupported Transfer-Encoding "${codings.join(', ')}" (only chunked is relayed)`;
+  }
+
   /** The llhttp return value for headers-complete: 1 tells it the message has no body. */
   protected abstract skipBody(head: H): boolean;
 
@@ -168,6 +179,11 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     const version = { major: this.llhttp.httpMajor, minor: this.llhttp.httpMinor };
     const head = this.buildHead(version, status, this.target, this.reason, new HeaderFields(this.fields));
     this.fields = [];
+    const rejected = this.rejectHead(head);
+    if (rejected) {
+      this.fail('invalid', rejected);
+      return -1;
+    }
     const framing = this.framingOf(head, upgrade);
     this.state = 'in-body';
     this.events.onHead(head, framing);

@@ -154,10 +154,11 @@ export class ClientConnection implements ExchangeHost {
     if (this.connState === 'closing') return; // bytes after the last request: ignored
     if (this.bodyTarget) {
       // A broken request body: its exchange answers (400, or an abrupt close), then we close.
-      this.events.onProtocolError(400, `invalid request body: ${error.message}`, this.remoteAddress);
-      this.bodyTarget.bodyFailed(`invalid request body: ${error.message}`);
+      const target = this.bodyTarget;
       this.bodyTarget = null;
+      this.events.onProtocolError(400, `invalid request body: ${error.message}`, this.remoteAddress);
       this.enter('closing');
+      target.bodyFailed(`invalid request body: ${error.message}`);
       return;
     }
     const status = error.kind === 'head-too-large' ? 431 : 400;

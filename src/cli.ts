@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// `streamcache --origin URL [options]`: parse, listen, print where, and close gracefully on a signal.
+// Startup problems the operator can fix print one line on stderr and exit 2, without a stack.
+
+import { existsSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createProxy } from './index.js';
+import { parseCliArgs, usage } from './proxy/cli-options.js';
+import { describeStartupError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from './proxy/cli-process.js';
+import { createLogger } from './proxy/logger.js';
+import { DEFAULTS } from './proxy/options.js';
+
+async function main(argv: readonly string[]): Promise<void> {
+  const parsed = parseCliArgs(argv);
+  if ('help' in parsed) return void process.stdout.write(usage());
+  if ('version' in parsed) return void process.stdout.write(`${packageVersion()}\n`);
+
+  const { options } = parsed;
+  const logger = createLogger(options.logLevel ?? DEFAULTS.logLevel);
+  const proxy = createProxy({ ...options, logger });
+  const listenAddress = options.listen ?? DEFAULTS.listen;
+  let address: AddressInfo;
+  try {
+    address = await proxy.listen();
+  } catch (err) {
+    fail(err, listenAddress);
+  }
+  process.stdout.write(`streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n`);
+  onShutdownSignal(
+    () => {
+      logger.info('shutting down: no new connections, waiting for responses in flight');
+      return proxy.close();
+    },
+    (err) => process.stderr.write(`streamcache: shutdown failed: ${describeStartupError(err)}\n`),
+  );
+}
+
+function fail(err: unknown, listenAddress?: string): never {
+  process.stderr.write(`streamcache: ${describeStartupError(err, listenAddress)}\n`);
+  process.exit(isStartupError(err) ? EXIT_USAGE : 1);
+}
+
+/** The version in package.json, found by walking up: the file runs from dist/src, or from src in tests. */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'streamcache' && pkg.version) return pkg.version;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(err));
