@@ -1,0 +1,144 @@
+// Freshness at the edge (SPEC C2, RFC 9111 §4.2, RFC 9213): may a response be stored, for how
+// long, and must it be revalidated before reuse. Pure functions of headers and clocks.
+import type { HeaderFields } from '../http1/headers.js';
+
+export interface EdgePolicy {
+  /** May the response be stored in the shared cache at all. */
+  storable: boolean;
+  /** Seconds of freshness from when the head arrived (before subtracting the origin's Age). */
+  ttl: number;
+  /** `no-cache` without s-maxage or Surrogate-Control: store, but revalidate before each reuse. */
+  mustRevalidate: boolean;
+  /** Which rule decided: for logs and tests. */
+  source: string;
+}
+
+export type Directives = Map<string, string | true>;
+
+/** Parses a Cache-Control-like list: `no-cache, s-maxage=28, private="x"` (names lower-cased). */
+export function parseDirectives(values: string[]): Directives {
+  const directives: Directives = new Map();
+  for (const value of values) {
+    for (const part of splitOutsideQuotes(value)) {
+      const eq = part.indexOf('=');
+      const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+      if (!name || directives.has(name)) continue; // the first occurrence wins (RFC 9111 §4.2.1)
+      const raw = eq < 0 ? true : part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      directives.set(name, raw);
+    }
+  }
+  return directives;
+}
+
+function splitOutsideQuotes(value: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const ch of value) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** A delta-seconds directive value, or undefined when absent or not a non-negative integer. */
+export function deltaSeconds(directives: Directives, name: string): number | undefined {
+  const value = directives.get(name);
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) return undefined;
+  return Math.min(Number(value), 2 ** 31);
+}
+
+/** Statuses a cache may store with heuristic or default freshness (RFC 9110 §15.1). */
+const HEURISTICALLY_CACHEABLE = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
+/** Statuses we store at all when explicit freshness says so (no partial content: we serve whole objects). */
+const UNDERSTOOD = new Set([...HEURISTICALLY_CACHEABLE, 302, 303, 307, 400, 403, 500, 502, 503, 504]);
+
+/** The heuristic (RFC 9111 §4.2.2): a tenth of the time since Last-Modified, capped at a day. */
+export const HEURISTIC_FRACTION = 0.1;
+export const HEURISTIC_CAP_SECONDS = 86_400;
+
+export interface PolicyInput {
+  status: number;
+  responseHeaders: HeaderFields;
+  /** The request that caused the fetch (Authorization matters, RFC 9111 §3.5). */
+  requestHeaders: HeaderFields;
+  /** ms since epoch when the response head arrived. */
+  now: number;
+  /** Seconds of freshness when nothing else gives any (0 out of the box). */
+  defaultTtl: number;
+}
+
+const notStorable = (source: string): EdgePolicy => ({ storable: false, ttl: 0, mustRevalidate: false, source });
+
+/** C2: the edge policy for a response, first matching rule wins. */
+export function edgePolicy(input: PolicyInput): EdgePolicy {
+  const { status, responseHeaders: headers } = input;
+  if (!UNDERSTOOD.has(status)) return notStorable(`status ${status}`);
+  const surrogate = parseDirectives(headers.getAll('surrogate-control'));
+  const cdn = headers.getAll('cdn-cache-control');
+  // RFC 9213: when CDN-Cache-Control is present it replaces Cache-Control for this cache.
+  const cc = parseDirectives(cdn.length > 0 ? cdn : headers.getAll('cache-control'));
+  const ccName = cdn.length > 0 ? 'CDN-Cache-Control' : 'Cache-Control';
+
+  if (surrogate.has('no-store')) return notStorable('Surrogate-Control: no-store');
+  if (cc.has('no-store')) return notStorable(`${ccName}: no-store`);
+  if (cc.has('private')) return notStorable(`${ccName}: private`);
+  if (headers.tokens('vary').includes('*')) return notStorable('Vary: *');
+  if (headers.has('set-cookie')) return notStorable('Set-Cookie');
+  if (input.requestHeaders.has('authorization') && !cc.has('public') && !cc.has('s-maxage') && !cc.has('must-revalidate')) {
+    return notStorable('request has Authorization');
+  }
+
+  const surrogateMaxAge = deltaSeconds(surrogate, 'max-age');
+  const sMaxAge = deltaSeconds(cc, 's-maxage');
+  // no-cache beside s-maxage or Surrogate-Control is aimed at caches downstream of us (the push recipe).
+  const edgeExplicit = surrogateMaxAge !== undefined || sMaxAge !== undefined;
+  if (cc.has('no-cache') && !edgeExplicit) return { storable: true, ttl: 0, mustRevalidate: true, source: `${ccName}: no-cache` };
+
+  if (surrogateMaxAge !== undefined) return fresh(surrogateMaxAge, 'Surrogate-Control: max-age');
+  if (sMaxAge !== undefined) return fresh(sMaxAge, `${ccName}: s-maxage`);
+  const maxAge = deltaSeconds(cc, 'max-age');
+  if (maxAge !== undefined) return fresh(maxAge, `${ccName}: max-age`);
+  const expires = headers.get('expires');
+  if (expires !== undefined) {
+    const expiresAt = Date.parse(expires);
+    const date = Date.parse(headers.get('date') ?? '') || input.now;
+    // An invalid Expires (e.g. "0") means already expired (RFC 9111 §5.3).
+    return fresh(Number.isNaN(expiresAt) ? 0 : Math.max(0, Math.floor((expiresAt - date) / 1000)), 'Expires');
+  }
+  const heuristicAllowed = HEURISTICALLY_CACHEABLE.has(status) || cc.has('public');
+  if (!heuristicAllowed) return notStorable(`status ${status} without explicit freshness`);
+  const lastModified = Date.parse(headers.get('last-modified') ?? '');
+  if (!Number.isNaN(lastModified)) {
+    const date = Date.parse(headers.get('date') ?? '') || input.now;
+    const heuristic = Math.min(HEURISTIC_CAP_SECONDS, Math.floor(((date - lastModified) / 1000) * HEURISTIC_FRACTION));
+    if (heuristic > 0) return fresh(heuristic, 'heuristic (Last-Modified)');
+  }
+  return fresh(input.defaultTtl, 'default TTL');
+}
+
+function fresh(ttl: number, source: string): EdgePolicy {
+  return { storable: true, ttl, mustRevalidate: false, source };
+}
+
+/** The origin's Age header in seconds (0 when absent or invalid). */
+export function originAge(headers: HeaderFields): number {
+  const value = headers.get('age');
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : 0;
+}
+
+/** F6: the Age of a response served from an object: seconds since its head arrived plus the origin's Age. */
+export function currentAge(headReceivedAt: number, ageAtOrigin: number, now: number): number {
+  return ageAtOrigin + Math.max(0, Math.floor((now - headReceivedAt) / 1000));
+}
+
+/** Fresh while the TTL exceeds the current age: Age from a tier upstream shrinks the TTL here. */
+export function isFresh(ttl: number, headReceivedAt: number, ageAtOrigin: number, now: number): boolean {
+  return ttl * 1000 > ageAtOrigin * 1000 + (now - headReceivedAt);
+}

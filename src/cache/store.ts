@@ -1,0 +1,168 @@
+// The object store: a ring of slabs. Bytes are appended at the head and reclaimed from the tail,
+// oldest first; both are O(1) per extent. Reads are views of the slabs, handed straight to
+// socket.write by every reader: one copy of the bytes in memory, however many clients.
+//
+// Positions are logical byte offsets that only grow (a JS number is exact up to 2^53: 9 PB
+// written). Offset L lives in slab floor((L mod capacity) / slabSize). The ring holds the bytes in
+// [tail, head); every appended run of bytes is logged as an extent with its owner, in order, so
+// eviction knows whose bytes it takes.
+//
+// Pinning (SPEC L5): an owner that is pinned (an object being fetched, or one a reader is writing
+// to a socket) is never evicted, and eviction stops at the oldest pinned extent. When an append
+// needs room that only pinned bytes hold, append() returns null: the caller decides (see
+// src/stream/fetch.ts and the README, "When the store is full").
+
+/** Something that owns bytes in the ring: an object body. */
+export interface StoreOwner {
+  /** Pins held (readers and an in-flight fetch); > 0 means its bytes must not be overwritten. */
+  readonly pins: number;
+  /** Already forgotten (purged, replaced, failed): its bytes can be reclaimed as soon as unpinned. */
+  readonly dead: boolean;
+  /** Its bytes are being reclaimed: it must stop being served to new readers. */
+  onEvicted(): void;
+}
+
+interface Extent {
+  start: number;
+  length: number;
+  owner: StoreOwner;
+}
+
+export interface StoreStats {
+  capacity: number;
+  slabSize: number;
+  slabsAllocated: number;
+  /** Bytes between tail and head: live objects, and dead space not yet reclaimed. */
+  used: number;
+  appendedBytes: number;
+  evictedExtents: number;
+  /** Appends refused because only pinned bytes could have made room. */
+  blockedAppends: number;
+}
+
+export const DEFAULT_SLAB_SIZE = 64 * 1024 * 1024;
+
+export class RingStore {
+  readonly capacity: number;
+  readonly slabSize: number;
+  private readonly slabs: Buffer[] = [];
+  private head = 0;
+  private tail = 0;
+  /** Extents in append order; extents[first] is the oldest still in the ring. */
+  private extents: Extent[] = [];
+  private first = 0;
+  private appendedBytes = 0;
+  private evictedExtents = 0;
+  private blockedAppends = 0;
+
+  constructor(capacity: number, slabSize = DEFAULT_SLAB_SIZE) {
+    if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new RangeError(`store capacity ${capacity} must be a positive integer`);
+    this.slabSize = Math.min(slabSize, capacity);
+    const slabCount = Math.ceil(capacity / this.slabSize);
+    // The ring is a whole number of slabs, so offsets map to slabs with one division.
+    this.capacity = slabCount * this.slabSize;
+  }
+
+  get used(): number {
+    return this.head - this.tail;
+  }
+
+  get free(): number {
+    return this.capacity - this.used;
+  }
+
+  stats(): StoreStats {
+    return {
+      capacity: this.capacity,
+      slabSize: this.slabSize,
+      slabsAllocated: this.slabs.filter(Boolean).length,
+      used: this.used,
+      appendedBytes: this.appendedBytes,
+      evictedExtents: this.evictedExtents,
+      blockedAppends: this.blockedAppends,
+    };
+  }
+
+  /**
+   * Copies `data` into the ring for `owner` and returns the views where it now lives (two when it
+   * straddles a slab boundary). Evicts unpinned extents from the tail to make room. Returns null,
+   * having changed nothing, when the room is held by pinned owners or `data` is larger than the ring.
+   */
+  append(data: Uint8Array, owner: StoreOwner): Buffer[] | null {
+    const length = data.length;
+    if (length === 0) return [];
+    if (!this.makeRoom(length)) {
+      this.blockedAppends++;
+      return null;
+    }
+    const views: Buffer[] = [];
+    let written = 0;
+    while (written < length) {
+      const physical = (this.head + written) % this.capacity;
+      const slabIndex = Math.floor(physical / this.slabSize);
+      const offset = physical - slabIndex * this.slabSize;
+      const n = Math.min(length - written, this.slabSize - offset);
+      const slab = this.slab(slabIndex);
+      slab.set(data.subarray(written, written + n), offset);
+      views.push(slab.subarray(offset, offset + n));
+      written += n;
+    }
+    this.logExtent(this.head, length, owner);
+    this.head += length;
+    this.appendedBytes += length;
+    return views;
+  }
+
+  /** Reclaims from the tail until `length` bytes are free; false if a pinned extent is in the way. */
+  private makeRoom(length: number): boolean {
+    if (length > this.capacity) return false;
+    while (this.free < length) {
+      const oldest = this.extents[this.first];
+      if (!oldest) return false; // cannot happen: used > 0 means an extent exists
+      if (oldest.owner.pins > 0) return false;
+      this.evictOldest();
+    }
+    return true;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.extents[this.first];
+    this.extents[this.first] = undefined as unknown as Extent;
+    this.first++;
+    this.tail = oldest.start + oldest.length;
+    this.evictedExtents++;
+    oldest.owner.onEvicted();
+    // Compact the log now and then, so its array does not grow without bound.
+    if (this.first > 1024 && this.first * 2 > this.extents.length) {
+      this.extents = this.extents.slice(this.first);
+      this.first = 0;
+    }
+  }
+
+  /** Consecutive appends of one owner extend its last extent instead of logging a new one. */
+  private logExtent(start: number, length: number, owner: StoreOwner): void {
+    const last = this.extents[this.extents.length - 1];
+    if (last && this.extents.length > this.first && last.owner === owner && last.start + last.length === start) {
+      last.length += length;
+      return;
+    }
+    this.extents.push({ start, length, owner });
+  }
+
+  private slab(index: number): Buffer {
+    // Allocated on first use; allocUnsafeSlow: the OS commits pages only as they are written.
+    return (this.slabs[index] ??= Buffer.allocUnsafeSlow(this.slabSize));
+  }
+
+  /**
+   * Drops every extent of owners that are gone (purged or replaced objects) at the tail, so their
+   * space is reused first. Called by the index when it forgets an object; cheap when nothing is due.
+   */
+  reclaimTail(): void {
+    while (this.first < this.extents.length) {
+      const oldest = this.extents[this.first];
+      if (oldest.owner.pins > 0 || !oldest.owner.dead) return;
+      this.evictOldest();
+    }
+  }
+}
