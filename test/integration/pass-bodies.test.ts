@@ -80,11 +80,11 @@ function download(path: string, version = '1.1'): Promise<{ status: number; head
     const hash = createHash('sha256');
     let head = '';
     let headDone = false;
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     let bodyBytes = 0;
     let chunked = false;
     let remainingInChunk = 0;
-    let chunkBuffer = Buffer.alloc(0);
+    let chunkBuffer: Buffer = Buffer.alloc(0);
     socket.write(`GET ${path} HTTP/${version}\r\nHost: t\r\nConnection: close\r\n\r\n`);
     socket.on('data', (data: Buffer) => {
       if (!headDone) {
@@ -186,7 +186,7 @@ describe('response bodies to the client', () => {
 
   it('R7 (pass): a client that does not read pauses the origin read instead of buffering the body', async () => {
     const blocks = 256;
-    const socket = net.connect({ port: proxy.port, host: '127.0.0.1', highWaterMark: 64 * 1024 });
+    const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
     socket.write(`GET /blocks?n=${blocks} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
     socket.pause();
     await new Promise((resolve) => setTimeout(resolve, 1500));
