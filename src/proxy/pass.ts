@@ -2,7 +2,9 @@
 // streamed, never stored. Request bodies are streamed to the origin with backpressure both ways:
 // a slow client pauses its origin read, a slow origin pauses the client's upload.
 import type { ClientExchange } from '../net/client-exchange.js';
+import type { OriginError, OriginResponseHandler } from '../net/origin-connection.js';
 import type { OriginRequest } from '../net/origin-pool.js';
+import type { BodyFraming, ResponseHead } from '../http1/message.js';
 import { frameChunk, LAST_CHUNK } from '../http1/serializer.js';
 import { ClientResponse } from '../stream/client-response.js';
 import { logAccess } from './access-log.js';
@@ -11,13 +13,86 @@ import type { ProxyContext } from './context.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
-export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget): void {
+/** Relays one origin response to one client, with backpressure from the client to the origin. */
+export class PassRelay implements OriginResponseHandler {
+  private origin: OriginRequest | null = null;
+  private readonly response: ClientResponse;
+  private logged = false;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly exchange: ClientExchange,
+    /** Called with 2xx/3xx statuses of unsafe methods, so the cache can invalidate (C4). */
+    private readonly onStatus?: (status: number) => void,
+  ) {
+    this.response = new ClientResponse(exchange, {
+      viaName: ctx.options.viaName,
+      maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
+      extraHeaders: [['X-Cache', 'PASS']],
+    });
+    // R8: a pass fetch with no client left is aborted.
+    exchange.onClientGone(() => {
+      this.origin?.abort();
+      this.log('client closed the connection');
+    });
+  }
+
+  /** The origin request this relay reads from (set once it exists). */
+  attach(origin: OriginRequest): void {
+    this.origin = origin;
+  }
+
+  onHead(head: ResponseHead, framing: BodyFraming): void {
+    this.onStatus?.(head.status);
+    const knownLength = framing.kind === 'length' ? framing.length : framing.kind === 'none' ? 0 : undefined;
+    this.response.start(head, knownLength);
+    // A HEAD client whose request went to the origin as GET (a cache miss turned pass) wants no body.
+    if (this.exchange.request.method === 'HEAD' && framing.kind !== 'none') {
+      this.origin?.abort();
+      this.onEnd();
+    }
+  }
+
+  onBody(chunk: Buffer): void {
+    if (!this.response.body(chunk)) {
+      const origin = this.origin;
+      origin?.pause();
+      this.response.onDrain(() => origin?.resume());
+    }
+    if (this.response.isDone) {
+      this.origin?.abort();
+      this.log(this.response.failure);
+    }
+  }
+
+  onEnd(): void {
+    this.response.end();
+    this.log();
+  }
+
+  onError(error: OriginError): void {
+    this.ctx.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, path: this.exchange.request.target }, 'origin fetch failed');
+    this.response.fail(error.message);
+    this.log(error.message);
+  }
+
+  /** The client's upload broke (bad chunking, or it left): the origin must never take a partial body as whole. */
+  requestBodyBroken(reason: string): void {
+    this.origin?.abort();
+    if (this.response.headSent) this.response.fail(reason);
+    else this.response.sendError(400, reason);
+    this.log(reason);
+  }
+
+  private log(error?: string): void {
+    if (this.logged) return;
+    this.logged = true;
+    logAccess(this.ctx.logger, { exchange: this.exchange, status: this.response.statusCode, cache: 'PASS', firstByteAt: this.response.firstByteAt, error: error || undefined });
+  }
+}
+
+export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, onStatus?: (status: number) => void): void {
   const { request, bodyFraming } = exchange;
-  const response = new ClientResponse(exchange, {
-    viaName: ctx.options.viaName,
-    maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
-    extraHeaders: [['X-Cache', 'PASS']],
-  });
   const framing = bodyFraming.kind === 'length' ? 'length' : bodyFraming.kind === 'chunked' ? 'chunked' : 'none';
   const plan = planOriginRequest(request, target, {
     clientAddress: exchange.clientAddress,
@@ -26,54 +101,10 @@ export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target
     bodyFraming: framing,
     bodyLength: bodyFraming.kind === 'length' ? bodyFraming.length : undefined,
   });
-
-  let finished = false;
-  const finish = (error?: string) => {
-    if (finished) return;
-    finished = true;
-    logAccess(ctx.logger, { exchange, status: response.statusCode, cache: 'PASS', firstByteAt: response.firstByteAt, error });
-  };
-
-  const origin = ctx.pool.request(plan.head, { expectNoBody: request.method === 'HEAD', hasBody: framing !== 'none' }, {
-    onHead(head, responseFraming) {
-      const knownLength = responseFraming.kind === 'length' ? responseFraming.length : responseFraming.kind === 'none' ? 0 : undefined;
-      response.start(head, knownLength);
-    },
-    onBody(chunk) {
-      if (!response.body(chunk)) {
-        origin.pause();
-        response.onDrain(() => origin.resume());
-      }
-      if (response.isDone) {
-        origin.abort();
-        finish(response.failure);
-      }
-    },
-    onEnd() {
-      response.end();
-      finish();
-    },
-    onError(error) {
-      ctx.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, path: request.target }, 'origin fetch failed');
-      response.fail(error.message);
-      finish(error.message);
-    },
-  });
-
-  // R8: a pass fetch with no client left is aborted.
-  exchange.onClientGone(() => {
-    origin.abort();
-    finish('client closed the connection');
-  });
-
-  if (framing === 'none') return;
-  streamRequestBody(exchange, origin, framing, (reason) => {
-    // The client's upload broke (bad chunking, or it left): the origin must never take a partial body as whole.
-    origin.abort();
-    if (response.headSent) response.fail(reason);
-    else response.sendError(400, reason);
-    finish(reason);
-  });
+  const relay = new PassRelay(ctx, exchange, onStatus);
+  const origin = ctx.pool.request(plan.head, { expectNoBody: request.method === 'HEAD', hasBody: framing !== 'none' }, relay);
+  relay.attach(origin);
+  if (framing !== 'none') streamRequestBody(exchange, origin, framing, (reason) => relay.requestBodyBroken(reason));
 }
 
 function streamRequestBody(exchange: ClientExchange, origin: OriginRequest, framing: 'length' | 'chunked', onBroken: (reason: string) => void): void {
