@@ -1,0 +1,434 @@
+// Macro benchmark on real loopback sockets. Every server under test and every load generator runs in
+// its own process, so no two of them share an event loop.
+//   npm run bench:load
+// Env: BENCH_DURATION (s per scenario, default 10), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 2),
+//      BENCH_ROUNDS (interleaved rounds of the req/s scenarios, 1), BENCH_BIG_BYTES (1073741824),
+//      BENCH_BIG_RUNS (5), BENCH_GENERATOR (wrk | autocannon, default:
+//      wrk when installed), BENCH_WORKERS (autocannon worker threads, default 1), BENCH_WRK_THREADS.
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { AutocannonJob, BigResult, ClientMessage, LoadResult } from './clients.js';
+import { MB, cpuBusy, fixed, int, machineInfo, printMachine, printTable } from './common.js';
+import type { ServerKind, ServerMessage } from './servers.js';
+
+const DURATION = envNumber('BENCH_DURATION', 10);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50);
+const WARMUP = envNumber('BENCH_WARMUP', Math.min(2, Math.max(1, Math.floor(DURATION / 5))));
+const BIG_BYTES = envNumber('BENCH_BIG_BYTES', 1024 ** 3);
+const BIG_RUNS = envNumber('BENCH_BIG_RUNS', 5);
+const ROUNDS = Math.max(1, envNumber('BENCH_ROUNDS', 1));
+const BODY_BYTES = 1024;
+
+const TARGET_RPS_RATIO = 2.0; // streamcache req/s >= 2x node:http proxy
+const TARGET_BIG_RATIO = 0.7; // 1 GiB pass-through MB/s >= 0.7x direct
+
+const SERVERS_JS = fileURLToPath(new URL('./servers.js', import.meta.url));
+const CLIENTS_JS = fileURLToPath(new URL('./clients.js', import.meta.url));
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${raw} is not a number`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+const children = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+interface RunningServer {
+  kind: ServerKind;
+  port: number;
+  child: ChildProcess;
+  cpu(): Promise<number>; // µs of user + system CPU used so far
+  stop(): Promise<void>;
+}
+
+function startServer(kind: ServerKind, arg?: string | number): Promise<RunningServer> {
+  const child = fork(SERVERS_JS, [kind, ...(arg === undefined ? [] : [String(arg)])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`${kind} server exited (code ${code}) before it was ready`));
+    child.once('exit', onExit);
+    child.on('message', function ready(m: ServerMessage) {
+      if (m.type === 'failed') {
+        child.off('message', ready);
+        child.off('exit', onExit);
+        reject(new Error(`${kind} server failed: ${m.error.split('\n')[0]}`));
+      } else if (m.type === 'ready') {
+        child.off('message', ready);
+        child.off('exit', onExit);
+        resolve({
+          kind,
+          port: m.port,
+          child,
+          cpu: () =>
+            new Promise((res) => {
+              child.on('message', function got(c: ServerMessage) {
+                if (c.type !== 'cpu') return;
+                child.off('message', got);
+                res(c.user + c.system);
+              });
+              child.send({ type: 'cpu' });
+            }),
+          stop: () =>
+            new Promise((res) => {
+              if (child.exitCode !== null || child.signalCode !== null) return res();
+              const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+              child.once('exit', () => {
+                clearTimeout(timer);
+                res();
+              });
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    });
+  });
+}
+
+function runClient<T extends LoadResult | BigResult>(args: string[]): Promise<T> {
+  const child = fork(CLIENTS_JS, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    child.on('message', (m: ClientMessage) => {
+      settled = true;
+      if (m.type === 'result') resolve(m.result as T);
+      else reject(new Error(`load generator failed: ${m.error}`));
+    });
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (!settled) reject(new Error(`load generator exited (code ${code}) without a result`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generators
+
+function hasWrk(): boolean {
+  try {
+    execFileSync('which', ['wrk'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const GENERATOR: 'wrk' | 'autocannon' = (() => {
+  const forced = process.env.BENCH_GENERATOR;
+  if (forced === 'wrk' || forced === 'autocannon') return forced;
+  return hasWrk() ? 'wrk' : 'autocannon';
+})();
+const WRK_THREADS = envNumber('BENCH_WRK_THREADS', Math.max(1, Math.min(4, machineInfo().cores)));
+const AUTOCANNON_WORKERS = envNumber('BENCH_WORKERS', 1);
+
+/** wrk's "635.91us" / "1.20ms" / "2.00s" → ms */
+function wrkTime(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+function wrkBytes(text: string): number {
+  const m = /^([\d.]+)(B|KB|MB|GB|TB)$/.exec(text.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * 1024 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(m[2]);
+}
+
+function runWrk(url: string, connections: number, duration: number): Promise<LoadResult> {
+  const threads = Math.min(WRK_THREADS, connections);
+  const child = spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (code !== 0) return reject(new Error(`wrk exited with ${code}:\n${out}`));
+      const total = /(\d+) requests in ([\d.]+)(us|ms|s|m), ([\d.]+\w+) read/.exec(out);
+      if (!total) return reject(new Error(`cannot read wrk output:\n${out}`));
+      const requests = Number(total[1]);
+      const seconds = wrkTime(`${total[2]}${total[3]}`) / 1000;
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      resolve({
+        requests,
+        seconds,
+        rps: requests / seconds,
+        p50ms: wrkTime(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+        p99ms: wrkTime(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+        bytes: wrkBytes(total[4]),
+        errors: socketErrors ? Number(socketErrors[1]) + Number(socketErrors[2]) + Number(socketErrors[3]) : 0,
+        timeouts: socketErrors ? Number(socketErrors[4]) : 0,
+        non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+      });
+    });
+  });
+}
+
+function runLoad(port: number, duration: number): Promise<LoadResult> {
+  const url = `http://127.0.0.1:${port}/bench`;
+  if (GENERATOR === 'wrk') return runWrk(url, CONNECTIONS, duration);
+  const job: AutocannonJob = { url, connections: CONNECTIONS, duration, workers: AUTOCANNON_WORKERS };
+  return runClient<LoadResult>(['autocannon', JSON.stringify(job)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/** One plain GET before loading a target: the scenario is meaningless if the answer is wrong. */
+function checkTarget(port: number, path: string, expectBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => (n += c.length));
+      res.on('end', () => {
+        if (res.statusCode !== 200) reject(new Error(`GET ${path}: status ${res.statusCode}`));
+        else if (n !== expectBytes) reject(new Error(`GET ${path}: ${n} body bytes, expected ${expectBytes}`));
+        else resolve();
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`GET ${path}: no answer in 5 s`)));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+interface Run {
+  load: LoadResult;
+  cpuUs: number; // CPU time of the process under test during the measured run
+}
+
+interface Scenario {
+  name: string;
+  server: RunningServer | null;
+  runs: Run[];
+  error?: string;
+}
+
+async function scenario(name: string, start: () => Promise<RunningServer>): Promise<Scenario> {
+  try {
+    return { name, server: await start(), runs: [] };
+  } catch (err) {
+    return { name, server: null, runs: [], error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** One measured run; the first one of a scenario is preceded by a check and a warm-up. */
+async function measure(s: Scenario): Promise<void> {
+  if (!s.server || s.error) return;
+  const { port } = s.server;
+  try {
+    if (s.runs.length === 0) {
+      await checkTarget(port, '/bench', BODY_BYTES);
+      if (WARMUP > 0) await runLoad(port, WARMUP);
+    }
+    const cpu0 = await s.server.cpu();
+    const load = await runLoad(port, DURATION);
+    const cpu1 = await s.server.cpu();
+    s.runs.push({ load, cpuUs: cpu1 - cpu0 });
+  } catch (err) {
+    s.error = err instanceof Error ? err.message : String(err);
+  }
+}
+
+interface Summary {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  failures: number;
+  non2xx: number;
+  cpuPct: number;
+  cpuUsPerReq: number;
+  genCpuPct: number;
+}
+
+function summarize(s: Scenario): Summary | null {
+  if (s.error || s.runs.length === 0) return null;
+  const sum = (f: (r: Run) => number): number => s.runs.reduce((acc, r) => acc + f(r), 0);
+  return {
+    rps: median(s.runs.map((r) => r.load.rps)),
+    p50ms: median(s.runs.map((r) => r.load.p50ms)),
+    p99ms: median(s.runs.map((r) => r.load.p99ms)),
+    failures: sum((r) => r.load.errors + r.load.timeouts),
+    non2xx: sum((r) => r.load.non2xx),
+    cpuPct: (sum((r) => r.cpuUs) / 1e6 / sum((r) => r.load.seconds)) * 100,
+    cpuUsPerReq: sum((r) => r.cpuUs) / sum((r) => r.load.requests),
+    genCpuPct: s.runs.every((r) => r.load.generatorCpuUs !== undefined)
+      ? (sum((r) => r.load.generatorCpuUs ?? 0) / 1e6 / sum((r) => r.load.seconds)) * 100
+      : NaN,
+  };
+}
+
+function ratio(a: number | undefined, b: number | undefined): number {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
+}
+
+function verdict(value: number, target: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value >= target ? 'PASS' : 'FAIL';
+}
+
+interface BigRow {
+  name: string;
+  runs: BigResult[];
+  error?: string;
+}
+
+function median(values: number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+async function main(): Promise<void> {
+  const generatorLine =
+    GENERATOR === 'wrk'
+      ? `wrk (${WRK_THREADS} threads)`
+      : `autocannon 8 (wrk not installed), in its own process${AUTOCANNON_WORKERS > 1 ? `, ${AUTOCANNON_WORKERS} worker threads` : ''}`;
+  console.log('streamcache load benchmark (loopback, one process per server and per generator)');
+  const busy = await cpuBusy(1000);
+  printMachine({
+    generator: generatorLine,
+    scenario: `${CONNECTIONS} connections, keep-alive, GET, ${BODY_BYTES} B body, ${DURATION} s each after ${WARMUP} s warm-up`,
+    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
+  });
+  console.log();
+
+  // --- requests per second ---------------------------------------------------------------------
+  // Every server is started first (an idle server costs nothing); rounds interleave the scenarios
+  // so that drift on the machine hits all of them alike.
+  const origin = await startServer('origin', BODY_BYTES);
+  const scenarios = [
+    await scenario('net responder (origin direct)', async () => origin),
+    await scenario('streamcache -> origin', () => startServer('streamcache', origin.port)),
+    await scenario('node:http proxy -> origin', () => startServer('nodehttp', origin.port)),
+  ];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of scenarios) await measure(s);
+  }
+  for (const s of scenarios) if (s.server && s.server !== origin) await s.server.stop();
+  await origin.stop();
+
+  const [direct, sc, nodeProxy] = scenarios.map(summarize);
+  if (ROUNDS > 1) console.log(`median of ${ROUNDS} interleaved rounds (errors, non-2xx and CPU: totals over all rounds)`);
+  printTable(
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'CPU %', 'CPU us/req', 'gen CPU %'],
+    scenarios.map((s, i) => {
+      const r = [direct, sc, nodeProxy][i];
+      if (!r) return [s.name, `unavailable: ${s.error ?? '?'}`, '', '', '', '', '', '', ''];
+      return [
+        s.name,
+        int(r.rps),
+        fixed(r.p50ms, 2),
+        fixed(r.p99ms, 2),
+        int(r.failures),
+        int(r.non2xx),
+        fixed(r.cpuPct, 0),
+        fixed(r.cpuUsPerReq, 1),
+        fixed(r.genCpuPct, 0),
+      ];
+    }),
+  );
+  console.log('(CPU % and CPU us/req: the process under test only -- the proxy, or the origin when direct;');
+  console.log(' gen CPU %: the load generator -- near 100 means the line is bound by the generator, not the server)');
+  console.log();
+  const rpsRatio = ratio(sc?.rps, nodeProxy?.rps);
+  const ceilingRatio = ratio(sc?.rps, direct?.rps);
+  const cpuRatio = ratio(nodeProxy?.cpuUsPerReq, sc?.cpuUsPerReq);
+  printTable(
+    ['ratio', 'value', 'target', 'verdict'],
+    [
+      ['req/s  streamcache / node:http proxy', `${fixed(rpsRatio, 2)}x`, `>= ${TARGET_RPS_RATIO.toFixed(1)}x`, verdict(rpsRatio, TARGET_RPS_RATIO)],
+      ['req/s  streamcache / net responder', `${fixed(ceilingRatio, 2)}x`, '(ceiling)', ''],
+      ['CPU/req  node:http proxy / streamcache', `${fixed(cpuRatio, 2)}x`, '(info)', ''],
+    ],
+  );
+  console.log();
+
+  // --- one huge body -------------------------------------------------------------------------
+  console.log(
+    `pass-through of one ${int(BIG_BYTES)} B Content-Length body (raw-socket client, body discarded), median of ${BIG_RUNS} interleaved runs after a ${int(Math.min(BIG_BYTES, 64 * 1024 * 1024))} B warm-up`,
+  );
+  const bigOrigin = await startServer('big-origin', BIG_BYTES);
+  let bigProxy: RunningServer | null = null;
+  const rows: BigRow[] = [
+    { name: 'origin direct', runs: [] },
+    { name: 'streamcache -> origin', runs: [] },
+  ];
+  try {
+    bigProxy = await startServer('streamcache', bigOrigin.port);
+  } catch (err) {
+    rows[1].error = err instanceof Error ? err.message : String(err);
+  }
+  // Warm-up, not counted: one smaller fetch per path (JIT, the proxy's first origin connection).
+  const warmBytes = Math.min(BIG_BYTES, 64 * 1024 * 1024);
+  for (const server of [bigOrigin, bigProxy]) {
+    if (server) await runClient<BigResult>(['big', String(server.port), `/big/${warmBytes}`]).catch(() => undefined);
+  }
+  for (let i = 0; i < BIG_RUNS; i++) {
+    // Interleaved, so drift on the machine hits both alike.
+    for (const [row, server] of [
+      [rows[0], bigOrigin],
+      [rows[1], bigProxy],
+    ] as const) {
+      if (!server || row.error) continue;
+      const r = await runClient<BigResult>(['big', String(server.port), '/big']);
+      if (r.error || r.status !== 200 || r.bodyBytes !== BIG_BYTES) {
+        row.error = r.error ?? `status ${r.status}, ${r.bodyBytes} body bytes (${r.framing})`;
+      } else {
+        row.runs.push(r);
+      }
+    }
+  }
+  await bigProxy?.stop();
+  await bigOrigin.stop();
+  const bigMbps = rows.map((r) => (r.error ? NaN : median(r.runs.map((x) => x.mbps))));
+  printTable(
+    ['path', 'MB/s', 'TTFB ms', 'seconds', 'runs (MB/s)'],
+    rows.map((r, i) =>
+      r.error
+        ? [r.name, `unavailable: ${r.error}`, '', '', '']
+        : [
+            r.name,
+            fixed(bigMbps[i], 0),
+            fixed(median(r.runs.map((x) => x.ttfbMs)), 2),
+            fixed(median(r.runs.map((x) => x.totalMs)) / 1000, 2),
+            r.runs.map((x) => fixed(x.mbps, 0)).join(' '),
+          ],
+    ),
+  );
+  console.log();
+  const bigRatio = ratio(bigMbps[1], bigMbps[0]);
+  printTable(['ratio', 'value', 'target', 'verdict'], [['MB/s  streamcache / direct', `${fixed(bigRatio, 2)}x`, `>= ${TARGET_BIG_RATIO.toFixed(1)}x`, verdict(bigRatio, TARGET_BIG_RATIO)]]);
+  console.log(`(1 MB = ${int(MB)} bytes)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
