@@ -1,10 +1,19 @@
-// What every request handler of the proxy shares: the resolved options, the logger, the origin pool.
+// What every request handler of the proxy shares: options, logger, origin pool, and the cache.
 import type { Logger } from 'pino';
 import type { OriginPool } from '../net/origin-pool.js';
+import type { RingStore } from '../cache/store.js';
+import type { CacheIndex } from '../cache/index.js';
+import type { FetchRegistry } from '../stream/registry.js';
+import type { CompiledRule, ProxyHooks } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
 
 export interface ProxyContext {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly pool: OriginPool;
+  readonly store: RingStore;
+  readonly index: CacheIndex;
+  readonly registry: FetchRegistry;
+  readonly hooks: ProxyHooks;
+  readonly rules: readonly CompiledRule[];
 }

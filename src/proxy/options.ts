@@ -1,3 +1,5 @@
+import type { CacheRule } from './hooks.js';
+
 // Every knob of the proxy, its default and its validation. The CLI, the JSON config file and
 // createProxy() all end here, so a value is checked the same way whichever door it came through.
 
@@ -46,9 +48,20 @@ export interface ProxyOptions {
   originInsecure?: boolean;
   /** The name in Via headers. */
   viaName?: string;
+  /** C2: seconds of freshness when a response gives none (0: such responses are not cached). */
+  defaultTtl?: number;
+  /** R4: seconds a key passes straight to the origin after an unshareable response. */
+  hitForPassTtl?: number;
+  /** Size of one slab of the store, bytes (64 MiB; smaller in tests). */
+  storeSlabSize?: number;
+  /** L5: bytes an object that overflowed the store may hold beyond its slowest client. */
+  overflowWindow?: number;
+  /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
+  rules?: CacheRule[];
 }
 
-export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen'>> & {
+export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules'>> & {
+  rules: CacheRule[];
   originCa?: string | Buffer;
   listenHost: string;
   listenPort: number;
@@ -62,7 +75,7 @@ export const DEFAULTS = {
   betweenBytesTimeout: 10_000,
   maxObjectSize: 5_368_578_048,
   maxObjectSizeBuffered: 2_147_352_576,
-  storeSize: 512 * 1024 * 1024,
+  storeSize: 1024 * 1024 * 1024,
   stream: true,
   logLevel: 'info' as LogLevel,
   maxHeadSize: 16 * 1024,
@@ -75,6 +88,10 @@ export const DEFAULTS = {
   closeDeadline: 10_000,
   originInsecure: false,
   viaName: 'streamcache',
+  defaultTtl: 0,
+  hitForPassTtl: 120,
+  storeSlabSize: 64 * 1024 * 1024,
+  overflowWindow: 16 * 1024 * 1024,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -128,7 +145,11 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   const listen = parseHostPort(merged.listen, 'listen');
   const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
   for (const key of durations) checkPositiveInteger(merged[key], key);
-  for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize'] as const) checkPositiveInteger(merged[key], key);
+  for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow'] as const) checkPositiveInteger(merged[key], key);
+  for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
+    if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
+  }
+  const rules = checkRules(options.rules ?? []);
   if (!LOG_LEVELS.includes(merged.logLevel)) throw new OptionError(`logLevel: "${merged.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   return {
     ...merged,
@@ -140,7 +161,24 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     listenHost: listen.host,
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
+    rules,
   };
+}
+
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean' };
+
+function checkRules(rules: unknown): CacheRule[] {
+  if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path, pass?, ttl?, doStream?, cacheable? }');
+  rules.forEach((rule: unknown, i) => {
+    if (!rule || typeof rule !== 'object') throw new OptionError(`rules[${i}]: must be an object`);
+    for (const [key, value] of Object.entries(rule)) {
+      const type = RULE_FIELDS[key];
+      if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
+      if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
+    }
+    if (typeof (rule as CacheRule).path !== 'string') throw new OptionError(`rules[${i}]: path is required`);
+  });
+  return rules as CacheRule[];
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

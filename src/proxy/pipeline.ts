@@ -1,16 +1,32 @@
-// The decision for each request. For now every valid request is a pass (relayed, never stored);
-// the cache decides hit / attach / miss / pass here once it exists.
+// The decision for each request (vcl_recv): unsafe methods and request bodies pass (C4); the recv
+// hook and config rules may change the key or force a pass; everything else goes to the cache:
+// hit, attach to an in-flight fetch, or miss (src/proxy/cache-flow.ts).
 import type { ClientExchange } from '../net/client-exchange.js';
+import { isSafeMethod } from '../http1/semantics.js';
 import { simpleResponse } from '../http1/serializer.js';
+import { cacheKey } from '../cache/index.js';
 import { logAccess } from './access-log.js';
 import type { ProxyContext } from './context.js';
+import { applyRecvRules, type RecvContext } from './hooks.js';
 import { validateRequest } from './origin-request.js';
 import { passToOrigin } from './pass.js';
+import { serveFromCache } from './cache-flow.js';
 
 export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): void {
-  const target = validateRequest(exchange.request);
+  const { request } = exchange;
+  const target = validateRequest(request);
   if (typeof target === 'string') return rejectRequest(ctx, exchange, 400, target);
-  passToOrigin(ctx, exchange, target);
+  const key = cacheKey(request, target.path, target.authority);
+  if (!isSafeMethod(request.method) || exchange.hasBody) {
+    // C4: streamed both ways, never collapsed; a successful unsafe request invalidates its URL.
+    const invalidate = isSafeMethod(request.method) ? undefined : (status: number) => status < 400 && ctx.index.purge(key);
+    return passToOrigin(ctx, exchange, target, invalidate ? (status) => void invalidate(status) : undefined);
+  }
+  const recv: RecvContext = { request, path: target.path, key, pass: false };
+  applyRecvRules(ctx.rules, recv);
+  ctx.hooks.recv?.(recv);
+  if (recv.pass) return passToOrigin(ctx, exchange, target);
+  serveFromCache(ctx, exchange, target, recv.key);
 }
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {

@@ -7,6 +7,10 @@ import type { ProxyContext } from './context.js';
 import { createLogger } from './logger.js';
 import { resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
 import { handleExchange } from './pipeline.js';
+import { compileRules, type ProxyHooks } from './hooks.js';
+import { RingStore } from '../cache/store.js';
+import { CacheIndex } from '../cache/index.js';
+import { FetchRegistry } from '../stream/registry.js';
 
 export interface Proxy {
   /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
@@ -20,6 +24,8 @@ export interface Proxy {
 export interface CreateProxyOptions extends ProxyOptions {
   /** A pino logger to use instead of the proxy's own. */
   logger?: Logger;
+  /** Code that changes how requests are cached: recv, fetch, deliver (src/proxy/hooks.ts). */
+  hooks?: ProxyHooks;
 }
 
 /** Keep-alive connections to the origin are dropped a little before a typical origin (5 s) drops them. */
@@ -48,7 +54,17 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       betweenBytesTimeout: options.betweenBytesTimeout,
     },
   );
-  const ctx: ProxyContext = { options, logger, pool };
+  const store = new RingStore(options.storeSize, options.storeSlabSize);
+  const ctx: ProxyContext = {
+    options,
+    logger,
+    pool,
+    store,
+    index: new CacheIndex(store),
+    registry: new FetchRegistry(),
+    hooks: input.hooks ?? {},
+    rules: compileRules(options.rules),
+  };
   const listener = new Listener(options, {
     onExchange: (exchange) => handleExchange(ctx, exchange),
     onProtocolError: (status, reason, client) => logger.warn({ status, reason, client }, 'bad request'),

@@ -1,0 +1,53 @@
+// C3: answering a client's conditional request from a stored object (RFC 9110 §13.1.1, §13.1.3),
+// and the validators we send when we revalidate an object with the origin (RFC 9111 §4.3.1).
+import type { HeaderFields } from '../http1/headers.js';
+
+function opaqueTag(tag: string): string {
+  return tag.trim().replace(/^W\//, '');
+}
+
+/** True when a GET/HEAD with these request fields may be answered 304 for an object with these validators. */
+export function isNotModified(request: HeaderFields, etag: string | undefined, lastModified: string | undefined): boolean {
+  const ifNoneMatch = request.getAll('if-none-match');
+  if (ifNoneMatch.length > 0) {
+    if (etag === undefined) return false;
+    const tags = ifNoneMatch.join(',').split(',').map((t) => t.trim());
+    // Weak comparison: W/"x" matches "x".
+    return tags.includes('*') || tags.some((t) => opaqueTag(t) === opaqueTag(etag));
+  }
+  const since = request.get('if-modified-since');
+  if (since === undefined || lastModified === undefined) return false;
+  const sinceMs = Date.parse(since);
+  const modifiedMs = Date.parse(lastModified);
+  return !Number.isNaN(sinceMs) && !Number.isNaN(modifiedMs) && modifiedMs <= sinceMs;
+}
+
+/** Fields a 304 carries from the object (RFC 9110 §15.4.5). */
+export const NOT_MODIFIED_FIELDS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified'];
+
+/** The request fields that make a fetch conditional on the stored object still being current. */
+export function revalidationFields(etag: string | undefined, lastModified: string | undefined): [string, string][] {
+  const fields: [string, string][] = [];
+  if (etag !== undefined) fields.push(['If-None-Match', etag]);
+  if (lastModified !== undefined) fields.push(['If-Modified-Since', lastModified]);
+  return fields;
+}
+
+/** Fields a 304 from the origin must not change in the stored head (they describe the stored body). */
+const KEEP_ON_UPDATE = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'content-range']);
+
+/** C3: the stored fields updated with those of a 304 (RFC 9111 §3.2): same names replaced, new ones added. */
+export function updateStoredFields(stored: HeaderFields, fromNotModified: HeaderFields): HeaderFields {
+  const updated = stored.clone();
+  const replaced = new Set<string>();
+  for (const [name, value] of fromNotModified) {
+    const lower = name.toLowerCase();
+    if (KEEP_ON_UPDATE.has(lower)) continue;
+    if (!replaced.has(lower)) {
+      updated.delete(lower);
+      replaced.add(lower);
+    }
+    updated.append(name, value);
+  }
+  return updated;
+}

@@ -1,0 +1,116 @@
+// The index: cache key → the complete objects stored for it, one per Vary variant (C1), plus the
+// hit-for-pass marks of R4. Only complete objects enter it (R5); in-flight fetches live in their own
+// registry (src/stream/registry.ts).
+import type { HeaderFields } from '../http1/headers.js';
+import type { RequestHead } from '../http1/message.js';
+import type { CacheObject } from './object.js';
+import type { RingStore } from './store.js';
+
+/** C1: GET and HEAD share a key; the key is Host, path and query. */
+export function cacheKey(request: RequestHead, path: string, authority?: string): string {
+  const host = (authority ?? request.headers.get('host') ?? '').toLowerCase();
+  return `${host}${path}`;
+}
+
+/** The request's values of the fields a response varies on, normalised for comparison. */
+export function varyValues(names: readonly string[], headers: HeaderFields): string[] {
+  return names.map((name) => headers.getAll(name).join(',').replace(/\s+/g, ' ').trim());
+}
+
+export function varyNamesOf(responseHeaders: HeaderFields): string[] {
+  return [...new Set(responseHeaders.tokens('vary'))].sort();
+}
+
+export function variantMatches(object: CacheObject, requestHeaders: HeaderFields): boolean {
+  if (object.varyNames.length === 0) return true;
+  const values = varyValues(object.varyNames, requestHeaders);
+  return values.every((value, i) => value === object.varyValues[i]);
+}
+
+export interface IndexStats {
+  keys: number;
+  objects: number;
+  hitForPass: number;
+}
+
+export class CacheIndex {
+  private readonly entries = new Map<string, CacheObject[]>();
+  private readonly hitForPass = new Map<string, number>();
+  private objectCount = 0;
+
+  constructor(
+    private readonly store: RingStore,
+    /** Most objects kept; past it the oldest inserted key goes (bodiless objects take no store room). */
+    private readonly maxObjects = 1_000_000,
+  ) {}
+
+  stats(): IndexStats {
+    return { keys: this.entries.size, objects: this.objectCount, hitForPass: this.hitForPass.size };
+  }
+
+  /** The stored variant of `key` that matches the request, fresh or not. */
+  lookup(key: string, requestHeaders: HeaderFields): CacheObject | undefined {
+    const variants = this.entries.get(key);
+    if (!variants) return undefined;
+    return variants.find((object) => variantMatches(object, requestHeaders));
+  }
+
+  /** R5: a complete object enters the index, replacing the variant with the same Vary values. */
+  insert(object: CacheObject): void {
+    if (object.dead || object.state !== 'complete') return;
+    const variants = this.entries.get(object.key) ?? [];
+    const same = variants.findIndex((v) => v.varyNames.join() === object.varyNames.join() && v.varyValues.join('\0') === object.varyValues.join('\0'));
+    if (same >= 0) this.forgetAt(variants, same);
+    variants.push(object);
+    this.objectCount++;
+    this.entries.delete(object.key); // re-insert: Map order is our insertion age
+    this.entries.set(object.key, variants);
+    this.hitForPass.delete(object.key);
+    object.onEvict((evicted) => this.remove(evicted));
+    if (this.objectCount > this.maxObjects) this.evictOldestKey();
+  }
+
+  /** Forgets one object (evicted by the store, or found unusable). */
+  remove(object: CacheObject): void {
+    const variants = this.entries.get(object.key);
+    const index = variants?.indexOf(object) ?? -1;
+    if (!variants || index < 0) return;
+    this.forgetAt(variants, index);
+    if (variants.length === 0) this.entries.delete(object.key);
+  }
+
+  /** C4: forgets every variant of a key. Returns how many objects went. */
+  purge(key: string): number {
+    const variants = this.entries.get(key);
+    if (!variants) return 0;
+    const count = variants.length;
+    while (variants.length) this.forgetAt(variants, variants.length - 1);
+    this.entries.delete(key);
+    this.store.reclaimTail();
+    return count;
+  }
+
+  /** R4: requests for `key` skip the wait and pass until `until` (ms since epoch). */
+  markHitForPass(key: string, until: number): void {
+    this.hitForPass.set(key, until);
+  }
+
+  isHitForPass(key: string, now: number): boolean {
+    const until = this.hitForPass.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.hitForPass.delete(key);
+    return false;
+  }
+
+  private forgetAt(variants: CacheObject[], index: number): void {
+    const [object] = variants.splice(index, 1);
+    this.objectCount--;
+    object.dead = true;
+  }
+
+  private evictOldestKey(): void {
+    const oldest = this.entries.keys().next();
+    if (!oldest.done) this.purge(oldest.value);
+  }
+}

@@ -1,0 +1,146 @@
+// A cache object: the response head as clients get it, and the body as a list of views of the
+// store (or, past the store's room, of buffers of its own: see `overflowed`). While its fetch runs
+// the object grows; readers follow it with their own cursors. It knows nothing of sockets.
+import type { HeaderFields } from '../http1/headers.js';
+import type { RingStore, StoreOwner } from './store.js';
+import type { EdgePolicy } from './freshness.js';
+import { currentAge, isFresh } from './freshness.js';
+
+/**
+ * filling    the body is arriving
+ * complete   the whole body arrived intact
+ * failed     the fetch failed or the body passed a limit: never served as whole
+ */
+export type ObjectState = 'filling' | 'complete' | 'failed';
+
+export interface ObjectHead {
+  status: number;
+  reason: string;
+  /** Fields as clients get them: hop-by-hop, framing, Age and Surrogate-Control removed, Via added. */
+  headers: HeaderFields;
+}
+
+export class CacheObject implements StoreOwner {
+  state: ObjectState = 'filling';
+  /** Body views in order. Entries of an overflowed object are dropped once every reader passed them. */
+  readonly chunks: (Buffer | null)[] = [];
+  /** Body bytes so far. */
+  length = 0;
+  pins = 0;
+  /** Forgotten by the index (purged, replaced, evicted) or never to be stored. */
+  dead = false;
+  /** The store had no room: the rest of the body lives outside it and the object is never cached (L5). */
+  overflowed = false;
+  /** Index of the first chunk held outside the store (valid once overflowed). */
+  private overflowFrom = 0;
+  /** Bytes held outside the store (overflow), for the memory bound. */
+  overflowBytes = 0;
+  hits = 0;
+  /** Vary: the request field names (lower-case) and the values they had for this variant. */
+  varyNames: string[] = [];
+  varyValues: string[] = [];
+  /** Lazily built head lines shared by every response from this object (see headBlock()). */
+  private cachedHeadBlock: string | null = null;
+  private evictedListener: ((object: CacheObject) => void) | null = null;
+
+  constructor(
+    readonly key: string,
+    public head: ObjectHead,
+    public policy: EdgePolicy,
+    /** ms since epoch when the origin's head arrived (Age and TTL count from here). */
+    public headReceivedAt: number,
+    /** The origin's Age header, seconds. */
+    public ageAtOrigin: number,
+    /** The origin's Content-Length, when it sent one. */
+    readonly declaredLength: number | undefined,
+  ) {}
+
+  get etag(): string | undefined {
+    return this.head.headers.get('etag');
+  }
+
+  get lastModified(): string | undefined {
+    return this.head.headers.get('last-modified');
+  }
+
+  get hasValidators(): boolean {
+    return this.etag !== undefined || this.lastModified !== undefined;
+  }
+
+  get complete(): boolean {
+    return this.state === 'complete';
+  }
+
+  /** Fresh (R6, C2): its TTL exceeds its current age, and it need not be revalidated before use. */
+  isFresh(now: number): boolean {
+    return !this.policy.mustRevalidate && isFresh(this.policy.ttl, this.headReceivedAt, this.ageAtOrigin, now);
+  }
+
+  /** F6: seconds since the head arrived plus the origin's Age. */
+  age(now: number): number {
+    return currentAge(this.headReceivedAt, this.ageAtOrigin, now);
+  }
+
+  /** Appends body bytes: into the store while it has room, else into a buffer of our own (L5). */
+  append(data: Buffer, store: RingStore): void {
+    const views = this.overflowed ? null : store.append(data, this);
+    if (views) {
+      for (const view of views) this.chunks.push(view);
+    } else {
+      if (!this.overflowed) this.overflowFrom = this.chunks.length;
+      this.overflowed = true;
+      this.chunks.push(Buffer.from(data));
+      this.overflowBytes += data.length;
+    }
+    this.length += data.length;
+  }
+
+  /** Releases overflow buffers before chunk index `upTo` (every reader is past them). */
+  releaseOverflowBefore(upTo: number): void {
+    if (!this.overflowed) return;
+    for (let i = this.overflowFrom; i < upTo; i++) {
+      const chunk = this.chunks[i];
+      if (chunk) {
+        this.overflowBytes -= chunk.length;
+        this.chunks[i] = null;
+      }
+    }
+    this.overflowFrom = Math.max(this.overflowFrom, upTo);
+  }
+
+  pin(): void {
+    this.pins++;
+  }
+
+  unpin(): void {
+    this.pins--;
+  }
+
+  /** The index wants to hear when the store takes this object's bytes. */
+  onEvict(listener: (object: CacheObject) => void): void {
+    this.evictedListener = listener;
+  }
+
+  onEvicted(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.evictedListener?.(this);
+  }
+
+  /** The head changed (revalidation, C3): rebuild the shared head lines. */
+  replaceHead(head: ObjectHead, policy: EdgePolicy, receivedAt: number, ageAtOrigin: number): void {
+    this.head = head;
+    this.policy = policy;
+    this.headReceivedAt = receivedAt;
+    this.ageAtOrigin = ageAtOrigin;
+    this.cachedHeadBlock = null;
+  }
+
+  /** `HTTP/1.1 200 OK\r\n` and the stored fields: built once, shared by every response. */
+  headBlock(): string {
+    if (this.cachedHeadBlock === null) {
+      this.cachedHeadBlock = `HTTP/1.1 ${this.head.status} ${this.head.reason}\r\n${this.head.headers.toLines()}`;
+    }
+    return this.cachedHeadBlock;
+  }
+}

@@ -1,0 +1,102 @@
+// A cacheable request's way through the cache: a fresh object is a hit (R5); a fetch in flight
+// takes the request as one more reader (R2, R3); a stale object with validators is revalidated
+// (C3); a hit-for-pass key passes (R4); anything else starts a fetch, the streaming miss (R1).
+import type { ClientExchange } from '../net/client-exchange.js';
+import type { RequestHead } from '../http1/message.js';
+import type { CacheObject } from '../cache/object.js';
+import { revalidationFields } from '../cache/conditional.js';
+import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
+import { ObjectReader, type ReaderRole } from '../stream/reader.js';
+import { logAccess } from './access-log.js';
+import type { ProxyContext } from './context.js';
+import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
+import { PassRelay, passToOrigin } from './pass.js';
+import { decideAtHead } from './policy.js';
+import { handleExchange } from './pipeline.js';
+
+/** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
+const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
+
+export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string): void {
+  const { headers } = exchange.request;
+  const now = Date.now();
+  let stored = ctx.index.lookup(key, headers);
+  if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
+  if (stored && !stored.hasValidators) {
+    ctx.index.remove(stored);
+    stored = undefined;
+  }
+  const inflight = ctx.registry.find(key, headers, now);
+  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight));
+  if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target);
+  startFetch(ctx, exchange, target, key, stored ?? null);
+}
+
+function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
+  object.hits++;
+  newReader(ctx, exchange, 'HIT', null).begin(object, true);
+}
+
+function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
+  return new ObjectReader(
+    exchange,
+    role,
+    {
+      progressed: fetch ? () => fetch.readerProgressed() : undefined,
+      finished(reader, error) {
+        fetch?.readerFinished(reader);
+        logAccess(ctx.logger, { exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error });
+      },
+    },
+    ctx.hooks.deliver,
+  );
+}
+
+/** A miss: one fetch for the key, which this client and every later one reads from (R2). */
+function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null): void {
+  const { request } = exchange;
+  const fetch: InflightFetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, revalidating);
+  ctx.registry.add(fetch);
+  fetch.attach(newReader(ctx, exchange, 'MISS', fetch));
+  const head = originRequestHead(ctx, exchange, target, revalidating);
+  // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
+  fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
+}
+
+function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): Buffer {
+  const headers = exchange.request.headers.clone().deleteAll(CLIENT_CONDITIONALS);
+  if (revalidating) for (const [name, value] of revalidationFields(revalidating.etag, revalidating.lastModified)) headers.append(name, value);
+  const asGet: RequestHead = { ...exchange.request, method: 'GET', headers };
+  return planOriginRequest(asGet, target, {
+    clientAddress: exchange.clientAddress,
+    viaName: ctx.options.viaName,
+    defaultHost: ctx.options.originUrl.host,
+    bodyFraming: 'none',
+  }).head;
+}
+
+function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
+  const { options } = ctx;
+  return {
+    store: ctx.store,
+    index: ctx.index,
+    logger: ctx.logger,
+    maxObjectSize: options.maxObjectSize,
+    maxObjectSizeBuffered: options.maxObjectSizeBuffered,
+    hitForPassMs: options.hitForPassTtl * 1000,
+    overflowWindow: options.overflowWindow,
+    decide: (request, head, now, framing) =>
+      decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
+    redispatch(reader) {
+      reader.release();
+      handleExchange(ctx, reader.exchange);
+    },
+    handOff(reader, origin) {
+      reader.release();
+      const relay = new PassRelay(ctx, reader.exchange);
+      relay.attach(origin);
+      return relay;
+    },
+    settled: (fetch) => ctx.registry.remove(fetch),
+  };
+}

@@ -1,0 +1,48 @@
+// The decision at the origin's head (vcl_fetch): the edge policy of C2, then config rules, then the
+// embedder's fetch hook; from them, whether the response is shared, stored, streamed (V1).
+import type { HeaderFields } from '../http1/headers.js';
+import type { BodyFraming, RequestHead, ResponseHead } from '../http1/message.js';
+import { appendVia, stripHopByHop } from '../http1/semantics.js';
+import { edgePolicy } from '../cache/freshness.js';
+import type { ObjectHead } from '../cache/object.js';
+import type { HeadDecision } from '../stream/fetch.js';
+import { applyFetchRules, type CompiledRule, type FetchContext, type ProxyHooks } from './hooks.js';
+
+export interface PolicySettings {
+  defaultTtl: number;
+  stream: boolean;
+  viaName: string;
+  rules: readonly CompiledRule[];
+  hooks: ProxyHooks;
+}
+
+/** Fields an object never keeps: framing is per client, Age is recomputed, Surrogate-Control is for us (C2). */
+const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control']);
+
+export function clientHeadOf(head: ResponseHead, viaName: string): ObjectHead {
+  const headers: HeaderFields = stripHopByHop(head.headers.clone()).deleteAll(NOT_STORED);
+  appendVia(headers, { major: 1, minor: 1 }, viaName);
+  return { status: head.status, reason: head.reason || 'OK', headers };
+}
+
+export function decideAtHead(settings: PolicySettings, request: RequestHead, path: string, head: ResponseHead, now: number, framing: BodyFraming): HeadDecision {
+  const policy = edgePolicy({ status: head.status, responseHeaders: head.headers, requestHeaders: request.headers, now, defaultTtl: settings.defaultTtl });
+  const ctx: FetchContext = { request, path, response: { status: head.status, headers: head.headers }, ttl: policy.ttl, doStream: settings.stream, cacheable: policy.storable };
+  applyFetchRules(settings.rules, ctx);
+  settings.hooks.fetch?.(ctx);
+  // A TTL set by a rule or hook is explicit freshness: it overrides no-cache's revalidate-always.
+  const ttlOverridden = ctx.ttl !== policy.ttl;
+  const effective = ttlOverridden ? { ...policy, ttl: Math.max(0, ctx.ttl), mustRevalidate: false, source: 'rule or hook' } : policy;
+  const store = ctx.cacheable && (effective.ttl > 0 || effective.mustRevalidate);
+  const share = store && effective.ttl > 0 && !effective.mustRevalidate;
+  // V1: an HTTP/1.0 request that triggers a fetch without Content-Length turns streaming off.
+  const v1 = request.version.minor === 0 && framing.kind !== 'length';
+  return {
+    policy: effective,
+    share,
+    store,
+    stream: ctx.doStream && !v1,
+    hitForPass: !store,
+    clientHead: clientHeadOf(head, settings.viaName),
+  };
+}

@@ -1,0 +1,268 @@
+// One origin fetch feeding one object and any number of readers: the streaming miss with request
+// collapsing. Each body byte is appended once into the store and every reader is woken to write
+// it from there (R1, R3, R7). The object enters the index only when complete and intact (R5).
+//
+// States, changed only in `enter()`:
+//   awaiting-head  the request is out; clients that ask for the key wait here (R2)
+//   receiving      the head arrived and the object is filling; readers follow it
+//   handed-off     the response cannot be shared (R4): its one client was given a pass relay
+//   complete       the body arrived intact (and was committed when storable)
+//   failed         the fetch failed or passed a size limit (O1, O2, L2-L4): nothing is cached
+import type { Logger } from 'pino';
+import type { BodyFraming, RequestHead, ResponseHead } from '../http1/message.js';
+import type { OriginError, OriginResponseHandler } from '../net/origin-connection.js';
+import type { OriginRequest } from '../net/origin-pool.js';
+import { CacheObject, type ObjectHead } from '../cache/object.js';
+import type { CacheIndex } from '../cache/index.js';
+import { varyNamesOf, varyValues, variantMatches } from '../cache/index.js';
+import type { RingStore } from '../cache/store.js';
+import type { EdgePolicy } from '../cache/freshness.js';
+import { originAge } from '../cache/freshness.js';
+import { updateStoredFields } from '../cache/conditional.js';
+import type { ObjectReader } from './reader.js';
+
+export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complete' | 'failed';
+
+/** What the proxy decides when the origin's head arrives (policy, hooks, config rules). */
+export interface HeadDecision {
+  policy: EdgePolicy;
+  /** Other clients may attach (R2): storable and fresh for a while. */
+  share: boolean;
+  /** Commit the object to the index when complete (R5). */
+  store: boolean;
+  /** doStream, after V1. */
+  stream: boolean;
+  /** Mark the key hit-for-pass (R4). */
+  hitForPass: boolean;
+  /** The object's head as clients get it. */
+  clientHead: ObjectHead;
+}
+
+/** What a fetch needs from the proxy around it. */
+export interface FetchEnvironment {
+  readonly store: RingStore;
+  readonly index: CacheIndex;
+  readonly logger: Logger;
+  readonly maxObjectSize: number;
+  readonly maxObjectSizeBuffered: number;
+  readonly hitForPassMs: number;
+  /** Bytes an overflowed object may hold beyond its slowest reader before the origin is paused (L5). */
+  readonly overflowWindow: number;
+  decide(request: RequestHead, head: ResponseHead, now: number, framing: BodyFraming): HeadDecision;
+  /** Sends a released client through the pipeline again (R4, or a Vary mismatch). */
+  redispatch(reader: ObjectReader): void;
+  /** Gives the fetch's own client a pass relay for an unshareable response (R4). */
+  handOff(reader: ObjectReader, origin: OriginRequest, head: ResponseHead, framing: BodyFraming): OriginResponseHandler;
+  /** The fetch left the in-flight registry. */
+  settled(fetch: InflightFetch): void;
+}
+
+export class InflightFetch implements OriginResponseHandler {
+  private fetchState: FetchState = 'awaiting-head';
+  object: CacheObject | null = null;
+  private decision: HeadDecision | null = null;
+  readonly readers = new Set<ObjectReader>();
+  private origin: OriginRequest | null = null;
+  private relay: OriginResponseHandler | null = null;
+  private pausedForOverflow = false;
+  private fetchPinned = false;
+
+  constructor(
+    private readonly env: FetchEnvironment,
+    readonly key: string,
+    /** The request that caused the fetch: its version decides V1, its headers the Vary variant. */
+    readonly request: RequestHead,
+    /** A stale stored object this fetch revalidates (C3), if any. */
+    readonly revalidating: CacheObject | null,
+  ) {}
+
+  get state(): FetchState {
+    return this.fetchState;
+  }
+
+  start(origin: OriginRequest): void {
+    this.origin = origin;
+  }
+
+  private enter(next: FetchState): void {
+    this.fetchState = next;
+    if (next === 'complete' || next === 'failed' || next === 'handed-off') {
+      this.env.settled(this);
+      if (this.fetchPinned && this.object) {
+        this.fetchPinned = false;
+        this.object.unpin();
+      }
+    }
+  }
+
+  /** R2, R6: may a request with these headers attach now? */
+  canAttach(requestHeaders: RequestHead['headers'], now: number): boolean {
+    if (this.fetchState === 'awaiting-head') return true;
+    if (this.fetchState !== 'receiving' || !this.decision?.share) return false;
+    const object = this.object!;
+    return !object.overflowed && object.isFresh(now) && variantMatches(object, requestHeaders);
+  }
+
+  attach(reader: ObjectReader): void {
+    this.readers.add(reader);
+    if (this.object) reader.begin(this.object, this.streamsTo(reader));
+  }
+
+  /** V1, V2: who gets bytes as they arrive. A 1.0 client that joins a streaming miss waits. */
+  private streamsTo(reader: ObjectReader): boolean {
+    if (!this.decision?.stream) return false;
+    return reader.exchange.request.version.minor >= 1 || reader.role === 'MISS';
+  }
+
+  // ---- the origin's response ----
+
+  onHead(head: ResponseHead, framing: BodyFraming): void {
+    if (this.relay) return this.relay.onHead(head, framing);
+    const now = Date.now();
+    if (this.revalidating && head.status === 304) return this.revalidated(head, now);
+    const decision = this.env.decide(this.request, head, now, framing);
+    this.decision = decision;
+    const declared = framing.kind === 'length' ? framing.length : framing.kind === 'none' ? 0 : undefined;
+    const limit = decision.stream ? this.env.maxObjectSize : this.env.maxObjectSizeBuffered;
+    if (declared !== undefined && declared > limit) {
+      // L2: we know at once it cannot be served whole.
+      this.origin?.abort();
+      return this.fail(`Content-Length ${declared} is above the maximum object size (${limit} bytes)`);
+    }
+    if (!decision.share && !decision.store) return this.handOffOrAbort(head, framing, now);
+
+    const object = new CacheObject(this.key, decision.clientHead, decision.policy, now, originAge(head.headers), declared);
+    object.varyNames = varyNamesOf(head.headers);
+    object.varyValues = varyValues(object.varyNames, this.request.headers);
+    if (!decision.store) object.dead = true;
+    object.pin();
+    this.fetchPinned = true;
+    this.object = object;
+    this.enter('receiving');
+    for (const reader of [...this.readers]) {
+      const own = reader.role === 'MISS';
+      if (!own && (!decision.share || !variantMatches(object, reader.exchange.request.headers))) this.release(reader);
+      else reader.begin(object, this.streamsTo(reader));
+    }
+    if (this.revalidating) this.revalidating.dead = true;
+  }
+
+  onBody(chunk: Buffer): void {
+    if (this.relay) return this.relay.onBody(chunk);
+    const object = this.object;
+    if (!object || this.fetchState !== 'receiving') return;
+    const limit = this.decision!.stream ? this.env.maxObjectSize : this.env.maxObjectSizeBuffered;
+    if (object.length + chunk.length > limit) {
+      // L3, L4: streaming clients are cut, waiting ones get 503; nothing is cached.
+      this.origin?.abort();
+      return this.fail(`body passed the maximum object size (${limit} bytes)`);
+    }
+    object.append(chunk, this.env.store);
+    for (const reader of this.readers) reader.wake();
+    if (object.overflowBytes > this.env.overflowWindow && !this.pausedForOverflow) {
+      this.pausedForOverflow = true;
+      this.origin?.pause();
+    }
+  }
+
+  onEnd(): void {
+    if (this.relay) return this.relay.onEnd();
+    const object = this.object;
+    if (!object) return;
+    object.state = 'complete';
+    if (this.decision?.store && !object.overflowed && !object.dead) this.env.index.insert(object);
+    else object.dead = true;
+    this.enter('complete');
+    for (const reader of [...this.readers]) reader.wake();
+  }
+
+  onError(error: OriginError): void {
+    if (this.relay) return this.relay.onError(error);
+    this.env.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, key: this.key }, 'origin fetch failed');
+    this.fail(error.message);
+  }
+
+  /** O1, O2, L2-L4: no object; clients get 503 before their head, an abrupt close after. */
+  private fail(reason: string): void {
+    if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
+    if (this.object) {
+      this.object.state = 'failed';
+      this.object.dead = true;
+    }
+    this.enter('failed');
+    for (const reader of [...this.readers]) reader.fail(reason);
+  }
+
+  // ---- R4: the response cannot be shared ----
+
+  private handOffOrAbort(head: ResponseHead, framing: BodyFraming, now: number): void {
+    if (this.decision!.hitForPass) this.env.index.markHitForPass(this.key, now + this.env.hitForPassMs);
+    const own = [...this.readers].find((r) => r.role === 'MISS' && !r.isDone);
+    for (const reader of [...this.readers]) if (reader !== own) this.release(reader);
+    this.readers.clear();
+    if (!own || !this.origin) {
+      // R8: an unshareable fetch with no client left is aborted.
+      this.origin?.abort();
+      this.enter('handed-off');
+      return;
+    }
+    this.relay = this.env.handOff(own, this.origin, head, framing);
+    this.enter('handed-off');
+    this.relay.onHead(head, framing);
+  }
+
+  private release(reader: ObjectReader): void {
+    this.readers.delete(reader);
+    if (!reader.isDone) this.env.redispatch(reader);
+  }
+
+  // ---- C3: revalidation ----
+
+  private revalidated(head: ResponseHead, now: number): void {
+    const stale = this.revalidating!;
+    const decision = this.env.decide(this.request, { ...head, status: stale.head.status, headers: updateStoredFields(stale.head.headers, head.headers) }, now, { kind: 'none' });
+    stale.replaceHead(decision.clientHead, decision.policy, now, originAge(head.headers));
+    this.object = stale;
+    this.decision = { ...decision, stream: true };
+    if (!decision.store) {
+      stale.dead = true;
+      this.env.index.remove(stale);
+    }
+    this.enter('complete');
+    for (const reader of [...this.readers]) {
+      reader.role = 'HIT';
+      stale.hits++;
+      reader.begin(stale, true);
+    }
+  }
+
+  // ---- readers ----
+
+  /** A reader moved: release overflow bytes every reader has passed, and resume a paused origin. */
+  readerProgressed(): void {
+    const object = this.object;
+    if (!object?.overflowed) return;
+    let slowest = object.chunks.length;
+    for (const reader of this.readers) if (!reader.isDone) slowest = Math.min(slowest, reader.cursor);
+    object.releaseOverflowBefore(slowest);
+    if (this.pausedForOverflow && object.overflowBytes <= this.env.overflowWindow / 2) {
+      this.pausedForOverflow = false;
+      this.origin?.resume();
+    }
+  }
+
+  /** R8: a reader finished. An unstored fetch with nobody left is aborted; a stored one goes on to the cache. */
+  readerFinished(reader: ObjectReader): void {
+    this.readers.delete(reader);
+    this.readerProgressed();
+    if (this.fetchState === 'receiving' && this.readers.size === 0 && !this.decision?.store) {
+      this.origin?.abort();
+      this.fail('no client left for an unstored response');
+    }
+  }
+
+  /** Bytes this fetch holds outside the store (L5), for stats. */
+  get overflowBytes(): number {
+    return this.object?.overflowBytes ?? 0;
+  }
+}

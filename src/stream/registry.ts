@@ -1,0 +1,45 @@
+// In-flight fetches by cache key, apart from the index of complete objects: a request finds here
+// the fetch it may attach to (R2). Several fetches of one key can run at once: an older one that
+// went stale (R6) keeps serving its readers while a newer one takes the new requests, and Vary
+// variants fetch side by side.
+import type { HeaderFields } from '../http1/headers.js';
+import type { InflightFetch } from './fetch.js';
+
+export class FetchRegistry {
+  private readonly byKey = new Map<string, InflightFetch[]>();
+  private count = 0;
+
+  /** The newest fetch of `key` that a request with these headers may attach to now. */
+  find(key: string, requestHeaders: HeaderFields, now: number): InflightFetch | undefined {
+    const fetches = this.byKey.get(key);
+    if (!fetches) return undefined;
+    for (let i = fetches.length - 1; i >= 0; i--) {
+      if (fetches[i].canAttach(requestHeaders, now)) return fetches[i];
+    }
+    return undefined;
+  }
+
+  add(fetch: InflightFetch): void {
+    const fetches = this.byKey.get(fetch.key);
+    if (fetches) fetches.push(fetch);
+    else this.byKey.set(fetch.key, [fetch]);
+    this.count++;
+  }
+
+  remove(fetch: InflightFetch): void {
+    const fetches = this.byKey.get(fetch.key);
+    const index = fetches?.indexOf(fetch) ?? -1;
+    if (!fetches || index < 0) return;
+    fetches.splice(index, 1);
+    this.count--;
+    if (fetches.length === 0) this.byKey.delete(fetch.key);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  *all(): IterableIterator<InflightFetch> {
+    for (const fetches of this.byKey.values()) yield* fetches;
+  }
+}
