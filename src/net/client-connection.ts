@@ -227,6 +227,10 @@ export class ClientConnection implements ExchangeHost {
     return ok;
   }
 
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   waitDrain(_exchange: ClientExchange, callback: () => void): void {
     if (!this.socket.writableNeedDrain) return callback();
     this.drainWaiters.push(callback);

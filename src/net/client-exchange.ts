@@ -17,6 +17,8 @@ export interface ExchangeHost {
   canPersist(exchange: ClientExchange): boolean;
   write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean;
   waitDrain(exchange: ClientExchange, callback: () => void): void;
+  /** Bytes accepted by write() and not yet handed to the kernel. */
+  readonly bufferedBytes: number;
   resumeReading(): void;
   exchangeEnded(exchange: ClientExchange, abrupt: boolean, reason?: string): void;
 }
@@ -119,6 +121,11 @@ export class ClientExchange {
     }
     this.bytesSent += Array.isArray(data) ? data.reduce((n: number, b: Buffer) => n + b.length, 0) : (data as Buffer).length;
     return this.host.write(data, onWritten);
+  }
+
+  /** Bytes written and not yet flushed to the client's socket: lets a reader write ahead in batches. */
+  get bufferedBytes(): number {
+    return this.host.bufferedBytes;
   }
 
   /** Calls back once when the client's socket buffer has room again (or at once if it has). */
