@@ -9,6 +9,8 @@ import { appendVia, chooseClientFraming, stripHopByHop, type ClientFraming } fro
 import { LAST_CHUNK, frameChunk, responseHeadString, simpleResponse } from '../http1/serializer.js';
 
 const HTTP11 = { major: 1, minor: 1 };
+/** Bytes queued for a slow client before its origin read is paused (backpressure, R7 for a pass). */
+const WRITE_AHEAD = 1024 * 1024;
 
 /**
  * head-pending  nothing written yet (a failure can still be a 503)
@@ -94,7 +96,10 @@ export class ClientResponse {
     }
     if (this.state !== 'streaming' || this.framing === 'none') return true;
     this.bodyBytes += chunk.length;
-    return this.exchange.write(this.framing === 'chunked' ? frameChunk(chunk) : chunk);
+    this.exchange.write(this.framing === 'chunked' ? frameChunk(chunk) : chunk);
+    // Pausing the origin at every full socket buffer (16 KiB) would stall it after each 64 KiB
+    // read; keeping up to WRITE_AHEAD queued lets both sockets run at full speed.
+    return this.exchange.bufferedBytes < WRITE_AHEAD;
   }
 
   onDrain(callback: () => void): void {
