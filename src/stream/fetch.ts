@@ -144,7 +144,8 @@ export class InflightFetch implements OriginResponseHandler {
       if (!own && (!decision.share || !variantMatches(object, reader.exchange.request.headers))) this.release(reader);
       else reader.begin(object, this.streamsTo(reader));
     }
-    if (this.revalidating) this.revalidating.dead = true;
+    // A new response replaces the stale object we were revalidating (C3): it must not be served again.
+    if (this.revalidating) this.env.index.remove(this.revalidating);
   }
 
   onBody(chunk: Buffer): void {
@@ -255,7 +256,8 @@ export class InflightFetch implements OriginResponseHandler {
   readerFinished(reader: ObjectReader): void {
     this.readers.delete(reader);
     this.readerProgressed();
-    if (this.fetchState === 'receiving' && this.readers.size === 0 && !this.decision?.store) {
+    const goesToCache = this.decision?.store === true && this.object?.overflowed === false;
+    if (this.fetchState === 'receiving' && this.readers.size === 0 && !goesToCache) {
       this.origin?.abort();
       this.fail('no client left for an unstored response');
     }
