@@ -66,6 +66,8 @@ export interface OriginConnectionEvents {
   /** The response ended and the connection may carry another request. */
   onReusable(connection: OriginConnection): void;
   onClosed(connection: OriginConnection): void;
+  /** Bytes read from the origin, for the stats. */
+  onBytesIn(count: number): void;
 }
 
 export class OriginConnection {
@@ -232,6 +234,7 @@ export class OriginConnection {
       return;
     }
     this.bytesThisResponse += chunk.length;
+    this.events.onBytesIn(chunk.length);
     if (this.connState === 'awaiting-head') this.enter('receiving');
     else this.armBetweenBytes();
     const error = this.parser.feed(chunk);

@@ -25,6 +25,9 @@ export interface OriginPoolStats {
   idle: number;
   queued: number;
   connectsStarted: number;
+  /** Requests sent to the origin (a retry on a stale connection counts once). */
+  requests: number;
+  bytesIn: number;
 }
 
 export class OriginPool {
@@ -33,6 +36,8 @@ export class OriginPool {
   private readonly waiters: Waiter[] = [];
   private open = 0;
   private connectsStarted = 0;
+  private requests = 0;
+  private bytesIn = 0;
   private closed = false;
   private readonly all = new Set<OriginConnection>();
 
@@ -42,7 +47,7 @@ export class OriginPool {
   ) {}
 
   stats(): OriginPoolStats {
-    return { open: this.open, idle: this.idle.length, queued: this.waiters.length, connectsStarted: this.connectsStarted };
+    return { open: this.open, idle: this.idle.length, queued: this.waiters.length, connectsStarted: this.connectsStarted, requests: this.requests, bytesIn: this.bytesIn };
   }
 
   /**
@@ -51,6 +56,7 @@ export class OriginPool {
    * connection before any response byte is retried once on a new connection.
    */
   request(head: Buffer, options: { expectNoBody: boolean; hasBody: boolean }, handler: OriginResponseHandler): OriginRequest {
+    this.requests++;
     return new OriginRequest(this, head, options, handler);
   }
 
@@ -108,6 +114,7 @@ export class OriginPool {
       {
         onReusable: (c) => this.release(c),
         onClosed: (c) => this.onConnectionClosed(c),
+        onBytesIn: (count) => (this.bytesIn += count),
       },
       (error) => (error ? grant(null, error) : grant(connection, null)),
     );

@@ -1,9 +1,15 @@
-// One access-log line per response, with the cache state, bytes and timings.
-import type { Logger } from 'pino';
+// One access-log line per response, with the cache state, bytes and timings; and the counters
+// behind the stats endpoint, fed from the same place so the two can never disagree.
 import type { ClientExchange } from '../net/client-exchange.js';
+import type { ProxyContext } from './context.js';
 
-/** How a response was served. PASS: relayed for this client alone, never stored. */
-export type CacheState = 'HIT' | 'MISS' | 'PASS' | 'COLLAPSED' | 'STREAM';
+/**
+ * How a response was served. HIT: from a stored object. MISS: this client's request started the
+ * fetch. COLLAPSED: attached to a fetch already in flight (R2). PASS: relayed for this client
+ * alone, never stored.
+ */
+export type CacheState = 'HIT' | 'MISS' | 'PASS' | 'COLLAPSED';
+export const CACHE_STATES: readonly CacheState[] = ['HIT', 'MISS', 'COLLAPSED', 'PASS'];
 
 export interface AccessRecord {
   exchange: ClientExchange;
@@ -15,12 +21,14 @@ export interface AccessRecord {
   error?: string;
 }
 
-export function logAccess(logger: Logger, record: AccessRecord): void {
-  if (!logger.isLevelEnabled('info')) return;
+export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, record: AccessRecord): void {
   const { exchange } = record;
+  ctx.stats.responses[record.cache]++;
+  ctx.stats.bytesOut += exchange.bytesSent;
+  if (!ctx.logger.isLevelEnabled('info')) return;
   const now = performance.now();
   const { request } = exchange;
-  logger.info(
+  ctx.logger.info(
     {
       method: request.method,
       path: request.target,

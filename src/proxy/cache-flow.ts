@@ -7,7 +7,7 @@ import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
 import { ObjectReader, type ReaderRole } from '../stream/reader.js';
-import { logAccess } from './access-log.js';
+import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
@@ -45,7 +45,7 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
       progressed: fetch ? () => fetch.readerProgressed() : undefined,
       finished(reader, error) {
         fetch?.readerFinished(reader);
-        logAccess(ctx.logger, { exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error });
+        recordResponse(ctx, { exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error });
       },
     },
     ctx.hooks.deliver,
@@ -85,6 +85,11 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
     maxObjectSizeBuffered: options.maxObjectSizeBuffered,
     hitForPassMs: options.hitForPassTtl * 1000,
     overflowWindow: options.overflowWindow,
+    backlogWarningBytes: options.backlogWarningBytes,
+    backlogPassed(fetch, bytes) {
+      ctx.stats.backlogWarnings++;
+      ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
+    },
     decide: (request, head, now, framing) =>
       decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
     redispatch(reader) {

@@ -6,6 +6,7 @@ import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
 import type { CompiledRule, ProxyHooks } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
+import type { ProxyCounters } from './stats.js';
 
 export interface ProxyContext {
   readonly options: ResolvedOptions;
@@ -16,4 +17,5 @@ export interface ProxyContext {
   readonly registry: FetchRegistry;
   readonly hooks: ProxyHooks;
   readonly rules: readonly CompiledRule[];
+  readonly stats: ProxyCounters;
 }

@@ -56,11 +56,16 @@ export interface ProxyOptions {
   storeSlabSize?: number;
   /** L5: bytes an object that overflowed the store may hold beyond its slowest client. */
   overflowWindow?: number;
+  /** Where the admin listener serves /stats and /metrics, `HOST:PORT`; off when unset. */
+  admin?: string;
+  /** Issue 5: an in-flight object whose buffered bytes pass this gets one warning (the seed's 500 KB). */
+  backlogWarningBytes?: number;
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
 }
 
-export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules'>> & {
+export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin'>> & {
+  admin?: string;
   rules: CacheRule[];
   originCa?: string | Buffer;
   listenHost: string;
@@ -92,6 +97,7 @@ export const DEFAULTS = {
   hitForPassTtl: 120,
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
+  backlogWarningBytes: 500 * 1000,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -143,9 +149,10 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   if (!options || typeof options.origin !== 'string') throw new OptionError('origin: required (example: http://127.0.0.1:3000)');
   const merged = { ...DEFAULTS, ...stripUndefined(options), origin: options.origin };
   const listen = parseHostPort(merged.listen, 'listen');
+  if (merged.admin !== undefined) parseHostPort(merged.admin, 'admin');
   const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
   for (const key of durations) checkPositiveInteger(merged[key], key);
-  for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow'] as const) checkPositiveInteger(merged[key], key);
+  for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow', 'backlogWarningBytes'] as const) checkPositiveInteger(merged[key], key);
   for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
     if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
   }

@@ -7,7 +7,7 @@ import type { OriginRequest } from '../net/origin-pool.js';
 import type { BodyFraming, ResponseHead } from '../http1/message.js';
 import { frameChunk, LAST_CHUNK } from '../http1/serializer.js';
 import { ClientResponse } from '../stream/client-response.js';
-import { logAccess } from './access-log.js';
+import { recordResponse } from './access-log.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
 
@@ -87,7 +87,7 @@ export class PassRelay implements OriginResponseHandler {
   private log(error?: string): void {
     if (this.logged) return;
     this.logged = true;
-    logAccess(this.ctx.logger, { exchange: this.exchange, status: this.response.statusCode, cache: 'PASS', firstByteAt: this.response.firstByteAt, error: error || undefined });
+    recordResponse(this.ctx, { exchange: this.exchange, status: this.response.statusCode, cache: 'PASS', firstByteAt: this.response.firstByteAt, error: error || undefined });
   }
 }
 

@@ -5,7 +5,7 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import { isSafeMethod } from '../http1/semantics.js';
 import { simpleResponse } from '../http1/serializer.js';
 import { cacheKey } from '../cache/index.js';
-import { logAccess } from './access-log.js';
+import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import { applyRecvRules, type RecvContext } from './hooks.js';
 import { validateRequest } from './origin-request.js';
@@ -35,5 +35,5 @@ function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: numb
   // The request may have a body we will not read: the connection cannot be reused.
   exchange.write(simpleResponse(status, `${reason}\n`, { close: true, head: exchange.request.method === 'HEAD' }));
   exchange.endAndClose();
-  logAccess(ctx.logger, { exchange, status, cache: 'PASS', firstByteAt, error: reason });
+  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt, error: reason });
 }

@@ -5,7 +5,9 @@ import { Listener } from '../net/listener.js';
 import { OriginPool } from '../net/origin-pool.js';
 import type { ProxyContext } from './context.js';
 import { createLogger } from './logger.js';
-import { resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
+import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
+import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
+import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
 import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
@@ -18,6 +20,10 @@ export interface Proxy {
   /** Graceful: stops accepting, lets responses in flight finish, cuts what is left after the deadline. */
   close(deadlineMs?: number): Promise<void>;
   address(): AddressInfo | null;
+  /** The admin listener's address, when `admin` is set and listening. */
+  adminAddress(): AddressInfo | null;
+  /** The counters the admin listener serves. */
+  stats(): StatsSnapshot;
   readonly options: ResolvedOptions;
 }
 
@@ -64,27 +70,46 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     registry: new FetchRegistry(),
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
+    stats: new ProxyCounters(),
   };
   const listener = new Listener(options, {
     onExchange: (exchange) => handleExchange(ctx, exchange),
-    onProtocolError: (status, reason, client) => logger.warn({ status, reason, client }, 'bad request'),
-    onConnectionRefused: (reason, client) => logger.warn({ reason, client }, 'connection refused'),
+    onProtocolError: (status, reason, client) => {
+      ctx.stats.protocolErrors++;
+      logger.warn({ status, reason, client }, 'bad request');
+    },
+    onConnectionRefused: (reason, client) => {
+      ctx.stats.protocolErrors++;
+      logger.warn({ reason, client }, 'connection refused');
+    },
   });
+  const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry });
+  const admin = options.admin ? new AdminListener(options, sources) : null;
 
   return {
     options,
     async listen(port = options.listenPort, host = options.listenHost) {
       const address = await listener.listen(port, host);
+      if (admin && options.admin) {
+        const { host: adminHost, port: adminPort } = parseHostPort(options.admin, 'admin');
+        const adminAddress = await admin.listen(adminPort, adminHost).catch(async (err: unknown) => {
+          await listener.close(0);
+          throw err;
+        });
+        logger.info({ admin: `${adminAddress.address}:${adminAddress.port}` }, 'admin listening (/stats, /metrics)');
+      }
       logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin }, 'streamcache listening');
       return address;
     },
     async close(deadlineMs = options.closeDeadline) {
       pool.close();
       const cut = setTimeout(() => pool.destroy(), deadlineMs);
-      await listener.close(deadlineMs);
+      await Promise.all([listener.close(deadlineMs), admin?.close(deadlineMs)]);
       clearTimeout(cut);
       pool.destroy();
     },
     address: () => listener.address(),
+    adminAddress: () => admin?.address() ?? null,
+    stats: () => statsSnapshot(sources()),
   };
 }

@@ -48,6 +48,10 @@ export interface FetchEnvironment {
   readonly hitForPassMs: number;
   /** Bytes an overflowed object may hold beyond its slowest reader before the origin is paused (L5). */
   readonly overflowWindow: number;
+  /** An in-flight object buffering more than this is worth one warning (late joiners replay it all). */
+  readonly backlogWarningBytes: number;
+  /** Called once per fetch when its object passes backlogWarningBytes. */
+  backlogPassed(fetch: InflightFetch, bytes: number): void;
   decide(request: RequestHead, head: ResponseHead, now: number, framing: BodyFraming): HeadDecision;
   /** Sends a released client through the pipeline again (R4, or a Vary mismatch). */
   redispatch(reader: ObjectReader): void;
@@ -66,6 +70,7 @@ export class InflightFetch implements OriginResponseHandler {
   private relay: OriginResponseHandler | null = null;
   private pausedForOverflow = false;
   private fetchPinned = false;
+  private backlogWarned = false;
 
   constructor(
     private readonly env: FetchEnvironment,
@@ -160,6 +165,10 @@ export class InflightFetch implements OriginResponseHandler {
     }
     object.append(chunk, this.env.store);
     for (const reader of this.readers) reader.wake();
+    if (!this.backlogWarned && object.length > this.env.backlogWarningBytes) {
+      this.backlogWarned = true;
+      this.env.backlogPassed(this, object.length);
+    }
     if (object.overflowBytes > this.env.overflowWindow && !this.pausedForOverflow) {
       this.pausedForOverflow = true;
       this.origin?.pause();

@@ -1,0 +1,48 @@
+// The admin listener: stats as JSON (`/stats`) and as Prometheus text (`/metrics`), on a port of
+// its own. It runs on our own socket layer, like the proxy, with the same limits and timeouts.
+import type { AddressInfo } from 'node:net';
+import { Listener, type ListenerConfig } from '../net/listener.js';
+import type { ClientExchange } from '../net/client-exchange.js';
+import { reasonPhrase } from '../http1/serializer.js';
+import { statsSnapshot, toPrometheus, type StatsSources } from './stats.js';
+
+export class AdminListener {
+  private readonly listener: Listener;
+
+  constructor(config: ListenerConfig, private readonly sources: () => StatsSources) {
+    this.listener = new Listener(config, {
+      onExchange: (exchange) => this.answer(exchange),
+      onProtocolError: () => {},
+      onConnectionRefused: () => {},
+    });
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return this.listener.listen(port, host);
+  }
+
+  address(): AddressInfo | null {
+    return this.listener.address();
+  }
+
+  close(deadlineMs: number): Promise<void> {
+    return this.listener.close(deadlineMs);
+  }
+
+  private answer(exchange: ClientExchange): void {
+    const path = exchange.request.target.split('?')[0];
+    const method = exchange.request.method;
+    if (method !== 'GET' && method !== 'HEAD') return this.send(exchange, 405, 'text/plain; charset=utf-8', 'GET only\n');
+    if (path === '/stats') return this.send(exchange, 200, 'application/json', `${JSON.stringify(statsSnapshot(this.sources()), null, 2)}\n`);
+    if (path === '/metrics') return this.send(exchange, 200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(statsSnapshot(this.sources())));
+    this.send(exchange, 404, 'text/plain; charset=utf-8', 'try /stats (JSON) or /metrics (Prometheus)\n');
+  }
+
+  private send(exchange: ClientExchange, status: number, type: string, body: string): void {
+    const payload = Buffer.from(body, 'utf8');
+    const connection = exchange.persistent ? (exchange.request.version.minor === 0 ? 'Connection: keep-alive\r\n' : '') : 'Connection: close\r\n';
+    const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection}\r\n`;
+    exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
+    exchange.end();
+  }
+}

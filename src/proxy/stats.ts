@@ -1,0 +1,91 @@
+// The proxy's counters and their two renderings for the admin listener: JSON and Prometheus text.
+import type { OriginPool } from '../net/origin-pool.js';
+import type { Listener } from '../net/listener.js';
+import type { RingStore } from '../cache/store.js';
+import type { CacheIndex } from '../cache/index.js';
+import type { FetchRegistry } from '../stream/registry.js';
+import { CACHE_STATES, type CacheState } from './access-log.js';
+
+/** Counters bumped on the hot path: plain fields, no allocation. */
+export class ProxyCounters {
+  readonly responses: Record<CacheState, number> = { HIT: 0, MISS: 0, COLLAPSED: 0, PASS: 0 };
+  bytesOut = 0;
+  /** Requests refused for their bytes (400, 408, 431) or for the connection limit (503). */
+  protocolErrors = 0;
+  /** In-flight objects whose buffered bytes passed the backlog threshold (one per object). */
+  backlogWarnings = 0;
+}
+
+export interface StatsSnapshot {
+  responses: Record<CacheState, number>;
+  requests: number;
+  originFetches: number;
+  collapsedAttaches: number;
+  inflight: { objects: number; bufferedBytes: number; overflowBytes: number };
+  bytes: { in: number; out: number };
+  store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']>;
+  connections: { clients: number; origin: number; originIdle: number; originQueued: number };
+  protocolErrors: number;
+  backlogWarnings: number;
+}
+
+export interface StatsSources {
+  counters: ProxyCounters;
+  pool: OriginPool;
+  listener: Listener;
+  store: RingStore;
+  index: CacheIndex;
+  registry: FetchRegistry;
+}
+
+export function statsSnapshot(sources: StatsSources): StatsSnapshot {
+  const { counters, pool, listener, store, index, registry } = sources;
+  const origin = pool.stats();
+  let bufferedBytes = 0;
+  let overflowBytes = 0;
+  for (const fetch of registry.all()) {
+    bufferedBytes += fetch.object?.length ?? 0;
+    overflowBytes += fetch.overflowBytes;
+  }
+  const responses = { ...counters.responses };
+  return {
+    responses,
+    requests: CACHE_STATES.reduce((sum, state) => sum + responses[state], 0),
+    originFetches: origin.requests,
+    collapsedAttaches: responses.COLLAPSED,
+    inflight: { objects: registry.size, bufferedBytes, overflowBytes },
+    bytes: { in: origin.bytesIn, out: counters.bytesOut },
+    store: { ...store.stats(), ...index.stats() },
+    connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
+    protocolErrors: counters.protocolErrors,
+    backlogWarnings: counters.backlogWarnings,
+  };
+}
+
+/** Prometheus text exposition format 0.0.4. */
+export function toPrometheus(s: StatsSnapshot): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
+    lines.push(`# HELP streamcache_${name} ${help}`, `# TYPE streamcache_${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`streamcache_${name}${labels} ${value}`);
+  };
+  metric('responses_total', 'counter', 'Responses by cache state.', CACHE_STATES.map((state) => [`{cache="${state}"}`, s.responses[state]]));
+  metric('origin_fetches_total', 'counter', 'Requests sent to the origin.', [['', s.originFetches]]);
+  metric('collapsed_attaches_total', 'counter', 'Requests attached to a fetch already in flight.', [['', s.collapsedAttaches]]);
+  metric('inflight_objects', 'gauge', 'Fetches in flight.', [['', s.inflight.objects]]);
+  metric('inflight_buffered_bytes', 'gauge', 'Body bytes held by fetches in flight.', [['', s.inflight.bufferedBytes]]);
+  metric('inflight_overflow_bytes', 'gauge', 'Bytes held outside the store by objects that overflowed it.', [['', s.inflight.overflowBytes]]);
+  metric('bytes_in_total', 'counter', 'Bytes read from the origin.', [['', s.bytes.in]]);
+  metric('bytes_out_total', 'counter', 'Bytes written to clients.', [['', s.bytes.out]]);
+  metric('store_capacity_bytes', 'gauge', 'Capacity of the object store.', [['', s.store.capacity]]);
+  metric('store_used_bytes', 'gauge', 'Bytes between the tail and the head of the store ring.', [['', s.store.used]]);
+  metric('store_objects', 'gauge', 'Objects in the index.', [['', s.store.objects]]);
+  metric('store_evicted_extents_total', 'counter', 'Extents evicted from the store tail.', [['', s.store.evictedExtents]]);
+  metric('store_blocked_appends_total', 'counter', 'Appends that found the store full of pinned bytes.', [['', s.store.blockedAppends]]);
+  metric('client_connections', 'gauge', 'Open client connections.', [['', s.connections.clients]]);
+  metric('origin_connections', 'gauge', 'Open origin connections.', [['', s.connections.origin]]);
+  metric('origin_queued_requests', 'gauge', 'Requests waiting for an origin connection.', [['', s.connections.originQueued]]);
+  metric('protocol_errors_total', 'counter', 'Requests refused for their bytes or the connection limit.', [['', s.protocolErrors]]);
+  metric('backlog_warnings_total', 'counter', 'In-flight objects whose buffered bytes passed the backlog threshold.', [['', s.backlogWarnings]]);
+  return `${lines.join('\n')}\n`;
+}
