@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from './index.js';
 import { parseCliArgs, usage } from './proxy/cli-options.js';
-import { describeStartupError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from './proxy/cli-process.js';
+import { describeError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from './proxy/cli-process.js';
 import { createLogger } from './proxy/logger.js';
 import { DEFAULTS } from './proxy/options.js';
 
@@ -20,6 +20,14 @@ async function main(argv: readonly string[]): Promise<void> {
   const { options } = parsed;
   const logger = createLogger(options.logLevel ?? DEFAULTS.logLevel);
   const proxy = createProxy({ ...options, logger });
+  // Before listening: whoever reads the "listening" line may signal at once.
+  onShutdownSignal(
+    () => {
+      logger.info('shutting down: no new connections, waiting for responses in flight');
+      return proxy.close();
+    },
+    (err) => process.stderr.write(`streamcache: shutdown failed: ${describeError(err)}\n`),
+  );
   const listenAddress = options.listen ?? DEFAULTS.listen;
   let address: AddressInfo;
   try {
@@ -27,18 +35,16 @@ async function main(argv: readonly string[]): Promise<void> {
   } catch (err) {
     fail(err, listenAddress);
   }
-  process.stdout.write(`streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n`);
-  onShutdownSignal(
-    () => {
-      logger.info('shutting down: no new connections, waiting for responses in flight');
-      return proxy.close();
-    },
-    (err) => process.stderr.write(`streamcache: shutdown failed: ${describeStartupError(err)}\n`),
+  const admin = proxy.adminAddress();
+  // One write, so that whoever sees the first line sees the admin line too.
+  process.stdout.write(
+    `streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n` +
+      (admin ? `streamcache admin on ${formatUrl(admin)}/stats and /metrics\n` : ''),
   );
 }
 
 function fail(err: unknown, listenAddress?: string): never {
-  process.stderr.write(`streamcache: ${describeStartupError(err, listenAddress)}\n`);
+  process.stderr.write(`streamcache: ${describeError(err, listenAddress)}\n`);
   process.exit(isStartupError(err) ? EXIT_USAGE : 1);
 }
 

@@ -3,7 +3,7 @@
 //   DEMO_ORIGIN_PORT (default 3000), STREAMCACHE_PORT (default 8080), STREAMCACHE_LOG_LEVEL (default info, read by createLogger)
 
 import { createProxy } from '../index.js';
-import { describeStartupError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from '../proxy/cli-process.js';
+import { describeError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from '../proxy/cli-process.js';
 import { createLogger } from '../proxy/logger.js';
 import { OptionError } from '../proxy/options.js';
 import { startDemoOrigin } from './origin.js';
@@ -17,7 +17,17 @@ async function main(): Promise<void> {
   const proxyPort = portFromEnv('STREAMCACHE_PORT', 8080);
 
   const origin = await startDemoOrigin({ host: HOST, port: originPort }).catch((err: unknown) => fail(err, `${HOST}:${originPort}`));
-  const proxy = createProxy({ origin: origin.url, listen: `${HOST}:${proxyPort}`, logger: createLogger('info') });
+  const logger = createLogger('info');
+  const proxy = createProxy({ origin: origin.url, listen: `${HOST}:${proxyPort}`, logger });
+  // Before listening: whoever reads the URLs may press Ctrl-C at once.
+  onShutdownSignal(
+    async () => {
+      logger.info('stopping the proxy, then the demo origin');
+      await proxy.close(SHUTDOWN_DEADLINE_MS);
+      await origin.close();
+    },
+    (err) => process.stderr.write(`streamcache demo: shutdown failed: ${describeError(err)}\n`),
+  );
   const address = await proxy.listen().catch(async (err: unknown) => {
     await origin.close();
     return fail(err, `${HOST}:${proxyPort}`);
@@ -40,14 +50,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-
-  onShutdownSignal(
-    async () => {
-      await proxy.close(SHUTDOWN_DEADLINE_MS);
-      await origin.close();
-    },
-    (err) => process.stderr.write(`streamcache demo: shutdown failed: ${describeStartupError(err)}\n`),
-  );
 }
 
 function portFromEnv(name: string, fallback: number): number {
@@ -59,7 +61,7 @@ function portFromEnv(name: string, fallback: number): number {
 }
 
 function fail(err: unknown, listenAddress?: string): never {
-  process.stderr.write(`streamcache demo: ${describeStartupError(err, listenAddress)}\n`);
+  process.stderr.write(`streamcache demo: ${describeError(err, listenAddress)}\n`);
   process.exit(isStartupError(err) ? EXIT_USAGE : 1);
 }
 

@@ -10,7 +10,7 @@ import type { LogLevel, ProxyOptions } from './options.js';
 export type CliResult = { options: ProxyOptions } | { help: true } | { version: true };
 
 /** What kind of value an option takes: decides how a flag's text and a config value are read. */
-type ValueKind = 'url' | 'hostport' | 'ms' | 'count' | 'size' | 'level' | 'text' | 'file';
+type ValueKind = 'url' | 'hostport' | 'ms' | 'seconds' | 'count' | 'size' | 'level' | 'text' | 'file';
 
 interface ValueOption {
   flag: string;
@@ -29,7 +29,7 @@ interface SwitchOption {
   help: string;
 }
 
-const VALUE_OPTIONS: readonly ValueOption[] = [
+const VALUE_OPTIONS = [
   { flag: '--origin', key: 'origin', kind: 'url', arg: 'URL', help: 'origin to relay to, http://host:port or https://host:port (required)' },
   { flag: '--listen', key: 'listen', kind: 'hostport', arg: 'HOST:PORT', help: 'address to listen on' },
   { flag: '--connect-timeout', key: 'connectTimeout', kind: 'ms', arg: 'MS', help: 'origin connect timeout' },
@@ -45,18 +45,40 @@ const VALUE_OPTIONS: readonly ValueOption[] = [
   { flag: '--max-client-connections', key: 'maxClientConnections', kind: 'count', arg: 'N', help: 'most client connections open at once' },
   { flag: '--max-origin-connections', key: 'maxOriginConnections', kind: 'count', arg: 'N', help: 'most connections open to the origin' },
   { flag: '--origin-queue-timeout', key: 'originQueueTimeout', kind: 'ms', arg: 'MS', help: 'wait for an origin connection before 503' },
+  { flag: '--default-ttl', key: 'defaultTtl', kind: 'seconds', arg: 'SECONDS', help: 'freshness of a response that states none; 0: not cached' },
+  { flag: '--hit-for-pass-ttl', key: 'hitForPassTtl', kind: 'seconds', arg: 'SECONDS', help: 'a key with an unshareable response goes straight to the origin this long' },
+  { flag: '--store-slab-size', key: 'storeSlabSize', kind: 'size', arg: 'BYTES', help: 'size of one slab of the object store' },
+  { flag: '--overflow-window', key: 'overflowWindow', kind: 'size', arg: 'BYTES', help: 'bytes an object too big for the store keeps ahead of its slowest client' },
   { flag: '--send-timeout', key: 'sendTimeout', kind: 'ms', arg: 'MS', help: 'disconnect a client that accepts no bytes for this long' },
   { flag: '--close-deadline', key: 'closeDeadline', kind: 'ms', arg: 'MS', help: 'on shutdown, cut responses still running after this' },
   { flag: '--origin-ca', key: 'originCa', kind: 'file', arg: 'FILE', help: 'PEM file of a CA to trust for an https:// origin' },
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
-];
+  { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
+  { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+] as const satisfies readonly ValueOption[];
 
-const SWITCH_OPTIONS: readonly SwitchOption[] = [
+const SWITCH_OPTIONS = [
   { flag: '--no-stream', key: 'stream', value: false, help: 'turn streaming miss off: clients get a body once it is complete' },
   { flag: '--origin-insecure', key: 'originInsecure', value: true, help: 'skip certificate checks for an https:// origin (labs only)' },
-];
+] as const satisfies readonly SwitchOption[];
 
 const CONFIG_FLAG = '--config';
+
+/** Options too structured for a flag: only the config file sets them (resolveOptions checks the content). */
+const CONFIG_ONLY_OPTIONS = [['rules', 'list']] as const satisfies ReadonlyArray<readonly [keyof ProxyOptions, 'list']>;
+
+// A new ProxyOptions key without a flag or a config entry above fails the build here, naming the key.
+type ReachableKey = (typeof VALUE_OPTIONS)[number]['key'] | (typeof SWITCH_OPTIONS)[number]['key'] | (typeof CONFIG_ONLY_OPTIONS)[number][0];
+type UnreachableKey = Exclude<keyof ProxyOptions, ReachableKey>;
+const everyOptionReachable: [UnreachableKey] extends [never] ? true : UnreachableKey = true;
+
+type ConfigKind = ValueKind | 'boolean' | 'list';
+
+const CONFIG_KINDS: ReadonlyMap<string, ConfigKind> = new Map<string, ConfigKind>([
+  ...VALUE_OPTIONS.map((o) => [o.key, o.kind] as const),
+  ...SWITCH_OPTIONS.map((o) => [o.key, 'boolean'] as const),
+  ...CONFIG_ONLY_OPTIONS,
+]);
 
 /** Reads argv (without `node` and the script path). Throws OptionError naming the bad flag. */
 export function parseCliArgs(argv: readonly string[]): CliResult {
@@ -78,11 +100,12 @@ function validate(options: ProxyOptions, flagOptions: Partial<ProxyOptions>, con
     resolveOptions(options);
   } catch (err) {
     if (!(err instanceof OptionError)) throw err;
-    const key = /^(\w+):/.exec(err.message)?.[1];
-    const option = [...VALUE_OPTIONS, ...SWITCH_OPTIONS].find((o) => o.key === key);
-    if (!key || !option) throw err;
+    // Its messages start with the key: `idleTimeout: …`, `rules[2].ttl: …`.
+    const key = /^\w+/.exec(err.message)?.[0];
+    if (!key || !CONFIG_KINDS.has(key)) throw err;
     const rest = err.message.slice(key.length);
-    if (key in flagOptions) throw new OptionError(`${option.flag}${rest}`);
+    const flag = [...VALUE_OPTIONS, ...SWITCH_OPTIONS].find((o) => o.key === key)?.flag;
+    if (flag && key in flagOptions) throw new OptionError(`${flag}${rest}`);
     if (configPath !== undefined) throw new OptionError(`${CONFIG_FLAG} ${configPath}: ${key}${rest}`);
     throw err;
   }
@@ -133,6 +156,8 @@ function parseFlagValue(option: ValueOption, text: string): unknown {
   switch (option.kind) {
     case 'ms':
       return parsePositiveInteger(text, flag, 'a whole number of milliseconds');
+    case 'seconds':
+      return parseWholeNumber(text, flag, 'a whole number of seconds');
     case 'count':
       return parsePositiveInteger(text, flag, 'a positive whole number');
     case 'size':
@@ -156,6 +181,12 @@ function parsePositiveInteger(text: string, name: string, what: string): number 
   return value;
 }
 
+function parseWholeNumber(text: string, name: string, what: string): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw new OptionError(`${name}: "${text}" is not ${what}`);
+  return value;
+}
+
 function parseLogLevel(text: string, name: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new OptionError(`${name}: "${text}" is not one of ${LOG_LEVELS.join(', ')}`);
   return text as LogLevel;
@@ -168,11 +199,6 @@ function readTextFile(path: string, name: string): string {
     throw new OptionError(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
-
-const CONFIG_KINDS: ReadonlyMap<string, ValueKind | 'boolean'> = new Map<string, ValueKind | 'boolean'>([
-  ...VALUE_OPTIONS.map((o) => [o.key, o.kind] as const),
-  ...SWITCH_OPTIONS.map((o) => [o.key, 'boolean'] as const),
-]);
 
 /**
  * Reads a JSON config file: one object whose keys are ProxyOptions names (camelCase). Unknown keys
@@ -199,9 +225,26 @@ export function loadConfigFile(path: string): Partial<ProxyOptions> {
   return options as Partial<ProxyOptions>;
 }
 
-function checkConfigType(key: string, value: unknown, kind: ValueKind | 'boolean', where: string): void {
-  const expected = kind === 'boolean' ? 'boolean' : kind === 'ms' || kind === 'count' ? 'number' : kind === 'size' ? 'number or string' : 'string';
-  if (!expected.split(' or ').includes(typeof value)) throw new OptionError(`${where}: "${key}" must be a ${expected}, not ${JSON.stringify(value)}`);
+function checkConfigType(key: string, value: unknown, kind: ConfigKind, where: string): void {
+  const expected = configType(kind);
+  const actual = Array.isArray(value) ? 'list' : typeof value;
+  if (!expected.split(' or ').includes(actual)) throw new OptionError(`${where}: "${key}" must be a ${expected}, not ${JSON.stringify(value)}`);
+}
+
+function configType(kind: ConfigKind): string {
+  switch (kind) {
+    case 'boolean':
+    case 'list':
+      return kind;
+    case 'ms':
+    case 'seconds':
+    case 'count':
+      return 'number';
+    case 'size':
+      return 'number or string';
+    default:
+      return 'string';
+  }
 }
 
 /** ` (default 512m)`, read from DEFAULTS so that --help cannot drift from the code. */
@@ -224,7 +267,7 @@ export function usage(): string {
   const rows: Array<[string, string]> = [
     ...VALUE_OPTIONS.map((o): [string, string] => [`${o.flag} ${o.arg}`, o.help + describeDefault(o)]),
     ...SWITCH_OPTIONS.map((o): [string, string] => [o.flag, o.help]),
-    [`${CONFIG_FLAG} FILE`, 'JSON file of options in camelCase (e.g. {"storeSize": "2g"}); flags override it'],
+    [`${CONFIG_FLAG} FILE`, 'JSON file of options in camelCase, rules too (e.g. {"storeSize": "2g"}); flags override it'],
     ['--help', 'print this help and exit'],
     ['--version', 'print the version and exit'],
   ];

@@ -12,6 +12,7 @@ const LISTEN_ERRORS: Record<string, string> = {
   EADDRNOTAVAIL: 'address not available on this host',
   EACCES: 'permission denied (ports below 1024 need privileges)',
   ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
 };
 
 /** True for the errors an operator can fix (bad option, port taken): reported in one line, exit 2. */
@@ -19,11 +20,14 @@ export function isStartupError(err: unknown): boolean {
   return err instanceof OptionError || (err as NodeJS.ErrnoException)?.syscall === 'listen' || listenCode(err) !== undefined;
 }
 
-/** One line, no stack: what went wrong and where. */
-export function describeStartupError(err: unknown, listenAddress?: string): string {
+/** One line, no stack: what went wrong and where. `listenAddress` is used when the error does not say. */
+export function describeError(err: unknown, listenAddress?: string): string {
   if (err instanceof OptionError) return err.message;
   const code = listenCode(err);
-  if (code !== undefined && listenAddress !== undefined) return `cannot listen on ${listenAddress}: ${LISTEN_ERRORS[code]}`;
+  // Node's error names the address that failed (the admin port, say); the configured one is a fallback.
+  const { address, port } = err as { address?: string; port?: number };
+  const where = address !== undefined && port !== undefined ? `${address.includes(':') ? `[${address}]` : address}:${port}` : listenAddress;
+  if (code !== undefined && where !== undefined) return `cannot listen on ${where}: ${LISTEN_ERRORS[code]}`;
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -1,0 +1,190 @@
+// The built CLI as an operator runs it: `node dist/src/cli.js …` (the test script builds first).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoOrigin } from '../../src/demo/origin.js';
+import type { DemoOrigin } from '../../src/demo/origin.js';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** Nothing listens on the discard port; the proxy only connects when a request comes. */
+const UNUSED_ORIGIN = 'http://127.0.0.1:9';
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
+
+function spawnCli(args: string[]): { child: ChildProcess; exit: Promise<Exit>; output: { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (output.stderr += text));
+  const exit = new Promise<Exit>((resolve) => {
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, ...output });
+    });
+  });
+  return { child, exit, output };
+}
+
+function runCli(args: string[]): Promise<Exit> {
+  return spawnCli(args).exit;
+}
+
+/** Resolves with the first group of `pattern` in stdout, or rejects with what the CLI said instead. */
+function waitForOutput(run: ReturnType<typeof spawnCli>, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const match = pattern.exec(run.output.stdout);
+      if (match) resolve(match[1]);
+    };
+    run.child.stdout?.on('data', check);
+    run.exit.then((exit) => reject(new Error(`CLI exited before printing ${pattern}: ${JSON.stringify(exit)}`)));
+  });
+}
+
+function waitForListening(run: ReturnType<typeof spawnCli>): Promise<string> {
+  return waitForOutput(run, /listening on (http:\/\/\S+)/);
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line !== '');
+}
+
+describe('streamcache CLI', () => {
+  it('--help prints one line per flag and exits 0', async () => {
+    const exit = await runCli(['--help']);
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toMatch(/^Usage: streamcache --origin URL/);
+    for (const flag of ['--origin URL', '--listen HOST:PORT', '--store-size BYTES', '--no-stream', '--config FILE', '--version']) {
+      expect(lines(exit.stdout).filter((line) => line.trimStart().startsWith(flag))).toHaveLength(1);
+    }
+    expect(exit.stderr).toBe('');
+  });
+
+  it('--version prints the package.json version and exits 0', async () => {
+    const exit = await runCli(['--version']);
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toBe(`${PACKAGE.version}\n`);
+  });
+
+  it('an unknown flag: exit 2 and exactly one line on stderr naming it', async () => {
+    const exit = await runCli(['--origin', UNUSED_ORIGIN, '--frobnicate']);
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toBe('streamcache: --frobnicate: unknown option (see --help)\n');
+    expect(exit.stdout).toBe('');
+  });
+
+  it('L5: a bad size: exit 2 and one line naming the flag', async () => {
+    const exit = await runCli(['--origin', UNUSED_ORIGIN, '--store-size', '12 parsecs']);
+    expect(exit.code).toBe(2);
+    expect(lines(exit.stderr)).toEqual(['streamcache: --store-size: "12 parsecs" is not a size (examples: 65536, 512k, 512m, 2g)']);
+  });
+
+  it('a missing --origin: exit 2 and one line', async () => {
+    const exit = await runCli(['--listen', '127.0.0.1:0']);
+    expect(exit.code).toBe(2);
+    expect(lines(exit.stderr)).toEqual(['streamcache: --origin: required (example: --origin http://127.0.0.1:3000)']);
+  });
+
+  describe('with a port already taken', () => {
+    let occupier: Server;
+    let port: number;
+    beforeAll(async () => {
+      occupier = createServer();
+      await new Promise<void>((resolve) => occupier.listen(0, '127.0.0.1', resolve));
+      port = (occupier.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => occupier.close(() => resolve())));
+
+    it('the admin port taken: exit 2 and one line naming that port', async () => {
+      const exit = await runCli(['--origin', UNUSED_ORIGIN, '--listen', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`, '--log-level', 'silent']);
+      expect(exit.code).toBe(2);
+      expect(lines(exit.stderr)).toEqual([`streamcache: cannot listen on 127.0.0.1:${port}: address already in use`]);
+    });
+
+    it('exit 2 and one line saying the address is in use', async () => {
+      const exit = await runCli(['--origin', UNUSED_ORIGIN, '--listen', `127.0.0.1:${port}`, '--log-level', 'silent']);
+      expect(exit.code).toBe(2);
+      expect(lines(exit.stderr)).toEqual([`streamcache: cannot listen on 127.0.0.1:${port}: address already in use`]);
+    });
+  });
+
+  describe('in front of the demo origin', () => {
+    let origin: DemoOrigin;
+    beforeAll(async () => {
+      origin = await startDemoOrigin();
+    });
+    afterAll(() => origin.close());
+
+    it('prints its URL, relays the demo page, and exits 0 on SIGTERM', async () => {
+      const run = spawnCli(['--origin', origin.url, '--listen', '127.0.0.1:0', '--log-level', 'silent']);
+      const url = await waitForListening(run);
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(url).not.toBe('http://127.0.0.1:0');
+
+      const [viaProxy, direct] = await Promise.all([fetch(`${url}/`), fetch(`${origin.url}/`)]);
+      expect(viaProxy.status).toBe(200);
+      expect(viaProxy.headers.get('cache-control')).toBe('max-age=60');
+      expect(await viaProxy.text()).toBe(await direct.text());
+
+      run.child.kill('SIGTERM');
+      const exit = await run.exit;
+      expect(exit).toMatchObject({ code: 0, signal: null, stderr: '' });
+      expect(lines(exit.stdout)).toEqual([`streamcache listening on ${url} (origin ${origin.url})`]);
+    });
+
+    it('--admin: prints the admin URL, which serves /stats as JSON', async () => {
+      const run = spawnCli(['--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'silent']);
+      const adminUrl = await waitForOutput(run, /admin on (http:\/\/\S+)\/stats/);
+      expect(adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const stats = await fetch(`${adminUrl}/stats`);
+      expect(stats.status).toBe(200);
+      expect(stats.headers.get('content-type')).toBe('application/json');
+      expect(typeof (await stats.json())).toBe('object');
+      run.child.kill('SIGTERM');
+      expect(await run.exit).toMatchObject({ code: 0, signal: null, stderr: '' });
+    });
+
+    it('SIGTERM lets a response in flight finish (graceful close), then exits 0', async () => {
+      const shortStreams = await startDemoOrigin({ streamDurationMs: 600, eventIntervalMs: 50 });
+      try {
+        const run = spawnCli(['--origin', shortStreams.url, '--listen', '127.0.0.1:0', '--log-level', 'silent']);
+        const url = await waitForListening(run);
+        const response = await fetch(`${url}/events`);
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        let text = Buffer.from((await reader.read()).value as Uint8Array).toString();
+        run.child.kill('SIGTERM');
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += Buffer.from(chunk.value).toString();
+        // The stream ran its full 600 ms: about 12 events, the last one complete.
+        expect(text.match(/^id: /gm)?.length).toBeGreaterThanOrEqual(5);
+        expect(text.endsWith('\n\n')).toBe(true);
+        expect(await run.exit).toMatchObject({ code: 0, signal: null, stderr: '' });
+      } finally {
+        await shortStreams.close();
+      }
+    });
+
+    it('SIGINT also closes gracefully and exits 0', async () => {
+      const run = spawnCli(['--origin', origin.url, '--listen', '127.0.0.1:0', '--log-level', 'silent']);
+      await waitForListening(run);
+      run.child.kill('SIGINT');
+      expect(await run.exit).toMatchObject({ code: 0, signal: null, stderr: '' });
+    });
+  });
+});
