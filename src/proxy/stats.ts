@@ -21,7 +21,8 @@ export interface StatsSnapshot {
   requests: number;
   originFetches: number;
   collapsedAttaches: number;
-  inflight: { objects: number; bufferedBytes: number; overflowBytes: number };
+  /** Fetches in flight; the clients reading from them (subscribers of a stream); their bytes. */
+  inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number };
   bytes: { in: number; out: number };
   store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']>;
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
@@ -43,7 +44,9 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
   const origin = pool.stats();
   let bufferedBytes = 0;
   let overflowBytes = 0;
+  let readers = 0;
   for (const fetch of registry.all()) {
+    readers += fetch.readers.size;
     bufferedBytes += fetch.object?.length ?? 0;
     overflowBytes += fetch.overflowBytes;
   }
@@ -53,7 +56,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     requests: CACHE_STATES.reduce((sum, state) => sum + responses[state], 0),
     originFetches: origin.requests,
     collapsedAttaches: responses.COLLAPSED,
-    inflight: { objects: registry.size, bufferedBytes, overflowBytes },
+    inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes },
     bytes: { in: origin.bytesIn, out: counters.bytesOut },
     store: { ...store.stats(), ...index.stats() },
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
@@ -73,6 +76,7 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('origin_fetches_total', 'counter', 'Requests sent to the origin.', [['', s.originFetches]]);
   metric('collapsed_attaches_total', 'counter', 'Requests attached to a fetch already in flight.', [['', s.collapsedAttaches]]);
   metric('inflight_objects', 'gauge', 'Fetches in flight.', [['', s.inflight.objects]]);
+  metric('inflight_readers', 'gauge', 'Clients reading from fetches in flight.', [['', s.inflight.readers]]);
   metric('inflight_buffered_bytes', 'gauge', 'Body bytes held by fetches in flight.', [['', s.inflight.bufferedBytes]]);
   metric('inflight_overflow_bytes', 'gauge', 'Bytes held outside the store by objects that overflowed it.', [['', s.inflight.overflowBytes]]);
   metric('bytes_in_total', 'counter', 'Bytes read from the origin.', [['', s.bytes.in]]);
