@@ -1,6 +1,10 @@
 // C3: answering a client's conditional request from a stored object (RFC 9110 §13.1.1, §13.1.3),
 // and the validators we send when we revalidate an object with the origin (RFC 9111 §4.3.1).
 import type { HeaderFields } from '../http1/headers.js';
+import { parseHttpDate } from './freshness.js';
+
+/** entity-tags in an If-None-Match list: `W/"a,b"` stays whole (etagc may include commas). */
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
 
 function opaqueTag(tag: string): string {
   return tag.trim().replace(/^W\//, '');
@@ -11,14 +15,15 @@ export function isNotModified(request: HeaderFields, etag: string | undefined, l
   const ifNoneMatch = request.getAll('if-none-match');
   if (ifNoneMatch.length > 0) {
     if (etag === undefined) return false;
-    const tags = ifNoneMatch.join(',').split(',').map((t) => t.trim());
+    const list = ifNoneMatch.join(',');
+    if (list.trim() === '*') return true;
     // Weak comparison: W/"x" matches "x".
-    return tags.includes('*') || tags.some((t) => opaqueTag(t) === opaqueTag(etag));
+    return (list.match(ENTITY_TAG) ?? []).some((t) => opaqueTag(t) === opaqueTag(etag));
   }
   const since = request.get('if-modified-since');
   if (since === undefined || lastModified === undefined) return false;
-  const sinceMs = Date.parse(since);
-  const modifiedMs = Date.parse(lastModified);
+  const sinceMs = parseHttpDate(since);
+  const modifiedMs = parseHttpDate(lastModified);
   return !Number.isNaN(sinceMs) && !Number.isNaN(modifiedMs) && modifiedMs <= sinceMs;
 }
 

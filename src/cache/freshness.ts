@@ -34,7 +34,14 @@ function splitOutsideQuotes(value: string): string[] {
   const parts: string[] = [];
   let current = '';
   let quoted = false;
-  for (const ch of value) {
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (quoted && ch === '\\') {
+      // A quoted-pair (RFC 9110 §5.6.4): the next character is literal, even a quote.
+      current += ch + (value[i + 1] ?? '');
+      i++;
+      continue;
+    }
     if (ch === '"') quoted = !quoted;
     if (ch === ',' && !quoted) {
       parts.push(current);
@@ -45,6 +52,26 @@ function splitOutsideQuotes(value: string): string[] {
   }
   parts.push(current);
   return parts;
+}
+
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const HTTP_DATE_FORMATS = [
+  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+  new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT$`),
+  // obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+  new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT$`),
+  // obsolete asctime: Sun Nov  6 08:49:37 1994
+  new RegExp(`^${DAY} ${MONTH} [ \\d]\\d \\d{2}:\\d{2}:\\d{2} \\d{4}$`),
+];
+
+/** An HTTP-date (RFC 9110 §5.6.7) in ms since epoch; NaN for anything else (Date.parse alone takes "3600"). */
+export function parseHttpDate(value: string | undefined): number {
+  if (value === undefined) return NaN;
+  const text = value.trim();
+  if (!HTTP_DATE_FORMATS.some((format) => format.test(text))) return NaN;
+  // asctime has no zone: it is GMT.
+  return Date.parse(text.endsWith('GMT') ? text : `${text} GMT`);
 }
 
 /** A delta-seconds directive value, or undefined when absent or not a non-negative integer. */
@@ -107,16 +134,16 @@ export function edgePolicy(input: PolicyInput): EdgePolicy {
   if (maxAge !== undefined) return fresh(maxAge, `${ccName}: max-age`);
   const expires = headers.get('expires');
   if (expires !== undefined) {
-    const expiresAt = Date.parse(expires);
-    const date = Date.parse(headers.get('date') ?? '') || input.now;
+    const expiresAt = parseHttpDate(expires);
+    const date = parseHttpDate(headers.get('date')) || input.now;
     // An invalid Expires (e.g. "0") means already expired (RFC 9111 §5.3).
     return fresh(Number.isNaN(expiresAt) ? 0 : Math.max(0, Math.floor((expiresAt - date) / 1000)), 'Expires');
   }
   const heuristicAllowed = HEURISTICALLY_CACHEABLE.has(status) || cc.has('public');
   if (!heuristicAllowed) return notStorable(`status ${status} without explicit freshness`);
-  const lastModified = Date.parse(headers.get('last-modified') ?? '');
+  const lastModified = parseHttpDate(headers.get('last-modified'));
   if (!Number.isNaN(lastModified)) {
-    const date = Date.parse(headers.get('date') ?? '') || input.now;
+    const date = parseHttpDate(headers.get('date')) || input.now;
     const heuristic = Math.min(HEURISTIC_CAP_SECONDS, Math.floor(((date - lastModified) / 1000) * HEURISTIC_FRACTION));
     if (heuristic > 0) return fresh(heuristic, 'heuristic (Last-Modified)');
   }

@@ -57,10 +57,12 @@ export class RingStore {
 
   constructor(capacity: number, slabSize = DEFAULT_SLAB_SIZE) {
     if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new RangeError(`store capacity ${capacity} must be a positive integer`);
-    this.slabSize = Math.min(slabSize, capacity);
-    const slabCount = Math.ceil(capacity / this.slabSize);
-    // The ring is a whole number of slabs, so offsets map to slabs with one division.
-    this.capacity = slabCount * this.slabSize;
+    if (!Number.isSafeInteger(slabSize) || slabSize <= 0) throw new RangeError(`slab size ${slabSize} must be a positive integer`);
+    // Equal slabs, so an offset maps to its slab with one division, and never more than asked
+    // for: the slab size shrinks to divide the capacity (losing at most slabCount - 1 bytes).
+    const slabCount = Math.ceil(capacity / Math.min(slabSize, capacity));
+    this.slabSize = Math.floor(capacity / slabCount);
+    this.capacity = this.slabSize * slabCount;
   }
 
   get used(): number {
@@ -113,15 +115,19 @@ export class RingStore {
     return views;
   }
 
-  /** Reclaims from the tail until `length` bytes are free; false if a pinned extent is in the way. */
+  /**
+   * Reclaims from the tail until `length` bytes are free; false, having evicted nothing, when a
+   * pinned extent stands in the way (a refused append must not cost cached objects).
+   */
   private makeRoom(length: number): boolean {
     if (length > this.capacity) return false;
-    while (this.free < length) {
-      const oldest = this.extents[this.first];
-      if (!oldest) return false; // cannot happen: used > 0 means an extent exists
-      if (oldest.owner.pins > 0) return false;
-      this.evictOldest();
+    let reclaimable = this.free;
+    for (let i = this.first; reclaimable < length; i++) {
+      const extent = this.extents[i];
+      if (!extent || extent.owner.pins > 0) return false;
+      reclaimable += extent.length;
     }
+    while (this.free < length) this.evictOldest();
     return true;
   }
 

@@ -36,12 +36,13 @@ export interface ProxyHooks {
 }
 
 /**
- * A config rule: for requests whose path matches `path`, set the same fields the hooks can.
- * `path` is a glob (`*` any run of characters, `?` one) matched against path and query, or a
- * regular expression written `/.../`.
+ * A config rule: for requests whose path (and query) matches, set the same fields the hooks can.
+ * Give either `path`, a glob (`*` any run of characters, `?` one character, everything else
+ * literal), or `regex`, a regular expression (JavaScript syntax, unanchored unless you anchor it).
  */
 export interface CacheRule {
-  path: string;
+  path?: string;
+  regex?: string;
   pass?: boolean;
   ttl?: number;
   doStream?: boolean;
@@ -52,12 +53,15 @@ export interface CompiledRule extends CacheRule {
   matches(path: string): boolean;
 }
 
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`);
+}
+
 export function compileRules(rules: readonly CacheRule[]): CompiledRule[] {
   return rules.map((rule) => {
-    const pattern = /^\/(.*)\/([a-z]*)$/.exec(rule.path);
-    const regex = pattern
-      ? new RegExp(pattern[1], pattern[2])
-      : new RegExp(`^${rule.path.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    // No flags: in particular never `g`, whose lastIndex would make test() stateful.
+    const regex = rule.regex !== undefined ? new RegExp(rule.regex) : globToRegExp(rule.path ?? '*');
     return { ...rule, matches: (path: string) => regex.test(path) };
   });
 }

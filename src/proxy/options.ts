@@ -172,10 +172,10 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   };
 }
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean' };
 
 function checkRules(rules: unknown): CacheRule[] {
-  if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path, pass?, ttl?, doStream?, cacheable? }');
+  if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable? }');
   rules.forEach((rule: unknown, i) => {
     if (!rule || typeof rule !== 'object') throw new OptionError(`rules[${i}]: must be an object`);
     for (const [key, value] of Object.entries(rule)) {
@@ -183,7 +183,15 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    if (typeof (rule as CacheRule).path !== 'string') throw new OptionError(`rules[${i}]: path is required`);
+    const { path, regex } = rule as CacheRule;
+    if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
+    if (regex !== undefined) {
+      try {
+        new RegExp(regex);
+      } catch (err) {
+        throw new OptionError(`rules[${i}].regex: ${(err as Error).message}`);
+      }
+    }
   });
   return rules as CacheRule[];
 }

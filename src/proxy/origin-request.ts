@@ -18,12 +18,17 @@ export interface ValidatedTarget {
   authority?: string;
 }
 
+/** uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or IPv4 address, or an IPv6 literal in brackets. */
+const VALID_HOST = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
+
 /** Checks the request-target and Host; returns a short reason when the request must get a 400. */
 export function validateRequest(request: RequestHead): ValidatedTarget | string {
   const { target, headers, version } = request;
   const hosts = headers.getAll('host');
   if (hosts.length > 1) return 'more than one Host header';
   if (version.minor >= 1 && hosts.length === 0) return 'HTTP/1.1 request without Host';
+  // Host is part of the cache key (C1): anything but host[:port] could make two URLs share a key.
+  if (hosts.length === 1 && !VALID_HOST.test(hosts[0])) return 'invalid Host header';
   if (request.method === 'CONNECT') return 'CONNECT is not supported by a reverse proxy';
   if (target.startsWith('/')) return { path: target };
   if (target === '*' && request.method === 'OPTIONS') return { path: target };

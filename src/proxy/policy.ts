@@ -3,6 +3,7 @@
 import type { HeaderFields } from '../http1/headers.js';
 import type { BodyFraming, RequestHead, ResponseHead } from '../http1/message.js';
 import { appendVia, stripHopByHop } from '../http1/semantics.js';
+import { reasonPhrase } from '../http1/serializer.js';
 import { edgePolicy } from '../cache/freshness.js';
 import type { ObjectHead } from '../cache/object.js';
 import type { HeadDecision } from '../stream/fetch.js';
@@ -21,8 +22,8 @@ const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control']);
 
 export function clientHeadOf(head: ResponseHead, viaName: string): ObjectHead {
   const headers: HeaderFields = stripHopByHop(head.headers.clone()).deleteAll(NOT_STORED);
-  appendVia(headers, { major: 1, minor: 1 }, viaName);
-  return { status: head.status, reason: head.reason || 'OK', headers };
+  appendVia(headers, head.version, viaName);
+  return { status: head.status, reason: head.reason || reasonPhrase(head.status), headers };
 }
 
 export function decideAtHead(settings: PolicySettings, request: RequestHead, path: string, head: ResponseHead, now: number, framing: BodyFraming): HeadDecision {

@@ -68,7 +68,7 @@ export class ClientResponse {
     this.status = head.status;
     const request = this.exchange.request;
     this.framing = chooseClientFraming(request.version, request.method, head.status, knownLength);
-    const headers = this.clientHeaders(head.headers);
+    const headers = this.clientHeaders(head);
     if (this.framing === 'buffered') {
       this.state = 'buffering';
       this.bufferedHead = { head, headers };
@@ -151,10 +151,10 @@ export class ClientResponse {
     this.exchange.end();
   }
 
-  private clientHeaders(origin: HeaderFields): HeaderFields {
-    const headers = stripHopByHop(origin.clone());
+  private clientHeaders(head: ResponseHead): HeaderFields {
+    const headers = stripHopByHop(head.headers.clone());
     if (this.framing !== 'none' || this.exchange.request.method !== 'HEAD') headers.delete('content-length');
-    appendVia(headers, HTTP11, this.options.viaName);
+    appendVia(headers, head.version, this.options.viaName);
     return headers;
   }
 

@@ -100,9 +100,11 @@ class Model {
   appendCount = 0;
 
   constructor(capacity: number, slabSize: number) {
-    // The store's documented rounding: a slab is at most the capacity, the ring a whole number of slabs.
-    this.slabSize = Math.min(slabSize, capacity);
-    this.capacity = Math.ceil(capacity / this.slabSize) * this.slabSize;
+    // The store's documented geometry: equal slabs, never more than the capacity asked for (the
+    // slab size shrinks to divide it; at most slabCount - 1 bytes are lost).
+    const slabCount = Math.ceil(capacity / Math.min(slabSize, capacity));
+    this.slabSize = Math.floor(capacity / slabCount);
+    this.capacity = this.slabSize * slabCount;
   }
 
   get used(): number {

@@ -96,13 +96,13 @@ describe('C2: the edge TTL, first match wins', () => {
     }
   });
 
-  // BUG: Expires is read with Date.parse, which accepts far more than an HTTP-date (RFC 9110 §5.6.7):
+  // Regression (fixed): Expires is read with Date.parse, which accepts far more than an HTTP-date (RFC 9110 §5.6.7):
   // V8 reads a bare number as a year. The common misconfiguration `Expires: 3600` (seconds meant)
   // becomes "until the year 3600" instead of "invalid, so already expired" (RFC 9111 §5.3).
   //   input:    200, Date: <now>, Expires: 3600
   //   expected: { storable: true, ttl: 0 }   (invalid Expires = stale)
   //   actual:   { storable: true, ttl: 49723243200 } (until 3600-01-01, about 1576 years)
-  it('C2 BUG: an Expires that is not an HTTP-date (a bare number like 3600) is invalid, so already stale', () => {
+  it('C2: an Expires that is not an HTTP-date (a bare number like 3600) is invalid, so already stale', () => {
     for (const expires of ['3600', '2099', '2030-01-01']) {
       expect(policyOf([['Date', httpDate(NOW)], ['Expires', expires]]), `Expires: ${expires}`).toEqual(stored(0));
     }
@@ -246,13 +246,13 @@ describe('C2: directive parsing', () => {
     ]);
   });
 
-  // BUG: a quoted-string may contain a quoted-pair (RFC 9110 §5.6.4: `\"`). splitOutsideQuotes toggles
+  // Regression (fixed): a quoted-string may contain a quoted-pair (RFC 9110 §5.6.4: `\"`). splitOutsideQuotes toggles
   // on every `"`, escaped or not, so a `\"` inside a quoted value ends the quotes early and the
   // directives after it are lost or mangled.
   //   input:    parseDirectives(['ext="a\"b, c", max-age=5'])
   //   expected: ext = 'a\"b, c' (or 'a"b, c'), max-age = '5'
   //   actual:   max-age absent (a directive named 'c", max-age' appears instead)
-  it('C2 BUG: directives: a quoted-pair (\\") inside a quoted value does not end it', () => {
+  it('C2: directives: a quoted-pair (\\") inside a quoted value does not end it', () => {
     const directives = parseDirectives(['ext="a\\"b, c", max-age=5']);
     expect(directives.get('max-age')).toBe('5');
   });

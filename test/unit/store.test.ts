@@ -16,12 +16,15 @@ class Owner implements StoreOwner {
 const bytes = (n: number, fill = 0xab) => Buffer.alloc(n, fill);
 
 describe('RingStore geometry', () => {
-  it('L5: capacity is rounded to a whole number of slabs', () => {
+  it('L5: the ring is a whole number of equal slabs, never larger than asked', () => {
     expect(new RingStore(1024, 256).capacity).toBe(1024);
-    const rounded = new RingStore(100, 64);
-    expect(rounded.slabSize).toBe(64);
-    expect(rounded.capacity).toBe(128); // ceil(100 / 64) = 2 slabs
-    expect(rounded.free).toBe(128);
+    const divided = new RingStore(100, 64);
+    expect(divided.slabSize).toBe(50); // ceil(100 / 64) = 2 slabs, shrunk to divide 100
+    expect(divided.capacity).toBe(100);
+    expect(divided.free).toBe(100);
+    const lossy = new RingStore(101, 50); // 3 slabs of 33: one byte is lost, none added
+    expect(lossy.slabSize).toBe(33);
+    expect(lossy.capacity).toBe(99);
   });
 
   it('L5: a slab is never larger than the capacity', () => {
@@ -38,14 +41,14 @@ describe('RingStore geometry', () => {
     }
   });
 
-  // BUG: the ring rounds *up* to whole slabs, so it can hold more than the configured store size.
+  // Regression (fixed): the ring rounds *up* to whole slabs, so it can hold more than the configured store size.
   // README "When the store is full (SPEC L5)" states the memory bound as
   // `storeSize + (objects overflowing at once × overflowWindow)`, and --store-size is documented as
   // "object store capacity"; with --store-size 100m --store-slab-size 64m the ring is 128 MiB.
   //   input:    new RingStore(100, 64)   (storeSize 100, storeSlabSize 64)
   //   expected: capacity <= 100          (round down, or a short last slab)
   //   actual:   capacity === 128
-  it('L5: BUG: the ring never holds more than the configured store size (the bound the README states)', () => {
+  it('L5: the ring never holds more than the configured store size (the bound the README states)', () => {
     const store = new RingStore(100, 64);
     expect(store.capacity).toBeLessThanOrEqual(100);
   });
@@ -148,7 +151,7 @@ describe('RingStore eviction and pins', () => {
     expect(pinned.evictions).toBe(0);
   });
 
-  // BUG: append() documents "Returns null, having changed nothing, when the room is held by pinned
+  // Regression (fixed): append() documents "Returns null, having changed nothing, when the room is held by pinned
   // owners", but makeRoom() evicts the unpinned extents it walks over before it reaches the pinned
   // one, and only then gives up: cached objects are dropped for an append that is refused anyway
   // (the appending object overflows and never uses that room: CacheObject.append stops using the
@@ -157,7 +160,7 @@ describe('RingStore eviction and pins', () => {
   //             append 32 bytes for a third owner
   //   expected: null, old.evictions === 0, used === 64
   //   actual:   null, old.evictions === 1, used === 48
-  it('L5: BUG: a refused append (pinned bytes in the way) evicts nothing', () => {
+  it('L5: a refused append (pinned bytes in the way) evicts nothing', () => {
     const store = new RingStore(64, 16);
     const old = new Owner('old');
     const pinned = new Owner('pinned');
