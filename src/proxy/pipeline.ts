@@ -19,8 +19,12 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
   const key = cacheKey(request, target.path, target.authority);
   if (!isSafeMethod(request.method) || exchange.hasBody) {
     // C4: streamed both ways, never collapsed; a successful unsafe request invalidates its URL.
-    const invalidate = isSafeMethod(request.method) ? undefined : (status: number) => status < 400 && ctx.index.purge(key);
-    return passToOrigin(ctx, exchange, target, invalidate ? (status) => void invalidate(status) : undefined);
+    const invalidate = (status: number) => {
+      if (status >= 400) return;
+      ctx.index.purge(key);
+      ctx.registry.invalidate(key);
+    };
+    return passToOrigin(ctx, exchange, target, isSafeMethod(request.method) ? undefined : invalidate);
   }
   const recv: RecvContext = { request, path: target.path, key, pass: false };
   applyRecvRules(ctx.rules, recv);

@@ -71,6 +71,8 @@ export class InflightFetch implements OriginResponseHandler {
   private pausedForOverflow = false;
   private fetchPinned = false;
   private backlogWarned = false;
+  /** An unsafe request succeeded for this URL while we fetched (C4): never commit, take no one new. */
+  private invalidated = false;
 
   constructor(
     private readonly env: FetchEnvironment,
@@ -79,7 +81,10 @@ export class InflightFetch implements OriginResponseHandler {
     readonly request: RequestHead,
     /** A stale stored object this fetch revalidates (C3), if any. */
     readonly revalidating: CacheObject | null,
-  ) {}
+  ) {
+    // Its bytes must survive until the origin says whether they are still good.
+    revalidating?.pin();
+  }
 
   get state(): FetchState {
     return this.fetchState;
@@ -97,15 +102,23 @@ export class InflightFetch implements OriginResponseHandler {
         this.fetchPinned = false;
         this.object.unpin();
       }
+      // Readers of a revalidated object hold pins of their own by now.
+      this.revalidating?.unpin();
     }
   }
 
   /** R2, R6: may a request with these headers attach now? */
   canAttach(requestHeaders: RequestHead['headers'], now: number): boolean {
+    if (this.invalidated) return false;
     if (this.fetchState === 'awaiting-head') return true;
     if (this.fetchState !== 'receiving' || !this.decision?.share) return false;
     const object = this.object!;
     return !object.overflowed && object.isFresh(now) && variantMatches(object, requestHeaders);
+  }
+
+  /** C4: an unsafe request for this URL succeeded: what we are fetching may be out of date. */
+  invalidate(): void {
+    this.invalidated = true;
   }
 
   attach(reader: ObjectReader): void {
@@ -164,14 +177,19 @@ export class InflightFetch implements OriginResponseHandler {
       return this.fail(`body passed the maximum object size (${limit} bytes)`);
     }
     object.append(chunk, this.env.store);
+    if (this.decision!.stream && object.length > this.env.maxObjectSizeBuffered) this.failWaitingReaders();
     for (const reader of this.readers) reader.wake();
     if (!this.backlogWarned && object.length > this.env.backlogWarningBytes) {
       this.backlogWarned = true;
       this.env.backlogPassed(this, object.length);
     }
-    if (object.overflowBytes > this.env.overflowWindow && !this.pausedForOverflow) {
-      this.pausedForOverflow = true;
-      this.origin?.pause();
+    if (object.overflowed) this.boundOverflow();
+  }
+
+  /** L1, L3: a client waiting for a whole body is held to the buffered limit, even on a streaming fetch. */
+  private failWaitingReaders(): void {
+    for (const reader of [...this.readers]) {
+      if (reader.state === 'waiting-body') reader.fail(`body passed the maximum object size for a client that waits for the whole body (${this.env.maxObjectSizeBuffered} bytes)`);
     }
   }
 
@@ -180,7 +198,7 @@ export class InflightFetch implements OriginResponseHandler {
     const object = this.object;
     if (!object) return;
     object.state = 'complete';
-    if (this.decision?.store && !object.overflowed && !object.dead) this.env.index.insert(object);
+    if (this.decision?.store && !object.overflowed && !object.dead && !this.invalidated) this.env.index.insert(object);
     else object.dead = true;
     this.enter('complete');
     for (const reader of [...this.readers]) reader.wake();
@@ -208,17 +226,19 @@ export class InflightFetch implements OriginResponseHandler {
   private handOffOrAbort(head: ResponseHead, framing: BodyFraming, now: number): void {
     if (this.decision!.hitForPass) this.env.index.markHitForPass(this.key, now + this.env.hitForPassMs);
     const own = [...this.readers].find((r) => r.role === 'MISS' && !r.isDone);
-    for (const reader of [...this.readers]) if (reader !== own) this.release(reader);
+    const released = [...this.readers].filter((r) => r !== own);
     this.readers.clear();
-    if (!own || !this.origin) {
+    if (own && this.origin) {
+      this.relay = this.env.handOff(own, this.origin, head, framing);
+      this.enter('handed-off');
+      this.relay.onHead(head, framing);
+    } else {
       // R8: an unshareable fetch with no client left is aborted.
       this.origin?.abort();
       this.enter('handed-off');
-      return;
     }
-    this.relay = this.env.handOff(own, this.origin, head, framing);
-    this.enter('handed-off');
-    this.relay.onHead(head, framing);
+    // Only now, out of the registry, can the released clients not find this fetch again.
+    for (const reader of released) if (!reader.isDone) this.env.redispatch(reader);
   }
 
   private release(reader: ObjectReader): void {
@@ -230,6 +250,7 @@ export class InflightFetch implements OriginResponseHandler {
 
   private revalidated(head: ResponseHead, now: number): void {
     const stale = this.revalidating!;
+    if (stale.state !== 'complete') return this.fail('revalidated object is no longer complete');
     const decision = this.env.decide(this.request, { ...head, status: stale.head.status, headers: updateStoredFields(stale.head.headers, head.headers) }, now, { kind: 'none' });
     stale.replaceHead(decision.clientHead, decision.policy, now, originAge(head.headers));
     this.object = stale;
@@ -248,14 +269,32 @@ export class InflightFetch implements OriginResponseHandler {
 
   // ---- readers ----
 
-  /** A reader moved: release overflow bytes every reader has passed, and resume a paused origin. */
+  /** A reader moved: an overflowed object may release what every reader has passed. */
   readerProgressed(): void {
-    const object = this.object;
-    if (!object?.overflowed) return;
+    if (this.object?.overflowed) this.boundOverflow();
+  }
+
+  /**
+   * L5: bytes held outside the store are released once every streaming reader has passed them,
+   * and the origin waits while more than the overflow window is held. A client that waits for the
+   * whole body (F3, V1, V2, streaming off) needs every byte: while one does, nothing is released
+   * or paused, and the buffered size limit bounds the object instead (L3).
+   */
+  private boundOverflow(): void {
+    const object = this.object!;
     let slowest = object.chunks.length;
-    for (const reader of this.readers) if (!reader.isDone) slowest = Math.min(slowest, reader.cursor);
-    object.releaseOverflowBefore(slowest);
-    if (this.pausedForOverflow && object.overflowBytes <= this.env.overflowWindow / 2) {
+    let someoneWaits = false;
+    for (const reader of this.readers) {
+      if (reader.isDone) continue;
+      if (reader.state === 'writing') slowest = Math.min(slowest, reader.cursor);
+      else someoneWaits = true;
+    }
+    if (!someoneWaits) object.releaseOverflowBefore(slowest);
+    const tooMuchHeld = !someoneWaits && object.overflowBytes > this.env.overflowWindow;
+    if (tooMuchHeld && !this.pausedForOverflow) {
+      this.pausedForOverflow = true;
+      this.origin?.pause();
+    } else if (this.pausedForOverflow && (someoneWaits || object.overflowBytes <= this.env.overflowWindow / 2)) {
       this.pausedForOverflow = false;
       this.origin?.resume();
     }

@@ -35,6 +35,11 @@ export class FetchRegistry {
     if (fetches.length === 0) this.byKey.delete(fetch.key);
   }
 
+  /** C4: every fetch of `key` in flight stops taking clients and will not be committed. */
+  invalidate(key: string): void {
+    for (const fetch of this.byKey.get(key) ?? []) fetch.invalidate();
+  }
+
   get size(): number {
     return this.count;
   }

@@ -102,7 +102,7 @@ function numbered(headers: [string, string][], extra: (req: ReceivedRequest, n: 
 // ------------------------------------------------------------------------------------------------
 
 describe('R4: an uncacheable response releases its waiters and marks the key hit-for-pass', () => {
-  // BUG: released waiters never get a response. handOffOrAbort() (src/stream/fetch.ts) releases the
+  // Regression (fixed): released waiters never get a response. handOffOrAbort() (src/stream/fetch.ts) releases the
   // waiting readers while the fetch is still 'awaiting-head' and still in the registry: the
   // re-dispatched request finds that same fetch (canAttach is true while awaiting the head),
   // attaches to it again, and is then dropped by `this.readers.clear()`. The client waits forever.
@@ -144,7 +144,7 @@ describe('R4: an uncacheable response releases its waiters and marks the key hit
     ['Set-Cookie', [['Cache-Control', 'max-age=60'], ['Set-Cookie', 'id=1']], 200],
   ];
   for (const [what, headers, status] of uncacheable) {
-    // BUG: same as above (released waiters hang; see handOffOrAbort in src/stream/fetch.ts).
+    // Regression (fixed): same as above (released waiters hang; see handOffOrAbort in src/stream/fetch.ts).
     it(`R4: ${what}: waiters are released, the origin answers each, later requests pass`, async () => {
       const o = numbered(headers, (_req, i) => ({ delayHeadMs: i === 0 ? 120 : 0, status }));
       const { origin, proxy } = await setup(o.script);
@@ -159,7 +159,7 @@ describe('R4: an uncacheable response releases its waiters and marks the key hit
     });
   }
 
-  // BUG: same as above: the released client never gets a response at all.
+  // Regression (fixed): same as above: the released client never gets a response at all.
   it('R4: a released client does not wait for the unshareable body: it is served while that body is still held back', async () => {
     const firstHead = signal();
     const firstRest = signal();
@@ -534,7 +534,7 @@ describe('C4: requests with bodies and unsafe methods', () => {
     });
   }
 
-  // BUG: a fetch in flight when the unsafe request succeeds is still committed afterwards. The
+  // Regression (fixed): a fetch in flight when the unsafe request succeeds is still committed afterwards. The
   // POST purges the index (pipeline.ts → index.purge) but not the registry of in-flight fetches, so
   // the GET that started before the POST completes, enters the index, and serves the pre-POST body
   // as a HIT for its whole TTL. SPEC C4: the unsafe method invalidates the cached object of its URL.

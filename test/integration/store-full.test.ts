@@ -164,7 +164,7 @@ describe('L5: objects larger than the store', () => {
 });
 
 describe('L5: overflowed objects and clients that wait for the whole body', () => {
-  // BUG (both tests): a client that waits for the complete body (doStream off, V1, V2) never moves
+  // Regression (fixed, both tests): a client that waits for the complete body (doStream off, V1, V2) never moves
   // its cursor, so readerProgressed() (src/stream/fetch.ts) never releases the overflow bytes; once
   // they pass overflowWindow the origin is paused and, with the between-bytes timer off while
   // paused, nothing ever resumes it: the waiting client (and every streaming client of the fetch)
@@ -364,7 +364,7 @@ describe('L5: memory stays bounded; reclaimed bytes are never served', () => {
     await waitFor(() => originDone || origin.openConnections() === 0, 2000, 'the abandoned overflowed fetch to finish or be aborted');
   });
 
-  // BUG: the stale object a revalidation fetch (InflightFetch.revalidating, src/stream/fetch.ts) will
+  // Regression (fixed): the stale object a revalidation fetch (InflightFetch.revalidating, src/stream/fetch.ts) will
   // serve is not pinned while the conditional request is out. The store evicts it to make room for
   // /other and overwrites its slab; the origin's 304 then makes revalidated() serve the stale
   // object's views anyway (no check of `dead`): the client gets a 200 HIT whose body holds ~16 KiB
