@@ -83,6 +83,8 @@ export class CacheObject implements StoreOwner {
 
   /** Appends body bytes: into the store while it has room, else into a buffer of our own (L5). */
   append(data: Buffer, store: RingStore): void {
+    // An empty chunk would frame as the last chunk for a chunked client: never keep one.
+    if (data.length === 0) return;
     const views = this.overflowed ? null : store.append(data, this);
     if (views) {
       for (const view of views) this.chunks.push(view);

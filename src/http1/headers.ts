@@ -2,6 +2,18 @@
 // Values are trimmed of surrounding whitespace (llhttp keeps trailing whitespace, RFC 9112 §5 says
 // it is not part of the value).
 
+/**
+ * Removes SP and HTAB at both ends: the only optional whitespace (RFC 9110 §5.6.3).
+ * String.prototype.trim would also strip 0xA0 (NBSP in latin1), an obs-text byte of the value.
+ */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
 export class HeaderFields {
   /** Flat list: name0, value0, name1, value1, ... */
   private readonly raw: string[];
@@ -44,7 +56,7 @@ export class HeaderFields {
     const out: string[] = [];
     for (const value of this.getAll(name)) {
       for (const part of value.split(',')) {
-        const token = part.trim().toLowerCase();
+        const token = trimOws(part).toLowerCase();
         if (token) out.push(token);
       }
     }

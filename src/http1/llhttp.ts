@@ -39,7 +39,8 @@ const errorNames = new Map<number, string>(Object.entries(constants.ERROR).map((
 
 /** What one parser handle reports back while `execute` runs. Return 0 to continue. */
 export interface LlhttpCallbacks {
-  onMessageBegin(): number;
+  /** A message starts at `buf[at]` (its first byte; empty lines before a request are skipped). */
+  onMessageBegin(buf: Buffer, at: number): void;
   onUrl(buf: Buffer, start: number, end: number): number;
   onStatus(buf: Buffer, start: number, end: number): number;
   onHeaderField(buf: Buffer, start: number, end: number): number;
@@ -78,6 +79,8 @@ const SCRATCH_SIZE = 256 * 1024;
 let currentCallbacks: LlhttpCallbacks | null = null;
 let currentInput: Buffer = Buffer.alloc(0);
 let currentBase = 0; // input offset that corresponds to the scratch pointer
+// llhttp tells no position with on_message_begin, so we pause there and read the error position.
+let pausedAtBegin = false;
 
 function loadInstance(): { exports: LlhttpExports; scratch: number } {
   let module: object;
@@ -94,7 +97,10 @@ function loadInstance(): { exports: LlhttpExports; scratch: number } {
     };
   const instance = new WebAssembly.Instance(module, {
     env: {
-      wasm_on_message_begin: () => currentCallbacks!.onMessageBegin(),
+      wasm_on_message_begin: () => {
+        pausedAtBegin = true;
+        return ERR_PAUSED;
+      },
       wasm_on_url: span((cb) => cb.onUrl),
       wasm_on_status: span((cb) => cb.onStatus),
       wasm_on_header_field: span((cb) => cb.onHeaderField),
@@ -156,7 +162,15 @@ export class LlhttpHandle {
     while (offset < input.length) {
       const len = Math.min(SCRATCH_SIZE, input.length - offset);
       new Uint8Array(ex.memory.buffer, scratch, len).set(input.subarray(offset, offset + len));
-      const errno = this.run(() => ex.llhttp_execute(this.ptr, scratch, len), input, offset);
+      let errno = this.run(() => ex.llhttp_execute(this.ptr, scratch, len), input, offset);
+      // Paused at a message's first byte: report it with its offset, then go on from that byte
+      // (the scratch copy is still there: one more execute call per message, no second copy).
+      while (errno === ERR_PAUSED && pausedAtBegin) {
+        const at = ex.llhttp_get_error_pos(this.ptr);
+        ex.llhttp_resume(this.ptr);
+        this.callbacks.onMessageBegin(input, offset + (at - scratch));
+        errno = this.run(() => ex.llhttp_execute(this.ptr, at, scratch + len - at), input, offset);
+      }
       if (errno !== ERR_OK) {
         const stoppedAt = offset + (ex.llhttp_get_error_pos(this.ptr) - scratch);
         return { errno, consumed: stoppedAt, reason: this.errorReason(errno) };
@@ -218,6 +232,7 @@ export class LlhttpHandle {
     currentCallbacks = this.callbacks;
     currentInput = input;
     currentBase = base;
+    pausedAtBegin = false;
     try {
       return call();
     } finally {

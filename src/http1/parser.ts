@@ -1,14 +1,15 @@
 // A stream of HTTP/1.x messages in, heads and body spans out. Strict parsing only (SPEC P1): any
 // ambiguity llhttp rejects is an error here, never repaired. The head-size limit (P2) is ours,
 // because the wasm build of llhttp has none.
-import { HeaderFields } from './headers.js';
+import { HeaderFields, trimOws } from './headers.js';
 import {
   ERR_OK,
+  ERR_PAUSED,
   ERR_PAUSED_UPGRADE,
   LlhttpHandle,
   type LlhttpCallbacks,
 } from './llhttp.js';
-import type { BodyFraming, HttpVersion, RequestHead, ResponseHead } from './message.js';
+import { isHttp10, type BodyFraming, type HttpVersion, type RequestHead, type ResponseHead } from './message.js';
 
 export type ParseErrorKind =
   /** The bytes are not a valid HTTP/1.x message, or their framing is ambiguous. */
@@ -39,21 +40,48 @@ export interface MessageEvents<H> {
 
 export const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
 
-// Bytes of a line beside its spans: "GET" " " target " " "HTTP/1.1" CRLF; "Name" ":" " " value CRLF.
-const REQUEST_LINE_OVERHEAD = 1 + 1 + 8 + 2;
-const HEADER_LINE_OVERHEAD = 2 + 2;
+/**
+ * The most bytes a head can have after its last span: llhttp reports no position at the end of a
+ * head, so we add the longest fixed ending there is (`HTTP/1.1 200\r\n\r\n`, a status line with
+ * no reason and no field). The size we check is thus exact up to the last span, and an upper bound
+ * at the end.
+ */
+const HEAD_END_MAX = 16;
 
-type HeadState = 'between-messages' | 'in-head' | 'in-body';
+// The Transfer-Encoding we relay: one field, exactly `chunked`. llhttp drops the whitespace before
+// a value and keeps the spaces after it inside the same coding, but reads `chunked<TAB>` or
+// `chunked,` as other codings: anything else is refused rather than read two ways (P1).
+const TE_CHUNKED = /^chunked *$/i;
+/** CTLs other than HTAB, which llhttp lets into a reason phrase (RFC 9112 §4 does not). */
+const REASON_CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** The first byte of "HTTP/": llhttp also takes "RTSP/" and "ICE/", and calls them HTTP/1.0. */
+const HTTP_FIRST_BYTE = 0x48;
+const EMPTY = Buffer.alloc(0);
+
+type HeadState = 'between-messages' | 'in-head' | 'in-body' | 'in-trailers';
 
 abstract class MessageParser<H> implements LlhttpCallbacks {
   protected readonly llhttp: LlhttpHandle;
   private state: HeadState = 'between-messages';
-  private headSize = 0;
   private target = '';
   private reason = '';
   private fields: string[] = [];
   private lastWasValue = true;
   private error: ParseError | null = null;
+  /** Set when the current message must be the connection's last, whatever llhttp says. */
+  private mustClose = false;
+  /** The last message closed the connection: no byte after it is parsed. */
+  private closed = false;
+  // Positions in the whole stream fed so far (a head may span feeds): `base` is the stream offset
+  // of `input[0]`; the head (or trailer section) starts at `headStart`, its last span so far ends
+  // at `spanEnd`.
+  private input: Buffer = EMPTY;
+  private base = 0;
+  private headStart = 0;
+  private spanEnd = 0;
+  /** Where the protocol name starts, and its first byte once fed (-1 until then). */
+  private protocolAt = 0;
+  private protocolByte = -1;
 
   constructor(
     type: 'request' | 'response',
@@ -69,11 +97,18 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
    */
   feed(input: Buffer): ParseError | null {
     if (this.error) return this.error;
+    if (this.closed) return input.length === 0 ? null : this.fail('invalid', 'data after the last message of the connection');
+    this.input = input;
+    this.peekProtocol(); // the protocol may start in this input, after a target that ended before
     let from = 0;
     for (;;) {
       const result = this.llhttp.execute(input, from);
       if (this.error) return this.error;
-      if (result.errno === ERR_OK) return null;
+      if (result.errno === ERR_OK) break;
+      if (this.closed && (result.errno === ERR_PAUSED || result.errno === ERR_PAUSED_UPGRADE)) {
+        if (result.consumed < input.length) return this.fail('invalid', 'data after the last message of the connection');
+        break;
+      }
       if (result.errno === ERR_PAUSED_UPGRADE) {
         // We relay Upgrade requests as plain HTTP (Upgrade is hop-by-hop and never forwarded).
         this.llhttp.resumeAfterUpgrade();
@@ -82,6 +117,12 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
       }
       return this.fail('invalid', result.reason);
     }
+    // A head still arriving counts every byte fed, whitespace outside spans included (P2).
+    const inFields = this.state === 'in-head' || this.state === 'in-trailers';
+    if (inFields && this.overLimit(this.base + input.length)) return this.fail('head-too-large', this.tooLarge());
+    this.base += input.length;
+    this.input = EMPTY;
+    return null;
   }
 
   /** The peer closed its side: completes a read-until-close body, or reports truncation. */
@@ -90,7 +131,8 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     if (this.state === 'between-messages') return null;
     const result = this.llhttp.finish();
     if (this.error) return this.error;
-    if (result.errno === ERR_OK && !this.inMessage) return null;
+    // PAUSED: the completed message closed the connection (see onMessageComplete).
+    if ((result.errno === ERR_OK || result.errno === ERR_PAUSED) && !this.inMessage) return null;
     return this.fail('truncated', result.reason || `connection closed ${this.state === 'in-head' ? 'inside the head' : 'inside the body'}`);
   }
 
@@ -109,17 +151,10 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
 
   protected abstract buildHead(version: HttpVersion, status: number, target: string, reason: string, headers: HeaderFields): H;
   protected abstract framingOf(head: H, upgrade: boolean): BodyFraming;
-  /**
-   * Framing llhttp lets through but we refuse (a reason), checked before anyone sees the head: we
-   * only relay the chunked transfer coding, because a coding we dropped would corrupt the body.
-   */
-  protected rejectHead(head: H): string | null {
-    const codings = (head as { headers: HeaderFields }).headers.tokens('transfer-encoding');
-    if (codings.length === 0) return null;
-    if (codings.length === 1 && codings[0] === 'chunked') return null;
-    return `unsupported Transfer-Encoding "${codings.join(', ')}" (only chunked is relayed)`;
-  }
-
+  /** What this kind of message refuses beyond the common checks (a reason), before anyone sees it. */
+  protected abstract rejectHead(head: H): string | null;
+  /** True when this message must be the last of the connection (llhttp may think otherwise). */
+  protected abstract closesConnection(head: H): boolean;
   /** The llhttp return value for headers-complete: 1 tells it the message has no body. */
   protected abstract skipBody(head: H): boolean;
 
@@ -128,63 +163,123 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     return this.error;
   }
 
-  private countHead(bytes: number): number {
-    this.headSize += bytes;
-    if (this.headSize > this.maxHeadSize) {
-      this.fail('head-too-large', `head larger than ${this.maxHeadSize} bytes`);
-      return -1;
-    }
-    return 0;
+  /** Fails the parse from inside a callback; the return value stops llhttp. */
+  private stop(kind: ParseErrorKind, message: string): number {
+    this.fail(kind, message);
+    return -1;
   }
 
-  onMessageBegin(): number {
+  /** True when the head, up to stream offset `end`, is over the limit. */
+  private overLimit(end: number): boolean {
+    return end - this.headStart > this.maxHeadSize;
+  }
+
+  private tooLarge(): string {
+    return `head larger than ${this.maxHeadSize} bytes`;
+  }
+
+  /** A span of the head ends at `input[end]`. */
+  private countHead(end: number): number {
+    this.spanEnd = this.base + end;
+    return this.overLimit(this.spanEnd) ? this.stop('head-too-large', this.tooLarge()) : 0;
+  }
+
+  /** Trailer fields are dropped, but counted as a head of their own (P2), from their first line. */
+  private countTrailer(start: number, end: number): number {
+    if (this.state === 'in-body') {
+      this.state = 'in-trailers';
+      this.headStart = this.base + start;
+    }
+    return this.countHead(end);
+  }
+
+  private peekProtocol(): void {
+    const i = this.protocolAt - this.base;
+    if (this.protocolByte < 0 && i >= 0 && i < this.input.length) this.protocolByte = this.input[i];
+  }
+
+  onMessageBegin(_buf: Buffer, at: number): void {
     this.state = 'in-head';
-    this.headSize = REQUEST_LINE_OVERHEAD;
+    this.headStart = this.spanEnd = this.base + at;
     this.target = '';
     this.reason = '';
     this.fields = [];
     this.lastWasValue = true;
-    return 0;
+    // A status line starts with the protocol; a request line has it after the target (onUrl).
+    this.protocolAt = this.headStart;
+    this.protocolByte = -1;
+    this.peekProtocol();
   }
 
   onUrl(buf: Buffer, start: number, end: number): number {
     this.target += buf.toString('latin1', start, end);
-    return this.countHead(end - start);
+    // The target may come in pieces: the protocol is one space after the end of the last one.
+    this.protocolAt = this.base + end + 1;
+    this.protocolByte = -1;
+    this.peekProtocol();
+    return this.countHead(end);
   }
 
   onStatus(buf: Buffer, start: number, end: number): number {
     this.reason += buf.toString('latin1', start, end);
-    return this.countHead(end - start);
+    return this.countHead(end);
   }
 
   onHeaderField(buf: Buffer, start: number, end: number): number {
+    if (this.state !== 'in-head') return this.countTrailer(start, end);
     // A field name may arrive in several spans when its bytes straddle two reads.
     if (this.lastWasValue) {
       this.fields.push(buf.toString('latin1', start, end), '');
       this.lastWasValue = false;
-      return this.countHead(end - start + HEADER_LINE_OVERHEAD);
+    } else {
+      this.fields[this.fields.length - 2] += buf.toString('latin1', start, end);
     }
-    this.fields[this.fields.length - 2] += buf.toString('latin1', start, end);
-    return this.countHead(end - start);
+    return this.countHead(end);
   }
 
   onHeaderValue(buf: Buffer, start: number, end: number): number {
+    if (this.state !== 'in-head') return this.countTrailer(start, end);
     this.fields[this.fields.length - 1] += buf.toString('latin1', start, end);
     this.lastWasValue = true;
-    return this.countHead(end - start);
+    return this.countHead(end);
   }
 
   onHeadersComplete(status: number, upgrade: boolean): number {
-    for (let i = 1; i < this.fields.length; i += 2) this.fields[i] = this.fields[i].trim();
+    // From the last span, not from where a feed ended: the verdict must not depend on the split.
+    if (this.overLimit(this.spanEnd + HEAD_END_MAX)) return this.stop('head-too-large', this.tooLarge());
     const version = { major: this.llhttp.httpMajor, minor: this.llhttp.httpMinor };
-    const head = this.buildHead(version, status, this.target, this.reason, new HeaderFields(this.fields));
-    this.fields = [];
-    const rejected = this.rejectHead(head);
-    if (rejected) {
-      this.fail('invalid', rejected);
-      return -1;
+    // llhttp also parses HTTP/0.9 and 2.0 lines, and RTSP and ICE ones: we speak HTTP/1.0 and 1.1.
+    if (version.major !== 1 || version.minor > 1 || this.protocolByte !== HTTP_FIRST_BYTE) {
+      return this.stop('invalid', 'unsupported protocol or version (only HTTP/1.0 and HTTP/1.1)');
     }
+    // Transfer-Encoding is judged on the raw values, before trimming (see TE_CHUNKED).
+    let transferEncodings = 0;
+    let chunked = false;
+    for (let i = 0; i < this.fields.length; i += 2) {
+      const name = this.fields[i];
+      if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+        transferEncodings++;
+        chunked = TE_CHUNKED.test(this.fields[i + 1]);
+      }
+      this.fields[i + 1] = trimOws(this.fields[i + 1]);
+    }
+    if (transferEncodings > 1 || (transferEncodings === 1 && !chunked)) {
+      return this.stop('invalid', 'unsupported Transfer-Encoding (only one field saying chunked is relayed)');
+    }
+    const headers = new HeaderFields(this.fields);
+    const head = this.buildHead(version, status, this.target, this.reason, headers);
+    this.fields = [];
+    const length = headers.get('content-length');
+    if (length !== undefined && !Number.isSafeInteger(Number(length))) return this.stop('invalid', 'Content-Length too large');
+    const rejected = this.rejectHead(head);
+    if (rejected) return this.stop('invalid', rejected);
     const framing = this.framingOf(head, upgrade);
+    // What we announce must be how llhttp will read the body: the one thing it could differ on is
+    // whether the body ends at the close.
+    if (framing.kind !== 'none' && (framing.kind === 'close') !== this.llhttp.needsEof) {
+      return this.stop('invalid', 'ambiguous body framing');
+    }
+    this.mustClose = this.closesConnection(head);
     this.state = 'in-body';
     this.events.onHead(head, framing);
     if (this.error) return -1;
@@ -197,9 +292,16 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
   }
 
   onMessageComplete(): number {
+    // As at the end of a head: the last trailer line's ending is in no span.
+    if (this.state === 'in-trailers' && this.overLimit(this.spanEnd + HEAD_END_MAX)) return this.stop('head-too-large', this.tooLarge());
     this.state = 'between-messages';
-    this.events.onComplete(this.llhttp.shouldKeepAlive);
-    return this.error ? -1 : 0;
+    const keepAlive = this.llhttp.shouldKeepAlive && !this.mustClose;
+    this.events.onComplete(keepAlive);
+    if (this.error) return -1;
+    if (keepAlive) return 0;
+    // Stop here: what follows a closing message is never parsed as another one (F5).
+    this.closed = true;
+    return ERR_PAUSED;
   }
 
   /** Stops parsing from inside an event handler (e.g. the consumer refused the message). */
@@ -223,11 +325,28 @@ export class RequestParser extends MessageParser<RequestHead> {
     return { method: this.llhttp.methodName, target, version, headers };
   }
 
+  protected rejectHead(head: RequestHead): string | null {
+    // llhttp reads no body after CONNECT (RFC 9110 §9.3.6) but the next request: refuse any framing.
+    if (head.method === 'CONNECT' && (head.headers.has('content-length') || head.headers.has('transfer-encoding'))) {
+      return 'CONNECT with a body';
+    }
+    return null;
+  }
+
   protected framingOf(head: RequestHead): BodyFraming {
-    // llhttp has already rejected TE+CL, several differing CLs and non-chunked final codings.
+    // llhttp has already rejected TE+CL and several differing CLs; TE is exactly chunked.
     if (head.headers.has('transfer-encoding')) return { kind: 'chunked' };
     const length = contentLengthOf(head.headers);
     return length ? { kind: 'length', length } : { kind: 'none' };
+  }
+
+  /**
+   * We do not tunnel: what follows a CONNECT would be tunnel bytes, never HTTP to parse. And after
+   * an HTTP/1.0 request with Transfer-Encoding, RFC 9112 §6.1 closes the connection (llhttp only
+   * does so without `Connection: keep-alive`).
+   */
+  protected closesConnection(head: RequestHead): boolean {
+    return head.method === 'CONNECT' || (isHttp10(head.version) && head.headers.has('transfer-encoding'));
   }
 
   protected skipBody(): boolean {
@@ -248,13 +367,20 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     return { status, reason, version, headers };
   }
 
+  protected rejectHead(head: ResponseHead): string | null {
+    return REASON_CTL.test(head.reason) ? 'control character in the reason phrase' : null;
+  }
+
   protected framingOf(head: ResponseHead): BodyFraming {
     if (this.expectNoBody || responseStatusHasNoBody(head.status)) return { kind: 'none' };
-    const te = head.headers.tokens('transfer-encoding');
-    if (te.length > 0) return te[te.length - 1] === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
+    if (head.headers.has('transfer-encoding')) return { kind: 'chunked' };
     const length = contentLengthOf(head.headers);
     if (length !== undefined) return length === 0 ? { kind: 'none' } : { kind: 'length', length };
     return { kind: 'close' };
+  }
+
+  protected closesConnection(): boolean {
+    return false;
   }
 
   protected skipBody(): boolean {

@@ -2,7 +2,7 @@
 // tested byte by byte: persistence (F5), which framing a client may get (F1-F3), bodiless
 // responses (F4), hop-by-hop fields and Via (F6).
 import type { HeaderFields } from './headers.js';
-import type { HttpVersion, RequestHead } from './message.js';
+import { isHttp10, type HttpVersion, type RequestHead } from './message.js';
 import { responseStatusHasNoBody } from './parser.js';
 
 /** RFC 9110 §7.6.1 plus Proxy-Connection, which old clients still send. */
@@ -20,6 +20,10 @@ export const HOP_BY_HOP = new Set([
 
 /** F5, F3: does the client want this connection kept open after the response? */
 export function clientWantsKeepAlive(head: RequestHead): boolean {
+  // What follows a CONNECT is tunnel data, and RFC 9112 §6.1 closes after an HTTP/1.0 message
+  // with Transfer-Encoding: the RequestParser parses nothing after either.
+  if (head.method === 'CONNECT') return false;
+  if (isHttp10(head.version) && head.headers.has('transfer-encoding')) return false;
   const connection = head.headers.tokens('connection');
   if (connection.includes('close')) return false;
   if (head.version.major === 1 && head.version.minor >= 1) return true;

@@ -214,6 +214,10 @@ export class ClientConnection implements ExchangeHost {
       return false;
     }
     let ok: boolean;
+    if (Array.isArray(data) && data.length === 0) {
+      onWritten?.(null);
+      return !this.socket.writableNeedDrain;
+    }
     if (Array.isArray(data)) {
       this.socket.cork();
       const last = data.length - 1;

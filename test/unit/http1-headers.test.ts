@@ -1,0 +1,101 @@
+// src/http1/headers.ts: HeaderFields keeps the sender's case and order; lookups ignore case.
+import { describe, expect, it } from 'vitest';
+import { HeaderFields } from '../../src/http1/index.js';
+
+const sample = (): HeaderFields =>
+  HeaderFields.from([
+    ['Host', 'a'],
+    ['Accept', 'text/html'],
+    ['X-Multi', 'one'],
+    ['accept', 'text/plain'],
+    ['x-multi', 'two, three'],
+  ]);
+
+describe('HeaderFields', () => {
+  it('get returns the first value, ignoring case; getAll returns every value in order', () => {
+    const h = sample();
+    expect(h.size).toBe(5);
+    expect(h.get('ACCEPT')).toBe('text/html');
+    expect(h.getAll('Accept')).toEqual(['text/html', 'text/plain']);
+    expect(h.get('missing')).toBeUndefined();
+    expect(h.getAll('missing')).toEqual([]);
+    expect(h.has('host')).toBe(true);
+    expect(h.has('hos')).toBe(false);
+  });
+
+  it('tokens splits every value on commas, trims, lower-cases and drops empty elements', () => {
+    const h = HeaderFields.from([
+      ['Connection', ' Keep-Alive ,, TE'],
+      ['connection', ','],
+      ['Connection', 'Upgrade'],
+    ]);
+    expect(h.tokens('connection')).toEqual(['keep-alive', 'te', 'upgrade']);
+    expect(sample().tokens('x-multi')).toEqual(['one', 'two', 'three']);
+    expect(sample().tokens('nothing')).toEqual([]);
+  });
+
+  it('set replaces every value with one, at the first position; appends when absent', () => {
+    const h = sample().set('X-MULTI', 'only');
+    expect([...h]).toEqual([
+      ['Host', 'a'],
+      ['Accept', 'text/html'],
+      ['X-Multi', 'only'],
+      ['accept', 'text/plain'],
+    ]);
+    h.set('Age', '5');
+    expect([...h].at(-1)).toEqual(['Age', '5']);
+  });
+
+  it('append adds at the end, keeping duplicates', () => {
+    const h = new HeaderFields().append('Via', '1.1 a').append('via', '1.1 b');
+    expect([...h]).toEqual([
+      ['Via', '1.1 a'],
+      ['via', '1.1 b'],
+    ]);
+  });
+
+  it('delete and deleteAll remove every field of a name, in any case, keeping the order of the rest', () => {
+    const h = sample().delete('ACCEPT');
+    expect([...h]).toEqual([
+      ['Host', 'a'],
+      ['X-Multi', 'one'],
+      ['x-multi', 'two, three'],
+    ]);
+    h.deleteAll(new Set(['host', 'x-multi']));
+    expect(h.size).toBe(0);
+  });
+
+  it('clone is independent of the original', () => {
+    const a = sample();
+    const b = a.clone();
+    b.set('Host', 'b').append('New', '1');
+    expect(a.get('host')).toBe('a');
+    expect(a.size).toBe(5);
+    expect(b.get('host')).toBe('b');
+  });
+
+  it('toLines writes "Name: value\\r\\n" per field, in order', () => {
+    expect(sample().toLines()).toBe('Host: a\r\nAccept: text/html\r\nX-Multi: one\r\naccept: text/plain\r\nx-multi: two, three\r\n');
+    expect(new HeaderFields().toLines()).toBe('');
+  });
+
+  it('toObject lower-cases names and joins repeated fields with ", "', () => {
+    expect(sample().toObject()).toEqual({
+      host: 'a',
+      accept: 'text/html, text/plain',
+      'x-multi': 'one, two, three',
+    });
+  });
+
+  it('iterates as [name, value] pairs', () => {
+    expect([...sample().entries()]).toEqual([...sample()]);
+    expect([...sample()][0]).toEqual(['Host', 'a']);
+  });
+});
+
+describe('HeaderFields.tokens trims optional whitespace only', () => {
+  it('SP and HTAB are trimmed; the obs-text byte 0xA0 (NBSP in latin1) is part of the token', () => {
+    const h = HeaderFields.from([['Connection', ' \tclose\xa0, \xa0keep-alive \t']]);
+    expect(h.tokens('connection')).toEqual(['close\xa0', '\xa0keep-alive']);
+  });
+});

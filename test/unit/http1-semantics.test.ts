@@ -1,0 +1,231 @@
+// src/http1/semantics.ts: the version- and header-dependent rules (F1-F6), as pure functions.
+import { describe, expect, it } from 'vitest';
+import {
+  HOP_BY_HOP,
+  HeaderFields,
+  appendVia,
+  chooseClientFraming,
+  clientWantsKeepAlive,
+  isHttp10,
+  isSafeMethod,
+  responseHasNoBody,
+  stripHopByHop,
+  versionString,
+  type HttpVersion,
+  type RequestHead,
+} from '../../src/http1/index.js';
+
+const V10: HttpVersion = { major: 1, minor: 0 };
+const V11: HttpVersion = { major: 1, minor: 1 };
+
+function request(version: HttpVersion, headers: [string, string][] = []): RequestHead {
+  return { method: 'GET', target: '/', version, headers: HeaderFields.from(headers) };
+}
+
+describe('clientWantsKeepAlive (F5, F3)', () => {
+  const cases: [string, HttpVersion, [string, string][], boolean][] = [
+    ['1.1 without Connection', V11, [], true],
+    ['1.1 Connection: close', V11, [['Connection', 'close']], false],
+    ['1.1 Connection: CLOSE (any case)', V11, [['connection', 'CLOSE']], false],
+    ['1.1 Connection: keep-alive', V11, [['Connection', 'keep-alive']], true],
+    ['1.1 close among other tokens', V11, [['Connection', 'te, Close , upgrade']], false],
+    ['1.1 close in a second Connection field', V11, [['Connection', 'te'], ['Connection', 'close']], false],
+    ['1.1 keep-alive and close: close wins', V11, [['Connection', 'keep-alive, close']], false],
+    ['1.1 a token that only contains "close"', V11, [['Connection', 'closed, x-close']], true],
+    ['1.0 without Connection', V10, [], false],
+    ['1.0 Connection: keep-alive', V10, [['Connection', 'keep-alive']], true],
+    ['1.0 Connection: Keep-Alive (any case, among others)', V10, [['Connection', 'x, Keep-Alive']], true],
+    ['1.0 keep-alive and close: close wins', V10, [['Connection', 'keep-alive'], ['Connection', 'close']], false],
+    ['1.0 Keep-Alive header alone (no Connection token)', V10, [['Keep-Alive', 'timeout=5']], false],
+    ['1.0 Proxy-Connection: keep-alive is not Connection', V10, [['Proxy-Connection', 'keep-alive']], false],
+  ];
+  it.each(cases)('F5/F3: %s → %s', (_label, version, headers, expected) => {
+    expect(clientWantsKeepAlive(request(version, headers))).toBe(expected);
+  });
+});
+
+describe('stripHopByHop (F6)', () => {
+  it('F6: the fixed set is exactly RFC 9110 §7.6.1 plus Proxy-Connection', () => {
+    expect([...HOP_BY_HOP].sort()).toEqual(
+      [
+        'connection',
+        'keep-alive',
+        'proxy-authenticate',
+        'proxy-authorization',
+        'proxy-connection',
+        'te',
+        'trailer',
+        'transfer-encoding',
+        'upgrade',
+      ].sort(),
+    );
+  });
+
+  it('F6: removes every field of the fixed set, in any case, keeping the rest in order', () => {
+    const h = HeaderFields.from([
+      ['Host', 'a'],
+      ['Connection', 'keep-alive'],
+      ['KEEP-ALIVE', 'timeout=5'],
+      ['TE', 'trailers'],
+      ['Trailer', 'X'],
+      ['Transfer-Encoding', 'chunked'],
+      ['Upgrade', 'h2c'],
+      ['Proxy-Authenticate', 'Basic'],
+      ['proxy-authorization', 'Basic xyz'],
+      ['Proxy-Connection', 'keep-alive'],
+      ['Content-Type', 'text/plain'],
+      ['Cache-Control', 'max-age=1'],
+    ]);
+    const out = stripHopByHop(h);
+    expect(out).toBe(h); // mutates and returns
+    expect([...out]).toEqual([
+      ['Host', 'a'],
+      ['Content-Type', 'text/plain'],
+      ['Cache-Control', 'max-age=1'],
+    ]);
+  });
+
+  it('F6: removes every field that Connection names, over several Connection fields, any case', () => {
+    const h = HeaderFields.from([
+      ['Connection', 'X-Foo, x-bar'],
+      ['X-Foo', '1'],
+      ['connection', ' X-Baz '],
+      ['x-bar', '2'],
+      ['X-BAZ', '3'],
+      ['X-Foo', '4'],
+      ['X-Kept', '5'],
+      ['Date', 'now'],
+    ]);
+    expect([...stripHopByHop(h)]).toEqual([
+      ['X-Kept', '5'],
+      ['Date', 'now'],
+    ]);
+  });
+
+  it('F6: a Connection field with only standard tokens removes nothing else', () => {
+    const h = HeaderFields.from([
+      ['Connection', 'close'],
+      ['Close', 'not-a-real-field-but-named'],
+      ['Content-Length', '5'],
+    ]);
+    // Every token Connection names is hop-by-hop, "close" included (RFC 9110 §7.6.1).
+    expect([...stripHopByHop(h)]).toEqual([['Content-Length', '5']]);
+  });
+
+  it('F6: nothing to strip leaves the fields untouched', () => {
+    const pairs: [string, string][] = [
+      ['Host', 'a'],
+      ['Accept', '*/*'],
+      ['Via', '1.1 other'],
+    ];
+    expect([...stripHopByHop(HeaderFields.from(pairs))]).toEqual(pairs);
+    expect([...stripHopByHop(new HeaderFields())]).toEqual([]);
+  });
+});
+
+describe('appendVia (RFC 9110 §7.6.3)', () => {
+  it('adds "1.1 name" when there is no Via', () => {
+    const h = appendVia(HeaderFields.from([['Host', 'a']]), V11, 'streamcache');
+    expect([...h]).toEqual([
+      ['Host', 'a'],
+      ['Via', '1.1 streamcache'],
+    ]);
+  });
+
+  it('names the version the message was received with (1.0)', () => {
+    expect(appendVia(new HeaderFields(), V10, 'streamcache').get('via')).toBe('1.0 streamcache');
+  });
+
+  it('appends to an existing Via, joining several Via fields into one at the first position', () => {
+    const h = HeaderFields.from([
+      ['via', '1.1 edge-a'],
+      ['Host', 'a'],
+      ['Via', '1.0 edge-b, 1.1 edge-c'],
+    ]);
+    appendVia(h, V11, 'shield');
+    expect([...h]).toEqual([
+      ['via', '1.1 edge-a, 1.0 edge-b, 1.1 edge-c, 1.1 shield'],
+      ['Host', 'a'],
+    ]);
+  });
+
+  it('tiers accumulate: streamcache in front of streamcache', () => {
+    const h = new HeaderFields();
+    appendVia(h, V11, 'edge');
+    appendVia(h, V11, 'shield');
+    expect(h.getAll('Via')).toEqual(['1.1 edge, 1.1 shield']);
+  });
+});
+
+describe('responseHasNoBody (F4)', () => {
+  it.each([
+    ['HEAD', 200, true],
+    ['HEAD', 404, true],
+    ['GET', 204, true],
+    ['GET', 304, true],
+    ['GET', 100, true],
+    ['GET', 103, true],
+    ['POST', 204, true],
+    ['GET', 200, false],
+    ['GET', 206, false],
+    ['GET', 404, false],
+    ['POST', 500, false],
+    ['GET', 205, false],
+  ])('F4: %s → %i has no body: %s', (method, status, expected) => {
+    expect(responseHasNoBody(method, status)).toBe(expected);
+  });
+});
+
+describe('chooseClientFraming (F1-F4)', () => {
+  const cases: [string, HttpVersion, string, number, number | undefined, string][] = [
+    ['F1: known length, 1.1', V11, 'GET', 200, 1234, 'length'],
+    ['F1: known length, 1.0', V10, 'GET', 200, 1234, 'length'],
+    ['F1: known length 0', V11, 'GET', 200, 0, 'length'],
+    ['F2: unknown length, 1.1 → chunked', V11, 'GET', 200, undefined, 'chunked'],
+    ['F2: unknown length, 1.1, error status → chunked', V11, 'GET', 500, undefined, 'chunked'],
+    ['F3: unknown length, 1.0 → buffered, never chunked', V10, 'GET', 200, undefined, 'buffered'],
+    ['F3: unknown length, 1.0 POST → buffered', V10, 'POST', 201, undefined, 'buffered'],
+    ['F4: HEAD, known length', V11, 'HEAD', 200, 10, 'none'],
+    ['F4: HEAD, unknown length', V11, 'HEAD', 200, undefined, 'none'],
+    ['F4: HEAD, 1.0', V10, 'HEAD', 200, undefined, 'none'],
+    ['F4: 204', V11, 'GET', 204, undefined, 'none'],
+    ['F4: 304 with a length', V11, 'GET', 304, 100, 'none'],
+    ['F4: 304, 1.0', V10, 'GET', 304, undefined, 'none'],
+    ['F4: 1xx', V11, 'GET', 103, undefined, 'none'],
+  ];
+  it.each(cases)('%s', (_label, client, method, status, length, expected) => {
+    expect(chooseClientFraming(client, method, status, length)).toBe(expected);
+  });
+});
+
+describe('isSafeMethod (C1, C4)', () => {
+  it('only GET and HEAD may be served from or collapsed onto a shared response', () => {
+    expect(isSafeMethod('GET')).toBe(true);
+    expect(isSafeMethod('HEAD')).toBe(true);
+    for (const m of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PURGE', 'get', 'head']) {
+      expect(isSafeMethod(m)).toBe(false);
+    }
+  });
+});
+
+describe('message helpers', () => {
+  it('versionString and isHttp10', () => {
+    expect(versionString(V11)).toBe('HTTP/1.1');
+    expect(versionString(V10)).toBe('HTTP/1.0');
+    expect(isHttp10(V10)).toBe(true);
+    expect(isHttp10(V11)).toBe(false);
+    expect(isHttp10({ major: 0, minor: 9 })).toBe(false);
+  });
+});
+
+describe('clientWantsKeepAlive: messages after which the RequestParser parses nothing', () => {
+  it('F5: an HTTP/1.0 request with Transfer-Encoding closes, even with Connection: keep-alive (RFC 9112 §6.1)', () => {
+    const head = request(V10, [['Connection', 'keep-alive'], ['Transfer-Encoding', 'chunked']]);
+    expect(clientWantsKeepAlive(head)).toBe(false);
+    expect(clientWantsKeepAlive(request(V11, [['Transfer-Encoding', 'chunked']]))).toBe(true);
+  });
+
+  it('F5: a CONNECT closes: what follows it would be tunnel bytes, which a reverse proxy never parses', () => {
+    expect(clientWantsKeepAlive({ ...request(V11), method: 'CONNECT', target: 'a:443' })).toBe(false);
+  });
+});
