@@ -100,11 +100,24 @@ export class OriginConnection {
       onComplete: (keepAlive) => this.onResponseComplete(keepAlive),
     });
     const options = { host: target.host, port: target.port, noDelay: true, allowHalfOpen: true };
-    this.socket = target.tls
-      ? tls.connect({ ...options, servername: target.servername, ca: target.ca, rejectUnauthorized: !target.insecure, ALPNProtocols: ['http/1.1'] })
-      : net.connect(options);
+    if (target.tls) {
+      this.socket = tls.connect({ ...options, servername: target.servername, ca: target.ca, rejectUnauthorized: !target.insecure, ALPNProtocols: ['http/1.1'] });
+      this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    } else {
+      // Plain TCP reads land in an arena of ours: up to a megabyte per read instead of Node's 64 KiB.
+      const arena = new ReadArena();
+      this.socket = net.connect({
+        ...options,
+        onread: {
+          buffer: () => arena.next(),
+          callback: (bytes: number, buffer: Uint8Array) => {
+            this.onData(arena.take(buffer, bytes));
+            return true;
+          },
+        },
+      });
+    }
     this.socket.once(target.tls ? 'secureConnect' : 'connect', () => this.onConnect());
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onOriginEnd());
     this.socket.on('error', (err) => this.onSocketError(err));
     this.socket.on('close', () => this.onSocketClose());
@@ -325,5 +338,35 @@ export class OriginConnection {
     this.socket.destroy();
     if (waiter) waiter(error);
     else handler?.onError(error);
+  }
+}
+
+/**
+ * Where origin reads land: slices of a large buffer, handed out in order and never reused. Each
+ * chunk read is a view that consumers may keep (a socket write holds it until flushed); the arena
+ * is garbage once no view of it is left. Reading into a large free slice lets one syscall take as
+ * much as the kernel has, which is what makes big bodies fast.
+ */
+class ReadArena {
+  private static readonly SIZE = 2 * 1024 * 1024;
+  /** Below this much room, a read starts a new arena rather than being cut short. */
+  private static readonly MIN_READ = 256 * 1024;
+  // Allocated at the first read: an idle pooled connection holds no arena.
+  private arena: Buffer | null = null;
+  private offset = 0;
+
+  next(): Buffer {
+    if (!this.arena || ReadArena.SIZE - this.offset < ReadArena.MIN_READ) {
+      this.arena = Buffer.allocUnsafeSlow(ReadArena.SIZE);
+      this.offset = 0;
+    }
+    return this.arena.subarray(this.offset);
+  }
+
+  /** The `bytes` just read into `buffer` (the slice next() returned), as a view of their own. */
+  take(buffer: Uint8Array, bytes: number): Buffer {
+    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, bytes);
+    if (buffer.buffer === this.arena?.buffer) this.offset += bytes;
+    return chunk;
   }
 }
