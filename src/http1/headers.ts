@@ -17,6 +17,8 @@ export function trimOws(value: string): string {
 export class HeaderFields {
   /** Flat list: name0, value0, name1, value1, ... */
   private readonly raw: string[];
+  /** Lower-cased names, built at the first lookup: a request is looked up a dozen times. */
+  private lower: string[] | null = null;
 
   constructor(raw: string[] = []) {
     this.raw = raw;
@@ -32,11 +34,21 @@ export class HeaderFields {
     return this.raw.length / 2;
   }
 
+  private lowerNames(): string[] {
+    if (this.lower === null) {
+      const lower: string[] = new Array(this.raw.length / 2);
+      for (let i = 0; i < this.raw.length; i += 2) lower[i / 2] = this.raw[i].toLowerCase();
+      this.lower = lower;
+    }
+    return this.lower;
+  }
+
   /** The first value of a field, or undefined. */
   get(name: string): string | undefined {
     const lower = name.toLowerCase();
-    for (let i = 0; i < this.raw.length; i += 2) {
-      if (this.raw[i].length === lower.length && this.raw[i].toLowerCase() === lower) return this.raw[i + 1];
+    const names = this.lowerNames();
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === lower) return this.raw[2 * i + 1];
     }
     return undefined;
   }
@@ -44,9 +56,10 @@ export class HeaderFields {
   /** Every value of a field, in order. */
   getAll(name: string): string[] {
     const lower = name.toLowerCase();
+    const names = this.lowerNames();
     const out: string[] = [];
-    for (let i = 0; i < this.raw.length; i += 2) {
-      if (this.raw[i].toLowerCase() === lower) out.push(this.raw[i + 1]);
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === lower) out.push(this.raw[2 * i + 1]);
     }
     return out;
   }
@@ -69,11 +82,13 @@ export class HeaderFields {
 
   append(name: string, value: string): this {
     this.raw.push(name, value);
+    this.lower = null;
     return this;
   }
 
   /** Replaces every value of `name` with one value, kept at the first occurrence's position. */
   set(name: string, value: string): this {
+    this.lower = null;
     const lower = name.toLowerCase();
     let placed = false;
     for (let i = 0; i < this.raw.length; ) {
@@ -95,6 +110,7 @@ export class HeaderFields {
 
   /** Removes every field whose lower-cased name is in `names`. */
   deleteAll(names: ReadonlySet<string>): this {
+    this.lower = null;
     let w = 0;
     for (let r = 0; r < this.raw.length; r += 2) {
       if (names.has(this.raw[r].toLowerCase())) continue;

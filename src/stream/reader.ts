@@ -189,7 +189,11 @@ export class ObjectReader {
     return Buffer.from(`HTTP/1.1 ${ctx.status} ${reasonPhrase(ctx.status)}\r\n${headers.toLines()}\r\n`, 'latin1');
   }
 
-  /** Writes every chunk available (after `head`, in one writev), up to WRITE_AHEAD beyond the socket. */
+  /**
+   * Writes every chunk available (after `head`, in one writev), up to WRITE_AHEAD beyond the
+   * socket. When that reaches the end of a complete object, the same write ends the body: a hit
+   * is one writev of head, body views and (chunked) the last chunk.
+   */
   private pump(head?: Buffer): void {
     const object = this.object!;
     const chunks = object.chunks;
@@ -202,10 +206,11 @@ export class ObjectReader {
       else batch.push(chunk);
       budget -= chunk.length;
     }
+    const atEnd = this.cursor === chunks.length && object.state === 'complete';
+    if (atEnd) return this.end(batch);
     if (batch.length > 0) this.exchange.write(batch);
     if (this.cursor !== start) this.hooks.progressed?.(this);
     if (this.cursor < chunks.length) return this.waitForDrain();
-    if (object.state === 'complete') return this.end();
     if (object.state === 'failed') this.fail('origin fetch failed mid-body');
   }
 
@@ -217,11 +222,13 @@ export class ObjectReader {
     });
   }
 
-  private end(): void {
-    const last = this.framing === 'chunked' ? LAST_CHUNK : EMPTY;
+  /** Writes the last bytes of the response (and the last chunk), then lets the connection go on. */
+  private end(batch: Buffer[] = []): void {
+    if (this.framing === 'chunked') batch.push(LAST_CHUNK);
     // Our pin on the store lasts until the kernel has every byte that points into it.
-    this.exchange.write(last, () => this.unpin());
+    this.exchange.write(batch.length > 0 ? batch : EMPTY, () => this.unpin());
     this.exchange.end();
+    this.hooks.progressed?.(this);
     this.finish();
   }
 
