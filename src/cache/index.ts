@@ -59,6 +59,7 @@ export class CacheIndex {
   insert(object: CacheObject): void {
     if (object.dead || object.state !== 'complete') return;
     const variants = this.entries.get(object.key) ?? [];
+    if (variants.includes(object)) return; // already there (a refreshed object is not re-inserted)
     const same = variants.findIndex((v) => v.varyNames.join() === object.varyNames.join() && v.varyValues.join('\0') === object.varyValues.join('\0'));
     if (same >= 0) this.forgetAt(variants, same);
     variants.push(object);

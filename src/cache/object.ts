@@ -2,6 +2,7 @@
 // store (or, past the store's room, of buffers of its own: see `overflowed`). While its fetch runs
 // the object grows; readers follow it with their own cursors. It knows nothing of sockets.
 import type { HeaderFields } from '../http1/headers.js';
+import type { ResponseHead } from '../http1/message.js';
 import type { RingStore, StoreOwner } from './store.js';
 import type { EdgePolicy } from './freshness.js';
 import { currentAge, isFresh } from './freshness.js';
@@ -45,6 +46,8 @@ export class CacheObject implements StoreOwner {
 
   constructor(
     readonly key: string,
+    /** The head as the origin sent it: what a 304 updates (C3) before the client head is rebuilt. */
+    public originHead: ResponseHead,
     public head: ObjectHead,
     public policy: EdgePolicy,
     /** ms since epoch when the origin's head arrived (Age and TTL count from here). */
@@ -130,7 +133,8 @@ export class CacheObject implements StoreOwner {
   }
 
   /** The head changed (revalidation, C3): rebuild the shared head lines. */
-  replaceHead(head: ObjectHead, policy: EdgePolicy, receivedAt: number, ageAtOrigin: number): void {
+  replaceHead(originHead: ResponseHead, head: ObjectHead, policy: EdgePolicy, receivedAt: number, ageAtOrigin: number): void {
+    this.originHead = originHead;
     this.head = head;
     this.policy = policy;
     this.headReceivedAt = receivedAt;

@@ -1,6 +1,10 @@
-// `npm start`: the demo origin and streamcache in front of it, on fixed local ports, so that
-// the curl lines it prints can be pasted as they are.
-//   DEMO_ORIGIN_PORT (default 3000), STREAMCACHE_PORT (default 8080), STREAMCACHE_LOG_LEVEL (default info, read by createLogger)
+// `npm start`: the demo origin and streamcache in front of it, with the admin listener, on fixed
+// local ports, so that the URLs and curl lines it prints can be pasted as they are. The first line
+// it prints is the demo page.
+//   DEMO_ORIGIN_PORT (default 3000), STREAMCACHE_PORT (default 8080), STREAMCACHE_ADMIN_PORT (default 9090),
+//   DEMO_STREAM_SECONDS (default 30: each /events stream; s-maxage is 2 s less),
+//   DEMO_TICK_MS (default 2000: a `tick` event; 0 for publishing only),
+//   STREAMCACHE_LOG_LEVEL (default info, read by createLogger). A port of 0 takes a free one.
 
 import { createProxy } from '../index.js';
 import { describeError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from '../proxy/cli-process.js';
@@ -15,10 +19,15 @@ const SHUTDOWN_DEADLINE_MS = 2_000;
 async function main(): Promise<void> {
   const originPort = portFromEnv('DEMO_ORIGIN_PORT', 3000);
   const proxyPort = portFromEnv('STREAMCACHE_PORT', 8080);
+  const adminPort = portFromEnv('STREAMCACHE_ADMIN_PORT', 9090);
+  const streamSeconds = numberFromEnv('DEMO_STREAM_SECONDS', 30, 1);
+  const tickMs = numberFromEnv('DEMO_TICK_MS', 2_000, 0);
 
-  const origin = await startDemoOrigin({ host: HOST, port: originPort }).catch((err: unknown) => fail(err, `${HOST}:${originPort}`));
+  const origin = await startDemoOrigin({ host: HOST, port: originPort, streamDurationMs: streamSeconds * 1000, eventIntervalMs: tickMs }).catch((err: unknown) =>
+    fail(err, `${HOST}:${originPort}`),
+  );
   const logger = createLogger('info');
-  const proxy = createProxy({ origin: origin.url, listen: `${HOST}:${proxyPort}`, logger });
+  const proxy = createProxy({ origin: origin.url, listen: `${HOST}:${proxyPort}`, admin: `${HOST}:${adminPort}`, logger });
   // Before listening: whoever reads the URLs may press Ctrl-C at once.
   onShutdownSignal(
     async () => {
@@ -34,15 +43,22 @@ async function main(): Promise<void> {
   });
 
   const proxyUrl = formatUrl(address);
+  const adminAddress = proxy.adminAddress();
+  const adminUrl = adminAddress ? formatUrl(adminAddress) : undefined;
+  // The page's subscriber count comes from the proxy: the origin reads the admin /stats for it.
+  if (adminUrl) origin.setStatsUrl(`${adminUrl}/stats`);
   process.stdout.write(
     [
-      '',
+      `  demo page           ${proxyUrl}/                  (open it in several windows, publish from any)`,
       `  streamcache proxy   ${proxyUrl}`,
       `  demo origin         ${origin.url}`,
+      ...(adminUrl ? [`  admin               ${adminUrl}/stats  ${adminUrl}/metrics`] : []),
       '',
       '  Try, through the proxy:',
-      `    curl -i ${proxyUrl}/`,
       `    curl -N ${proxyUrl}/events                      (run it in two terminals: one origin fetch, same ids)`,
+      `    curl -d 'hello' ${proxyUrl}/publish              (an event to every subscriber)`,
+      `    curl -H 'Content-Type: application/json' -d '{"event":"news","data":{"n":1}}' ${proxyUrl}/publish`,
+      `    curl -s ${proxyUrl}/demo-stats                   (streams at the origin, subscribers at the proxy)`,
       `    curl -s ${proxyUrl}/large/1048576 | sha256sum`,
       '',
       '  Ctrl-C stops both.',
@@ -58,6 +74,14 @@ function portFromEnv(name: string, fallback: number): number {
   const port = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(port <= 65535)) throw new OptionError(`${name}: "${text}" is not a port number`);
   return port;
+}
+
+function numberFromEnv(name: string, fallback: number, min: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min)) throw new OptionError(`${name}: "${text}" is not a number of at least ${min}`);
+  return value;
 }
 
 function fail(err: unknown, listenAddress?: string): never {

@@ -103,8 +103,10 @@ export class ClientConnection implements ExchangeHost {
   /** Chooses idle, head or busy from what is pending, unless we are already closing. */
   private settle(): void {
     if (this.connState === 'closing' || this.connState === 'closed') return;
+    // Only a head in progress runs the header timer: a response may end (a hit) before its own
+    // request message has been fully parsed.
     if (this.queue.length > 0) this.enter('busy');
-    else if (this.parser.inMessage) this.enter('head');
+    else if (this.parser.inHead) this.enter('head');
     else this.enter('idle');
   }
 
@@ -119,7 +121,7 @@ export class ClientConnection implements ExchangeHost {
     if (this.connState === 'closing' || this.connState === 'closed') return;
     const error = this.parser.feed(chunk);
     if (error) return this.onParseError(error);
-    if (this.connState === 'idle' && this.parser.inMessage) this.enter('head');
+    if (this.connState === 'idle' && this.parser.inHead) this.enter('head');
   }
 
   private onRequestHead(head: RequestHead, framing: BodyFraming): void {

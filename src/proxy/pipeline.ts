@@ -26,7 +26,9 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
     };
     return passToOrigin(ctx, exchange, target, isSafeMethod(request.method) ? undefined : invalidate);
   }
-  const recv: RecvContext = { request, path: target.path, key, pass: false };
+  // Credentials make a response personal: such requests pass without marking the URL for anyone
+  // else (as Varnish's builtin vcl_recv does), unless a rule or hook decides otherwise.
+  const recv: RecvContext = { request, path: target.path, key, pass: request.headers.has('authorization') };
   applyRecvRules(ctx.rules, recv);
   ctx.hooks.recv?.(recv);
   if (recv.pass) return passToOrigin(ctx, exchange, target);

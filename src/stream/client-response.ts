@@ -152,7 +152,8 @@ export class ClientResponse {
   }
 
   private clientHeaders(head: ResponseHead): HeaderFields {
-    const headers = stripHopByHop(head.headers.clone());
+    // Surrogate-Control is addressed to us (C2), whether or not we store the response.
+    const headers = stripHopByHop(head.headers.clone()).delete('surrogate-control');
     if (this.framing !== 'none' || this.exchange.request.method !== 'HEAD') headers.delete('content-length');
     appendVia(headers, head.version, this.options.viaName);
     return headers;

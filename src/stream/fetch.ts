@@ -149,7 +149,7 @@ export class InflightFetch implements OriginResponseHandler {
     }
     if (!decision.share && !decision.store) return this.handOffOrAbort(head, framing, now);
 
-    const object = new CacheObject(this.key, decision.clientHead, decision.policy, now, originAge(head.headers), declared);
+    const object = new CacheObject(this.key, head, decision.clientHead, decision.policy, now, originAge(head.headers), declared);
     object.varyNames = varyNamesOf(head.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
     if (!decision.store) object.dead = true;
@@ -196,7 +196,8 @@ export class InflightFetch implements OriginResponseHandler {
   onEnd(): void {
     if (this.relay) return this.relay.onEnd();
     const object = this.object;
-    if (!object) return;
+    // After a 304 (C3) the fetch is already complete: the stale object was refreshed, not filled.
+    if (!object || this.fetchState !== 'receiving') return;
     object.state = 'complete';
     if (this.decision?.store && !object.overflowed && !object.dead && !this.invalidated) this.env.index.insert(object);
     else object.dead = true;
@@ -251,8 +252,10 @@ export class InflightFetch implements OriginResponseHandler {
   private revalidated(head: ResponseHead, now: number): void {
     const stale = this.revalidating!;
     if (stale.state !== 'complete') return this.fail('revalidated object is no longer complete');
-    const decision = this.env.decide(this.request, { ...head, status: stale.head.status, headers: updateStoredFields(stale.head.headers, head.headers) }, now, { kind: 'none' });
-    stale.replaceHead(decision.clientHead, decision.policy, now, originAge(head.headers));
+    // The stored response as the origin sent it, updated with the 304's fields (RFC 9111 §4.3.4).
+    const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
+    const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
+    stale.replaceHead(updated, decision.clientHead, decision.policy, now, originAge(head.headers));
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {

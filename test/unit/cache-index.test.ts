@@ -22,7 +22,8 @@ function object(key: string, options: { vary?: Record<string, string>; state?: O
   const vary = options.vary ?? {};
   const names = Object.keys(vary).sort();
   const headers = fields(...(names.length ? [['Vary', names.join(', ')] as [string, string]] : []));
-  const o = new CacheObject(key, { status: 200, reason: 'OK', headers }, POLICY, NOW, 0, options.body);
+  const head = { status: 200, reason: 'OK', headers };
+  const o = new CacheObject(key, { ...head, version: { major: 1, minor: 1 } }, head, POLICY, NOW, 0, options.body);
   o.varyNames = names;
   o.varyValues = names.map((n) => vary[n]);
   if (options.body && options.store) o.append(Buffer.alloc(options.body, 1), options.store);
