@@ -1,0 +1,597 @@
+// Model-based property of the streaming miss with request collapsing, on real loopback sockets:
+// fast-check draws an origin behaviour (framing, size, pacing, cacheability, a failure mid-body)
+// and a schedule of 1..6 clients (when each arrives relative to the origin's progress, HTTP/1.0 or
+// 1.1, keep-alive, fast or slow reader, a disconnect point); the model (streaming-model.ts, written
+// from SPEC.md) says what each client observes and how many requests reach the origin; the test
+// plays the scenario through a fresh proxy and compares.
+//
+// Rules covered: R1-R5, R8, F1-F3, F5 (persistence, close after an abrupt end), V1-V3, O2, O3, C2
+// (which Cache-Control values are shared), R4 hit-for-pass. Not covered here: R6 (TTLs outlast the
+// scenario), R7's timing, L*, O1, T*, C1/C3/C4, HEAD (F4).
+//
+// Determinism: arrivals are scheduled by the origin's progress, not by the clock. The origin's
+// script for fetch #1 stops before its head and at every scheduled body offset until the clients
+// due there have reached the proxy; "reached" is observed through the public recv hook (vcl_recv),
+// which the proxy calls synchronously just before it consults the cache. Body offsets are let in
+// only once the proxy has decided on the head (the public fetch hook, vcl_fetch, has run), so
+// {body k} always means "after the head". Clients at one point arrive one after another.
+// After-end clients wait for the proxy to hang up fetch #1's origin connection (its response says
+// Connection: close) and for every earlier client to be done, then come one at a time.
+//
+// On failure, fast-check prints the drawn Scenario (JSON) and the error lists the scenario in
+// words, then per client what the model expects (with rule ids) and what was observed. Replay one
+// with MODEL_SCENARIO='<the JSON>' npx vitest run test/property/streaming-model.property.test.ts,
+// or the whole sequence with FC_SEED/FC_PATH; MODEL_VERBOSE=1 prints every run.
+//
+// Generator exclusions (each keeps the model deterministic, not hides a disagreement):
+// - A close-delimited body fails only by a stall (between-bytes timeout). A clean close completes
+//   it (O3), and a reset cannot be told from a clean close reliably: when an RST arrives while the
+//   proxy still has unread bytes (a loaded machine delays its reads), libuv may report EOF, or
+//   Linux may drop the unread bytes. Both seen here under load, also in a plain node:net
+//   client/server pair. For Content-Length and chunked bodies a reset is fine (EOF is premature
+//   there too), and the origin resets only once every client already streaming holds every byte
+//   sent (so none is dropped).
+// - Disconnect points are ≥ 1 response byte: a client that hangs up while waiting for the head
+//   races the head itself (whether its released request reaches the origin is then a coin toss).
+// - After-end clients never disconnect (the next one's hit-or-refetch depends on it); client 0 does
+//   not disconnect when fetch #1 ends in a reset and after-end clients follow (the reset is seen by
+//   the origin before the proxy reads it; client 0's own end is the proof the proxy has).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fcOptions, fcRuns } from '../support/fc.js';
+import { openClient, parseResponses, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { startScriptedOrigin, type ReceivedRequest, type ScriptedOrigin, type ScriptedResponder } from '../support/scripted-origin.js';
+import { startProxy, type RunningProxy } from '../support/proxy.js';
+import { patternBytes } from '../support/bytes.js';
+import { withTimeout } from '../support/ports.js';
+import {
+  CACHE_POLICIES,
+  cacheHeaders,
+  describeExpectation,
+  describeScenario,
+  isShareable,
+  model,
+  stopAt,
+  type ClientPlan,
+  type Expectation,
+  type FailureKind,
+  type OriginFraming,
+  type OriginPlan,
+  type Scenario,
+} from './streaming-model.js';
+
+const BASE_RUNS = 30;
+// The proxy's betweenBytesTimeout when fetch #1 stalls. It applies to every fetch of that run, and
+// on a loaded machine the event loop can stall for a few hundred ms between reading a body's last
+// bytes and its end (250 ms gave false between-bytes timeouts at load 25 on 2 cores).
+const STALL_TIMEOUT_MS = 1_000;
+// Bounds on waits that only matter when something hangs (generous: machines here run loaded).
+const RESPONSE_TIMEOUT_MS = 8_000;
+const STEP_TIMEOUT_MS = 12_000;
+
+// ------------------------------------------------------------------------------------------------
+// Generators
+
+const fracArb = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
+
+const sizeArb = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 100 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 101, max: 20_000 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 20_001, max: 200_000 }) },
+);
+
+const rawOriginArb = fc.record({
+  framing: fc.constantFrom<OriginFraming>('length', 'chunked', 'close'),
+  size: sizeArb,
+  chunkSizes: fc.array(fc.integer({ min: 1, max: 65_536 }), { minLength: 1, maxLength: 4 }),
+  gapMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }),
+  headDelayMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 15 }) }),
+  cache: fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...CACHE_POLICIES.filter(isShareable)) },
+    { weight: 2, arbitrary: fc.constantFrom(...CACHE_POLICIES.filter((p) => !isShareable(p))) },
+  ),
+  failure: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        how: fc.oneof(
+          { weight: 3, arbitrary: fc.constant<FailureKind>('reset') },
+          { weight: 3, arbitrary: fc.constant<FailureKind>('close') },
+          { weight: 1, arbitrary: fc.constant<FailureKind>('stall') },
+        ),
+        frac: fracArb,
+      }),
+    },
+  ),
+});
+
+const rawClientArb = fc.record({
+  arrival: fc.oneof(
+    { weight: 2, arbitrary: fc.constant({ kind: 'before-head' as const }) },
+    { weight: 4, arbitrary: fracArb.map((frac) => ({ kind: 'body' as const, frac })) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'after-end' as const }) },
+  ),
+  version: fc.oneof({ weight: 2, arbitrary: fc.constant('1.1' as const) }, { weight: 1, arbitrary: fc.constant('1.0' as const) }),
+  keepAlive: fc.boolean(),
+  slow: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  disconnect: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.double({ min: 0, max: 1.2, noNaN: true }) }),
+});
+
+type RawOrigin = typeof rawOriginArb extends fc.Arbitrary<infer T> ? T : never;
+type RawClientDraw = typeof rawClientArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** The drawn values, made consistent (see the exclusions at the top of the file). */
+function buildScenario(rawOrigin: RawOrigin, rawClients: RawClientDraw[]): Scenario {
+  const { framing, size } = rawOrigin;
+  let failure: OriginPlan['failure'] = null;
+  if (rawOrigin.failure) {
+    const { frac } = rawOrigin.failure;
+    // A close-delimited body fails only by a stall (see the exclusions at the top): a drawn clean
+    // close is the complete body (O3, the no-failure case), a drawn reset becomes a stall.
+    const how: FailureKind = framing === 'close' ? 'stall' : rawOrigin.failure.how;
+    if (framing === 'close' && rawOrigin.failure.how === 'close') {
+      failure = null;
+    } else if (framing === 'length') {
+      // All Content-Length bytes sent is a complete body: fail strictly before.
+      if (size > 0) failure = { at: Math.min(size - 1, Math.floor(frac * size)), how };
+    } else {
+      // Chunked: all bytes but no terminating chunk is still a failure. Close-delimited: a stall
+      // after every byte is not a clean close.
+      failure = { at: Math.floor(frac * size), how };
+    }
+  }
+  // At most about 24 writes, so a run stays short whatever the sizes drawn.
+  const minPiece = Math.max(1, Math.ceil(size / 24));
+  const origin: OriginPlan = {
+    framing,
+    size,
+    chunkSizes: rawOrigin.chunkSizes.map((n) => Math.max(n, minPiece)),
+    gapMs: rawOrigin.gapMs,
+    headDelayMs: rawOrigin.headDelayMs,
+    cache: rawOrigin.cache,
+    failure,
+  };
+  const end = stopAt(origin);
+  const hasAfterEnd = rawClients.slice(1).some((c) => c.arrival.kind === 'after-end');
+  const clients: ClientPlan[] = rawClients.map((c, i) => {
+    const arrival: ClientPlan['arrival'] =
+      i === 0 ? { kind: 'first' } : c.arrival.kind === 'body' ? { kind: 'body', offset: Math.floor(c.arrival.frac * end) } : { kind: c.arrival.kind };
+    let disconnectAfter = c.disconnect === null ? null : 1 + Math.floor(c.disconnect * (size + 300));
+    if (arrival.kind === 'after-end') disconnectAfter = null;
+    if (i === 0 && hasAfterEnd && failure?.how === 'reset') disconnectAfter = null;
+    return { arrival, version: c.version, keepAlive: c.keepAlive, slow: c.slow, disconnectAfter };
+  });
+  return { origin, clients };
+}
+
+const scenarioArb = fc
+  .tuple(rawOriginArb, fc.array(rawClientArb, { minLength: 1, maxLength: 6 }))
+  .map(([rawOrigin, rawClients]) => buildScenario(rawOrigin, rawClients));
+
+// ------------------------------------------------------------------------------------------------
+// Playing a scenario
+
+interface Observed {
+  /** The first response on the connection (possibly partial), or undefined if no byte came. */
+  response: ParsedResponse | undefined;
+  received: number;
+  /** The connection was closed by the server (checked when it matters, see runClient). */
+  closedByServer: boolean;
+  /** The client hung up on purpose (disconnectAfter). */
+  disconnected: boolean;
+  /** Something went wrong in the client itself (a timeout, a parse error). */
+  problem?: string;
+  /** The client connection, kept open for the end-of-run persistence check. */
+  client: RawClient;
+  /** At the end of the run, before cleanup: the connection was still open. */
+  openAtEnd?: boolean;
+}
+
+function requestBytes(plan: ClientPlan, id: number): string {
+  const connection = plan.version === '1.1' ? (plan.keepAlive ? '' : 'Connection: close\r\n') : plan.keepAlive ? 'Connection: keep-alive\r\n' : '';
+  return `GET /obj HTTP/${plan.version}\r\nHost: model.test\r\nX-Client: ${id}\r\n${connection}\r\n`;
+}
+
+/** A response over: complete, per a parse of what arrived so far. */
+function responseOver(bytes: Buffer): boolean {
+  try {
+    return parseResponses(bytes, ['GET'], { closedCleanly: false, maxFinal: 1 })[0]?.complete === true;
+  } catch {
+    return true;
+  }
+}
+
+async function runClient(port: number, plan: ClientPlan, id: number, opened: (client: RawClient) => void, responseTimeoutMs: number): Promise<Observed> {
+  const client = await openClient(port);
+  opened(client);
+  const timers = new Set<NodeJS.Timeout>();
+  if (plan.slow) {
+    // Slow reader: after every 16 KiB, stop reading for 8 ms (the proxy's writes back up).
+    let since = 0;
+    client.socket.on('data', (chunk: Buffer) => {
+      since += chunk.length;
+      if (since < 16 * 1024) return;
+      since = 0;
+      client.pause();
+      const t = setTimeout(() => {
+        timers.delete(t);
+        client.resume();
+      }, 8);
+      timers.add(t);
+    });
+    client.socket.once('close', () => {
+      for (const t of timers) clearTimeout(t);
+    });
+  }
+  await client.write(requestBytes(plan, id));
+  const observed: Observed = { response: undefined, received: 0, closedByServer: false, disconnected: false, client };
+  try {
+    if (plan.disconnectAfter !== null) {
+      const d = plan.disconnectAfter;
+      await client.readUntil((bytes) => bytes.length >= d || responseOver(bytes), responseTimeoutMs).catch(() => undefined);
+      observed.closedByServer = client.closedByServer;
+      observed.disconnected = !client.closed;
+      await client.close();
+      const bytes = client.received();
+      observed.received = bytes.length;
+      observed.response = bytes.length > 0 ? parseResponses(bytes, ['GET'], { closedCleanly: false, maxFinal: 1 })[0] : undefined;
+      return observed;
+    }
+    observed.response = await client.readResponse('GET', responseTimeoutMs);
+    observed.received = client.received().length;
+    // A connection the request asked to close must close soon after the response; one kept alive
+    // is checked at the end of the run (it must still be open then).
+    if (!plan.keepAlive || !observed.response.complete) await client.waitClose(3_000);
+    observed.closedByServer = client.closedByServer;
+  } catch (err) {
+    observed.problem = (err as Error).message;
+    observed.received = client.received().length;
+    observed.closedByServer = client.closedByServer;
+  }
+  return observed;
+}
+
+/** Sends fetch #1's response as the plan says, stopping at each arrival point until its clients are in. */
+async function serveFetch1(
+  res: ScriptedResponder,
+  plan: OriginPlan,
+  body: Buffer,
+  offsets: number[],
+  arrive: (point: string) => Promise<void>,
+  headProcessed: Promise<void>,
+  streamingClientsHave: (bytes: number) => Promise<void>,
+): Promise<void> {
+  const socket = res.socket;
+  // Over once the proxy has hung up (its FIN: 'end'; a stalled connection never closes on our
+  // side) or the connection is gone (our reset).
+  const closed = new Promise<void>((resolve) => {
+    if (socket.destroyed || socket.readableEnded) return resolve();
+    socket.once('end', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  const headers: [string, string][] = [...cacheHeaders(plan.cache), ['Connection', 'close']];
+  if (plan.framing === 'length') headers.push(['Content-Length', String(plan.size)]);
+  if (plan.framing === 'chunked') headers.push(['Transfer-Encoding', 'chunked']);
+
+  await arrive('head');
+  await res.head(200, headers, { delayMs: plan.headDelayMs });
+  // {body k} means after the head: wait until the proxy has decided on it (its fetch hook ran).
+  await withTimeout(headProcessed, STEP_TIMEOUT_MS, 'the proxy to process the head of fetch #1 (fetch hook)');
+  const end = stopAt(plan);
+  // Write boundaries: the chunk sizes (the last repeats), cut at every arrival offset.
+  const cuts = new Set<number>();
+  for (let pos = 0, i = 0; pos < end; i++) {
+    pos = Math.min(end, pos + plan.chunkSizes[Math.min(i, plan.chunkSizes.length - 1)]);
+    cuts.add(pos);
+  }
+  for (const offset of offsets) if (offset > 0 && offset <= end) cuts.add(offset);
+  await arrive('body:0');
+  let pos = 0;
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    if (pos > 0 && plan.gapMs) await res.sleep(plan.gapMs);
+    const piece = body.subarray(pos, cut);
+    await (plan.framing === 'chunked' ? res.chunk(piece) : res.write(piece));
+    pos = cut;
+    await arrive(`body:${pos}`);
+  }
+  if (plan.failure?.how === 'reset') {
+    // The RST must not overtake bytes the proxy has not read yet (see the exclusions at the top).
+    await streamingClientsHave(end);
+    await res.reset({ settleMs: 10 });
+  } else if (plan.failure?.how === 'close') {
+    await res.end();
+  } else if (plan.failure?.how === 'stall') {
+    await res.stall();
+  } else {
+    if (plan.framing === 'chunked') await res.lastChunk();
+    await res.end();
+  }
+  await closed;
+}
+
+interface RunResult {
+  observed: Observed[];
+  originRequests: number;
+  originErrors: string[];
+}
+
+/** Where a client waits to be let in: before fetch #1's head, or at a body offset. */
+function arrivalPoint(plan: ClientPlan): string | undefined {
+  switch (plan.arrival.kind) {
+    case 'before-head':
+      return 'head';
+    case 'body':
+      return `body:${plan.arrival.offset}`;
+    default:
+      return undefined;
+  }
+}
+
+async function playScenario(scenario: Scenario, responseTimeoutMs: number): Promise<RunResult> {
+  const { origin: plan, clients } = scenario;
+  const body = patternBytes(0, plan.size);
+  const observed: Promise<Observed>[] = [];
+  const reachedProxy = new Map<number, () => void>();
+  const reached = new Set<number>();
+
+  let proxy: RunningProxy | undefined;
+  let origin: ScriptedOrigin | undefined;
+
+  const live: RawClient[] = [];
+  /**
+   * Resolves once every client connection that has a 200 head and a streamed body (Content-Length
+   * or chunked) holds `bytes` body bytes, or is closed (polled; bounded).
+   */
+  const streamingClientsHave = async (bytes: number): Promise<void> => {
+    const lagging = (): boolean =>
+      live.some((c) => {
+        if (c.closed) return false;
+        let r: ParsedResponse | undefined;
+        try {
+          [r] = parseResponses(c.received(), ['GET'], { closedCleanly: false, maxFinal: 1 });
+        } catch {
+          return false; // malformed: the comparison reports it
+        }
+        return r !== undefined && r.headComplete && r.status === 200 && (r.framing === 'length' || r.framing === 'chunked') && r.body.length < bytes;
+      });
+    // A client let in at the last arrival point got its head (and replay) written to its socket
+    // when the proxy took its request: a poll phase or two and its socket has read them.
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    const deadline = performance.now() + STEP_TIMEOUT_MS;
+    while (lagging() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+  };
+
+  /** Starts client `i` and resolves once the proxy's recv hook has seen its request. */
+  const startClient = async (i: number): Promise<void> => {
+    const seen = new Promise<void>((resolve) => (reached.has(i) ? resolve() : reachedProxy.set(i, resolve)));
+    const run = runClient(proxy!.port, clients[i], i, (c) => live.push(c), responseTimeoutMs);
+    observed[i] = run;
+    await withTimeout(seen, 5_000, `client ${i} reaching the proxy (recv hook)`);
+  };
+
+  // Arrival points: the clients due at each, in schedule order.
+  const due = new Map<string, number[]>();
+  clients.forEach((c, i) => {
+    const point = arrivalPoint(c);
+    if (point !== undefined) due.set(point, [...(due.get(point) ?? []), i]);
+  });
+  const arrive = async (point: string): Promise<void> => {
+    for (const i of due.get(point) ?? []) await startClient(i);
+    due.delete(point);
+  };
+
+  let headSeen!: () => void;
+  const headProcessed = new Promise<void>((resolve) => (headSeen = resolve));
+  let originCount = 0;
+  let fetch1Done!: Promise<void>;
+  let fetch1Started!: () => void;
+  const fetch1Begun = new Promise<void>((resolve) => (fetch1Started = resolve));
+
+  origin = await startScriptedOrigin((_req: ReceivedRequest, res: ScriptedResponder) => {
+    originCount++;
+    if (originCount === 1) {
+      const offsets = clients.flatMap((c) => (c.arrival.kind === 'body' ? [c.arrival.offset] : []));
+      fetch1Done = serveFetch1(res, plan, body, offsets, arrive, headProcessed, streamingClientsHave);
+      fetch1Started();
+      return fetch1Done;
+    }
+    // Every later request: the same response, at once, whole.
+    return res.send({ status: 200, headers: cacheHeaders(plan.cache), body, framing: plan.framing, chunkSizes: plan.chunkSizes, gapMs: plan.gapMs });
+  });
+  try {
+    proxy = await startProxy(origin.url, {
+      idleTimeout: 30_000,
+      betweenBytesTimeout: plan.failure?.how === 'stall' ? STALL_TIMEOUT_MS : 10_000,
+      hooks: {
+        recv(ctx) {
+          const id = Number(ctx.request.headers.get('x-client'));
+          if (reached.has(id)) return;
+          reached.add(id);
+          reachedProxy.get(id)?.();
+        },
+        // vcl_fetch, called as the proxy processes an origin head: the first is fetch #1's.
+        fetch() {
+          headSeen();
+        },
+      },
+    });
+
+    await startClient(0);
+    await withTimeout(fetch1Begun, 5_000, 'fetch #1 reaching the origin');
+    await withTimeout(fetch1Done, STEP_TIMEOUT_MS, 'fetch #1 to be over (the proxy hanging up its origin connection)');
+    if (due.size > 0) throw new Error(`test bug: arrival points never reached: ${[...due.keys()].join(', ')}`);
+    await withTimeout(Promise.all(observed.filter(Boolean)), STEP_TIMEOUT_MS, 'every client of fetch #1 to be done');
+    for (const [i, c] of clients.entries()) {
+      if (c.arrival.kind !== 'after-end') continue;
+      await startClient(i);
+      await withTimeout(observed[i], STEP_TIMEOUT_MS, `after-end client ${i} to be done`);
+    }
+    const results = await Promise.all(observed);
+    // Connections that must stay open: give a wrong close a moment to show.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const o of results) o.openAtEnd = !o.client.closed;
+    return { observed: results, originRequests: origin.requests.length, originErrors: [...origin.errors] };
+  } finally {
+    const settled = await Promise.allSettled(observed.filter(Boolean));
+    await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.client.close() : undefined)));
+    await proxy?.close();
+    await origin.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Comparing
+
+function describeObserved(o: Observed): string {
+  const r = o.response;
+  if (o.problem) return `problem: ${o.problem}${r ? '' : ` (received ${o.received} bytes)`}`;
+  if (!r) return `no response (received ${o.received} bytes, closed by server: ${o.closedByServer})`;
+  const framing = r.framing === 'length' ? `Content-Length ${r.header('content-length')}` : r.framing;
+  return (
+    `${r.status}, ${framing}, ${r.body.length} body bytes, ${r.complete ? 'complete' : 'incomplete'}` +
+    `${r.framing === 'chunked' ? (r.terminatingChunk ? ', terminating chunk' : ', no terminating chunk') : ''}` +
+    `, connection ${o.disconnected ? 'closed by the client' : o.openAtEnd ? 'open' : 'closed'}`
+  );
+}
+
+/** Differences between what the model expects of one client and what it observed. */
+function compare(e: Expectation, o: Observed, plan: ClientPlan, body: Buffer): string[] {
+  const problems: string[] = [];
+  const r = o.response;
+  const bodyOk = (got: Buffer, length: number) => got.length === length && got.equals(body.subarray(0, length));
+  const isPrefix = (got: Buffer) => got.length <= body.length && got.equals(body.subarray(0, got.length));
+
+  if (plan.disconnectAfter !== null) {
+    // R8: what it got before hanging up is consistent with the model; nothing more is asked of it.
+    if (!r || !r.headComplete) return problems;
+    const status = e.outcome === '503' ? 503 : 200;
+    if (r.status !== status) problems.push(`status ${r.status}, expected ${status}`);
+    if (e.outcome !== '503' && r.status === 200) {
+      if (r.framing !== e.framing) problems.push(`framing ${r.framing}, expected ${e.framing}`);
+      if (!isPrefix(r.body) || r.body.length > e.bodyLength) problems.push(`body of ${r.body.length} bytes is not a prefix of the expected ${e.bodyLength}`);
+    }
+    return problems;
+  }
+
+  if (o.problem) problems.push(o.problem);
+  if (!r) return [...problems, 'no response at all'];
+  if (!r.headComplete) return [...problems, 'incomplete head'];
+  if (r.problems.length > 0) problems.push(`framing problems: ${r.problems.join('; ')}`);
+  if (plan.version === '1.0' && r.framing === 'chunked') problems.push('F3: chunked to an HTTP/1.0 client');
+
+  switch (e.outcome) {
+    case 'complete': {
+      if (r.status !== 200) problems.push(`status ${r.status}, expected 200`);
+      if (r.framing !== e.framing) problems.push(`framing ${r.framing}, expected ${e.framing}`);
+      if (!r.complete) problems.push('response incomplete');
+      if (e.framing === 'length' && r.header('content-length') !== String(e.bodyLength)) problems.push(`Content-Length ${r.header('content-length')}, expected ${e.bodyLength}`);
+      if (e.framing === 'chunked' && !r.terminatingChunk) problems.push('no terminating chunk');
+      if (!bodyOk(r.body, e.bodyLength)) problems.push(`body of ${r.body.length} bytes differs from the expected ${e.bodyLength} bytes${isPrefix(r.body) ? ' (a prefix)' : ''}`);
+      const closed = o.client.closed && o.closedByServer;
+      if (e.connection === 'closed' && !closed) problems.push('connection still open, expected closed');
+      if (e.connection === 'open' && !o.openAtEnd) problems.push('connection closed, expected kept alive');
+      break;
+    }
+    case 'abrupt': {
+      if (r.status !== 200) problems.push(`status ${r.status}, expected 200`);
+      if (r.framing !== e.framing) problems.push(`framing ${r.framing}, expected ${e.framing}`);
+      if (r.complete) problems.push('response complete, expected an abrupt end');
+      if (r.terminatingChunk) problems.push('terminating chunk after a failed fetch');
+      if (e.framing === 'length' && r.header('content-length') !== String(body.length)) problems.push(`Content-Length ${r.header('content-length')}, expected the origin's ${body.length}`);
+      if (!bodyOk(r.body, e.bodyLength)) problems.push(`got ${r.body.length} body bytes${isPrefix(r.body) ? ' (a prefix)' : ' (NOT a prefix)'}, expected exactly the ${e.bodyLength} bytes read before the failure`);
+      if (!o.closedByServer) problems.push('connection not closed by the server');
+      break;
+    }
+    case '503': {
+      if (r.status !== 503) problems.push(`status ${r.status}, expected 503`);
+      if (!r.complete) problems.push('503 response incomplete');
+      const closed = o.client.closed && o.closedByServer;
+      if (e.connection === 'closed' && !closed) problems.push('connection still open, expected closed');
+      if (e.connection === 'open' && !o.openAtEnd) problems.push('connection closed, expected kept alive');
+      break;
+    }
+  }
+  return problems;
+}
+
+/** Plays a scenario and checks it against the model; throws with a readable report on any difference. */
+async function checkScenario(scenario: Scenario, responseTimeoutMs = RESPONSE_TIMEOUT_MS): Promise<void> {
+  const expected = model(scenario);
+  let result: RunResult;
+  try {
+    result = await playScenario(scenario, responseTimeoutMs);
+  } catch (err) {
+    throw new Error(`the scenario did not play out: ${(err as Error).message}\n${describeScenario(scenario)}\nexpected:\n${expected.clients.map((e, i) => `client ${i}: ${describeExpectation(e)}`).join('\n')}\norigin requests: ${expected.originRequests}`);
+  }
+  const body = patternBytes(0, scenario.origin.size);
+  const lines: string[] = [];
+  let wrong = false;
+  scenario.clients.forEach((plan, i) => {
+    const diffs = compare(expected.clients[i], result.observed[i], plan, body);
+    if (diffs.length > 0) wrong = true;
+    lines.push(`client ${i}: expected ${describeExpectation(expected.clients[i])}`);
+    lines.push(`          observed ${describeObserved(result.observed[i])}${diffs.length ? `\n          MISMATCH: ${diffs.join('; ')}` : ''}`);
+  });
+  if (result.originRequests !== expected.originRequests) {
+    wrong = true;
+    lines.push(`MISMATCH: origin saw ${result.originRequests} requests, expected ${expected.originRequests} [R2, R4, R5, O2]`);
+  } else {
+    lines.push(`origin requests: ${result.originRequests}`);
+  }
+  if (result.originErrors.length > 0) {
+    wrong = true;
+    lines.push(`origin errors: ${result.originErrors.join('; ')}`);
+  }
+  if (wrong) throw new Error(`model and proxy disagree\n${describeScenario(scenario)}\n${lines.join('\n')}`);
+}
+
+// ------------------------------------------------------------------------------------------------
+
+// Failures found once, replayed first on every run (fast-check `examples`).
+const PINNED: Scenario[] = [
+  // R4: a client waiting for an uncacheable head must be released to fetch on its own. Found by
+  // this property (the released client was re-attached to the fetch it had just left and never
+  // answered; the origin saw 1 request, not 2); fixed in 53fb7d1 while this test was written.
+  {
+    origin: { framing: 'length', size: 2000, chunkSizes: [1000], gapMs: 0, headDelayMs: 0, cache: 'no-store', failure: null },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'before-head' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+    ],
+  },
+];
+
+// The vitest timeout of the property; fast-check stops starting runs 30 s before it, so that a
+// failure found late is still reported with its (partly shrunk) counterexample.
+const PROPERTY_TIMEOUT_MS = fcRuns(BASE_RUNS) * 6_000 + 60_000;
+
+describe('streaming miss: model-based property on loopback sockets', () => {
+  it(
+    'R1-R5, R8, F1-F3, F5, V1-V3, O2, O3: every client observes what the SPEC model says, and the origin sees the modelled number of requests',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(scenarioArb, async (scenario) => {
+          const t0 = performance.now();
+          try {
+            await checkScenario(scenario);
+            if (process.env.MODEL_VERBOSE) console.log(`ok ${Math.round(performance.now() - t0)} ms\n${describeScenario(scenario)}`);
+          } catch (err) {
+            if (process.env.MODEL_VERBOSE) console.log(`FAIL ${Math.round(performance.now() - t0)} ms\n${(err as Error).message}`);
+            throw err;
+          }
+        }),
+        fcOptions(BASE_RUNS, { examples: PINNED.map((scenario): [Scenario] => [scenario]), interruptAfterTimeLimit: PROPERTY_TIMEOUT_MS - 30_000 }),
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
+});
+
+// Replays one scenario printed by a failure: MODEL_SCENARIO='{"origin":…,"clients":[…]}'.
+describe.skipIf(!process.env.MODEL_SCENARIO)('streaming miss: replay', () => {
+  it('the scenario in MODEL_SCENARIO', async () => {
+    await checkScenario(JSON.parse(process.env.MODEL_SCENARIO ?? '{}') as Scenario);
+  });
+});
