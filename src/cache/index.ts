@@ -3,6 +3,7 @@
 // registry (src/stream/registry.ts).
 import type { HeaderFields } from '../http1/headers.js';
 import type { RequestHead } from '../http1/message.js';
+import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
 import type { CacheObject } from './object.js';
 import type { RingStore } from './store.js';
 
@@ -12,9 +13,12 @@ export function cacheKey(request: RequestHead, path: string, authority?: string)
   return `${host}${path}`;
 }
 
-/** The request's values of the fields a response varies on, normalised for comparison. */
+/**
+ * The request's values of the fields a response varies on, normalised for comparison.
+ * Accept-Encoding is normalised as Fastly does (T1): `br`, `gzip` or '' (src/http1/accept-encoding.ts).
+ */
 export function varyValues(names: readonly string[], headers: HeaderFields): string[] {
-  return names.map((name) => headers.getAll(name).join(',').replace(/\s+/g, ' ').trim());
+  return names.map((name) => (name === 'accept-encoding' ? normalizedAcceptEncoding(headers) : headers.getAll(name).join(',').replace(/\s+/g, ' ').trim()));
 }
 
 export function varyNamesOf(responseHeaders: HeaderFields): string[] {

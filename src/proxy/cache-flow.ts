@@ -6,7 +6,10 @@ import type { RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
-import { ObjectReader, type ReaderRole } from '../stream/reader.js';
+import type { ObjectReader, ReaderRole } from '../stream/reader.js';
+import { TransformingReader } from '../stream/transform.js';
+import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
+import { esiAssembler } from './esi/assemble.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
@@ -38,7 +41,8 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
 }
 
 function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
-  return new ObjectReader(
+  // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
+  return new TransformingReader(
     exchange,
     role,
     {
@@ -49,6 +53,8 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
       },
     },
     ctx.hooks.deliver,
+    esiAssembler(ctx),
+    ctx.options.maxObjectSizeBuffered,
   );
 }
 
@@ -65,6 +71,10 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
 
 function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): Buffer {
   const headers = exchange.request.headers.clone().deleteAll(CLIENT_CONDITIONALS);
+  // C1, T1: the origin sees Accept-Encoding as the variant is keyed (`br`, `gzip` or none), as with Fastly.
+  const acceptEncoding = normalizedAcceptEncoding(headers);
+  if (acceptEncoding) headers.set('Accept-Encoding', acceptEncoding);
+  else headers.delete('accept-encoding');
   if (revalidating) for (const [name, value] of revalidationFields(revalidating.etag, revalidating.lastModified)) headers.append(name, value);
   const asGet: RequestHead = { ...exchange.request, method: 'GET', headers };
   return planOriginRequest(asGet, target, {

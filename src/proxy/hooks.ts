@@ -1,7 +1,8 @@
 // What embedders (hooks) and CLI users (config rules) can change about a request's handling:
-// recv (key, pass), fetch (ttl, doStream, cacheable) and deliver (client headers).
+// recv (key, pass), fetch (ttl, doStream, cacheable, compress, esi) and deliver (client headers).
 import type { HeaderFields } from '../http1/headers.js';
 import type { RequestHead } from '../http1/message.js';
+import type { ContentCoding } from '../http1/accept-encoding.js';
 
 /** vcl_recv: before the cache is consulted. Change `key`, or set `pass` to skip the cache. */
 export interface RecvContext {
@@ -12,7 +13,7 @@ export interface RecvContext {
   pass: boolean;
 }
 
-/** vcl_fetch: after the origin's head arrived. Set `ttl` (seconds), `doStream`, `cacheable`. */
+/** vcl_fetch: after the origin's head arrived. Set `ttl` (seconds), `doStream`, `cacheable`, `compress`, `esi`. */
 export interface FetchContext {
   readonly request: RequestHead;
   readonly path: string;
@@ -20,6 +21,10 @@ export interface FetchContext {
   ttl: number;
   doStream: boolean;
   cacheable: boolean;
+  /** T1: compress a response the origin sent without a content coding (beresp.gzip); streaming goes off. */
+  compress?: ContentCoding;
+  /** T2: process ESI in the response (beresp.do_esi); streaming goes off for it and its fragments. */
+  esi?: boolean;
 }
 
 /** vcl_deliver: edit the head one client is about to get. */
@@ -47,6 +52,8 @@ export interface CacheRule {
   ttl?: number;
   doStream?: boolean;
   cacheable?: boolean;
+  compress?: ContentCoding;
+  esi?: boolean;
 }
 
 export interface CompiledRule extends CacheRule {
@@ -78,5 +85,7 @@ export function applyFetchRules(rules: readonly CompiledRule[], ctx: FetchContex
     if (rule.ttl !== undefined) ctx.ttl = rule.ttl;
     if (rule.doStream !== undefined) ctx.doStream = rule.doStream;
     if (rule.cacheable !== undefined) ctx.cacheable = rule.cacheable;
+    if (rule.compress !== undefined) ctx.compress = rule.compress;
+    if (rule.esi !== undefined) ctx.esi = rule.esi;
   }
 }

@@ -172,10 +172,10 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   };
 }
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
 
 function checkRules(rules: unknown): CacheRule[] {
-  if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable? }');
+  if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
   rules.forEach((rule: unknown, i) => {
     if (!rule || typeof rule !== 'object') throw new OptionError(`rules[${i}]: must be an object`);
     for (const [key, value] of Object.entries(rule)) {
@@ -183,7 +183,8 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex } = rule as CacheRule;
+    const { path, regex, compress } = rule as CacheRule;
+    if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {
       try {

@@ -8,6 +8,8 @@ import { edgePolicy } from '../cache/freshness.js';
 import type { ObjectHead } from '../cache/object.js';
 import type { HeadDecision } from '../stream/fetch.js';
 import { applyFetchRules, type CompiledRule, type FetchContext, type ProxyHooks } from './hooks.js';
+import { planTransform } from '../stream/transform.js';
+import { isEsiFragmentRequest } from './esi/subrequest.js';
 
 export interface PolicySettings {
   defaultTtl: number;
@@ -38,12 +40,17 @@ export function decideAtHead(settings: PolicySettings, request: RequestHead, pat
   const share = store && effective.ttl > 0 && !effective.mustRevalidate;
   // V1: an HTTP/1.0 request that triggers a fetch without Content-Length turns streaming off.
   const v1 = request.version.minor === 0 && framing.kind !== 'length';
+  // T1, T2: compression and ESI (of a response that becomes an object; a pass is relayed as it
+  // comes) turn streaming off, and so does being fetched for an ESI include.
+  const transform = store ? planTransform(ctx.compress, ctx.esi, head) : undefined;
+  const t2 = isEsiFragmentRequest(request);
   return {
     policy: effective,
     share,
     store,
-    stream: ctx.doStream && !v1,
+    stream: ctx.doStream && !v1 && !transform && !t2,
     hitForPass: !store,
     clientHead: clientHeadOf(head, settings.viaName),
+    transform,
   };
 }

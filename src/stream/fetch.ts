@@ -20,6 +20,7 @@ import type { EdgePolicy } from '../cache/freshness.js';
 import { originAge } from '../cache/freshness.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
+import { transformObject, transformOf, transformedHead, type BodyEncoder, type ObjectTransform } from './transform.js';
 
 export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complete' | 'failed';
 
@@ -34,8 +35,10 @@ export interface HeadDecision {
   stream: boolean;
   /** Mark the key hit-for-pass (R4). */
   hitForPass: boolean;
-  /** The object's head as clients get it. */
+  /** The object's head as clients get it (before a transform: see transformedHead). */
   clientHead: ObjectHead;
+  /** T1, T2: compress the body on its way in, or mark the object an ESI template (src/stream/transform.ts). */
+  transform?: ObjectTransform;
 }
 
 /** What a fetch needs from the proxy around it. */
@@ -73,6 +76,8 @@ export class InflightFetch implements OriginResponseHandler {
   private backlogWarned = false;
   /** An unsafe request succeeded for this URL while we fetched (C4): never commit, take no one new. */
   private invalidated = false;
+  /** T1: the body goes through this compressor; its output is what the object holds. */
+  private encoder: BodyEncoder | null = null;
 
   constructor(
     private readonly env: FetchEnvironment,
@@ -149,13 +154,30 @@ export class InflightFetch implements OriginResponseHandler {
     }
     if (!decision.share && !decision.store) return this.handOffOrAbort(head, framing, now);
 
-    const object = new CacheObject(this.key, head, decision.clientHead, decision.policy, now, originAge(head.headers), declared);
-    object.varyNames = varyNamesOf(head.headers);
+    // T1: a compressed object's head says so (Content-Encoding, Vary); its length is known only at its end.
+    const clientHead = transformedHead(decision.clientHead, decision.transform);
+    const object = new CacheObject(this.key, head, clientHead, decision.policy, now, originAge(head.headers), decision.transform?.coding ? undefined : declared);
+    object.varyNames = varyNamesOf(clientHead.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
     if (!decision.store) object.dead = true;
     object.pin();
     this.fetchPinned = true;
     this.object = object;
+    if (decision.transform) {
+      this.encoder = transformObject(object, decision.transform, limit, {
+        data: (bytes) => this.appendBody(bytes),
+        end: () => {
+          this.encoder = null;
+          this.onEnd();
+        },
+        error: (reason) => {
+          this.origin?.abort();
+          this.fail(reason);
+        },
+        pause: () => this.origin?.pause(),
+        resume: () => this.origin?.resume(),
+      });
+    }
     this.enter('receiving');
     for (const reader of [...this.readers]) {
       const own = reader.role === 'MISS';
@@ -168,6 +190,11 @@ export class InflightFetch implements OriginResponseHandler {
 
   onBody(chunk: Buffer): void {
     if (this.relay) return this.relay.onBody(chunk);
+    if (this.encoder) return this.encoder.write(chunk);
+    this.appendBody(chunk);
+  }
+
+  private appendBody(chunk: Buffer): void {
     const object = this.object;
     if (!object || this.fetchState !== 'receiving') return;
     const limit = this.decision!.stream ? this.env.maxObjectSize : this.env.maxObjectSizeBuffered;
@@ -195,6 +222,7 @@ export class InflightFetch implements OriginResponseHandler {
 
   onEnd(): void {
     if (this.relay) return this.relay.onEnd();
+    if (this.encoder) return this.encoder.end();
     const object = this.object;
     // After a 304 (C3) the fetch is already complete: the stale object was refreshed, not filled.
     if (!object || this.fetchState !== 'receiving') return;
@@ -214,6 +242,7 @@ export class InflightFetch implements OriginResponseHandler {
   /** O1, O2, L2-L4: no object; clients get 503 before their head, an abrupt close after. */
   private fail(reason: string): void {
     if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
+    this.encoder?.destroy();
     if (this.object) {
       this.object.state = 'failed';
       this.object.dead = true;
@@ -255,7 +284,8 @@ export class InflightFetch implements OriginResponseHandler {
     // The stored response as the origin sent it, updated with the 304's fields (RFC 9111 §4.3.4).
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
-    stale.replaceHead(updated, decision.clientHead, decision.policy, now, originAge(head.headers));
+    // T1: the stored bytes keep their coding, whatever the hook says this time.
+    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, originAge(head.headers));
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {

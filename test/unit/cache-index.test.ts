@@ -73,8 +73,25 @@ describe('C1: Vary variants', () => {
   });
 
   it('C1 varyValues: every value of each field, joined, whitespace normalised; absent is empty', () => {
-    const headers = fields(['Accept-Encoding', 'gzip,  br'], ['accept-encoding', ' zstd '], ['Accept-Language', 'en']);
-    expect(varyValues(['accept-encoding', 'accept-language', 'cookie'], headers)).toEqual(['gzip, br, zstd', 'en', '']);
+    const headers = fields(['Accept-Language', 'en,  fr'], ['accept-language', ' de '], ['Accept-Encoding', 'gzip']);
+    expect(varyValues(['accept-language', 'cookie'], headers)).toEqual(['en, fr, de', '']);
+  });
+
+  it('C1/T1 varyValues: Accept-Encoding is normalised as Fastly does: br, gzip or none, q-values respected', () => {
+    const ae = (...values: string[]) => varyValues(['accept-encoding'], fields(...values.map((v) => ['Accept-Encoding', v] as [string, string])))[0];
+    expect(ae('gzip,  br', ' zstd ')).toBe('br');
+    expect(ae('gzip, deflate')).toBe('gzip');
+    expect(ae('x-gzip')).toBe('gzip');
+    expect(ae('br;q=0.5, gzip')).toBe('gzip');
+    expect(ae('br;q=0, gzip;q=0.2')).toBe('gzip');
+    expect(ae('gzip;q=0, *')).toBe('br');
+    expect(ae('*;q=0.1, br;q=0')).toBe('gzip');
+    expect(ae('br;q=0.5, gzip;q=0.5')).toBe('br');
+    expect(ae('zstd, deflate')).toBe('');
+    expect(ae('gzip;q=0')).toBe('');
+    expect(ae('identity')).toBe('');
+    expect(ae('gzip;q=2')).toBe('');
+    expect(ae()).toBe('');
   });
 
   it('C1 variantMatches: an object without Vary matches every request; with Vary, the same values only', () => {
@@ -97,7 +114,9 @@ describe('C1: Vary variants', () => {
     expect(index.lookup('k', fields(['Accept-Encoding', 'gzip']))).toBe(gzip);
     expect(index.lookup('k', fields(['Accept-Encoding', 'br']))).toBe(br);
     expect(index.lookup('k', fields())).toBe(none);
-    expect(index.lookup('k', fields(['Accept-Encoding', 'zstd']))).toBeUndefined();
+    // T1: Accept-Encoding is normalised: a client that accepts neither br nor gzip is the `none` variant.
+    expect(index.lookup('k', fields(['Accept-Encoding', 'zstd']))).toBe(none);
+    expect(index.lookup('k', fields(['Accept-Encoding', 'gzip, deflate']))).toBe(gzip);
     expect(index.lookup('other', fields())).toBeUndefined();
   });
 
