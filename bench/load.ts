@@ -5,12 +5,9 @@
 //      BENCH_ROUNDS (interleaved rounds of the req/s scenarios, 1), BENCH_BIG_BYTES (1073741824),
 //      BENCH_BIG_RUNS (5), BENCH_GENERATOR (wrk | autocannon, default:
 //      wrk when installed), BENCH_WORKERS (autocannon worker threads, default 1), BENCH_WRK_THREADS.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import { fileURLToPath } from 'node:url';
-import type { AutocannonJob, BigResult, ClientMessage, LoadResult } from './clients.js';
-import { MB, cpuBusy, fixed, int, machineInfo, printMachine, printTable } from './common.js';
-import type { ServerKind, ServerMessage } from './servers.js';
+import type { BigResult, LoadResult } from './clients.js';
+import { MB, envNumber, fixed, idleCheck, int, median, printMachine, printTable, ratio, verdict } from './common.js';
+import { checkTarget, generatorLine, runClient, runLoad as runLoadOn, startServer, type RunningServer } from './harness.js';
 
 const DURATION = envNumber('BENCH_DURATION', 10);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50);
@@ -23,192 +20,8 @@ const BODY_BYTES = 1024;
 const TARGET_RPS_RATIO = 2.0; // streamcache req/s >= 2x node:http proxy
 const TARGET_BIG_RATIO = 0.7; // 1 GiB pass-through MB/s >= 0.7x direct
 
-const SERVERS_JS = fileURLToPath(new URL('./servers.js', import.meta.url));
-const CLIENTS_JS = fileURLToPath(new URL('./clients.js', import.meta.url));
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${raw} is not a number`);
-  return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-const children = new Set<ChildProcess>();
-
-function killAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-interface RunningServer {
-  kind: ServerKind;
-  port: number;
-  child: ChildProcess;
-  cpu(): Promise<number>; // µs of user + system CPU used so far
-  stop(): Promise<void>;
-}
-
-function startServer(kind: ServerKind, arg?: string | number): Promise<RunningServer> {
-  const child = fork(SERVERS_JS, [kind, ...(arg === undefined ? [] : [String(arg)])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`${kind} server exited (code ${code}) before it was ready`));
-    child.once('exit', onExit);
-    child.on('message', function ready(m: ServerMessage) {
-      if (m.type === 'failed') {
-        child.off('message', ready);
-        child.off('exit', onExit);
-        reject(new Error(`${kind} server failed: ${m.error.split('\n')[0]}`));
-      } else if (m.type === 'ready') {
-        child.off('message', ready);
-        child.off('exit', onExit);
-        resolve({
-          kind,
-          port: m.port,
-          child,
-          cpu: () =>
-            new Promise((res) => {
-              child.on('message', function got(c: ServerMessage) {
-                if (c.type !== 'cpu') return;
-                child.off('message', got);
-                res(c.user + c.system);
-              });
-              child.send({ type: 'cpu' });
-            }),
-          stop: () =>
-            new Promise((res) => {
-              if (child.exitCode !== null || child.signalCode !== null) return res();
-              const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-              child.once('exit', () => {
-                clearTimeout(timer);
-                res();
-              });
-              child.kill('SIGTERM');
-            }),
-        });
-      }
-    });
-  });
-}
-
-function runClient<T extends LoadResult | BigResult>(args: string[]): Promise<T> {
-  const child = fork(CLIENTS_JS, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    child.on('message', (m: ClientMessage) => {
-      settled = true;
-      if (m.type === 'result') resolve(m.result as T);
-      else reject(new Error(`load generator failed: ${m.error}`));
-    });
-    child.on('exit', (code) => {
-      children.delete(child);
-      if (!settled) reject(new Error(`load generator exited (code ${code}) without a result`));
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Load generators
-
-function hasWrk(): boolean {
-  try {
-    execFileSync('which', ['wrk'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const GENERATOR: 'wrk' | 'autocannon' = (() => {
-  const forced = process.env.BENCH_GENERATOR;
-  if (forced === 'wrk' || forced === 'autocannon') return forced;
-  return hasWrk() ? 'wrk' : 'autocannon';
-})();
-const WRK_THREADS = envNumber('BENCH_WRK_THREADS', Math.max(1, Math.min(4, machineInfo().cores)));
-const AUTOCANNON_WORKERS = envNumber('BENCH_WORKERS', 1);
-
-/** wrk's "635.91us" / "1.20ms" / "2.00s" → ms */
-function wrkTime(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
-}
-
-function wrkBytes(text: string): number {
-  const m = /^([\d.]+)(B|KB|MB|GB|TB)$/.exec(text.trim());
-  if (!m) return NaN;
-  return Number(m[1]) * 1024 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(m[2]);
-}
-
-function runWrk(url: string, connections: number, duration: number): Promise<LoadResult> {
-  const threads = Math.min(WRK_THREADS, connections);
-  const child = spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
-      children.delete(child);
-      if (code !== 0) return reject(new Error(`wrk exited with ${code}:\n${out}`));
-      const total = /(\d+) requests in ([\d.]+)(us|ms|s|m), ([\d.]+\w+) read/.exec(out);
-      if (!total) return reject(new Error(`cannot read wrk output:\n${out}`));
-      const requests = Number(total[1]);
-      const seconds = wrkTime(`${total[2]}${total[3]}`) / 1000;
-      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      resolve({
-        requests,
-        seconds,
-        rps: requests / seconds,
-        p50ms: wrkTime(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-        p99ms: wrkTime(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-        bytes: wrkBytes(total[4]),
-        errors: socketErrors ? Number(socketErrors[1]) + Number(socketErrors[2]) + Number(socketErrors[3]) : 0,
-        timeouts: socketErrors ? Number(socketErrors[4]) : 0,
-        non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-      });
-    });
-  });
-}
-
 function runLoad(port: number, duration: number): Promise<LoadResult> {
-  const url = `http://127.0.0.1:${port}/bench`;
-  if (GENERATOR === 'wrk') return runWrk(url, CONNECTIONS, duration);
-  const job: AutocannonJob = { url, connections: CONNECTIONS, duration, workers: AUTOCANNON_WORKERS };
-  return runClient<LoadResult>(['autocannon', JSON.stringify(job)]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checks
-
-/** One plain GET before loading a target: the scenario is meaningless if the answer is wrong. */
-function checkTarget(port: number, path: string, expectBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let n = 0;
-      res.on('data', (c: Buffer) => (n += c.length));
-      res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${path}: status ${res.statusCode}`));
-        else if (n !== expectBytes) reject(new Error(`GET ${path}: ${n} body bytes, expected ${expectBytes}`));
-        else resolve();
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`GET ${path}: no answer in 5 s`)));
-  });
+  return runLoadOn(port, '/bench', CONNECTIONS, duration);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,39 +93,19 @@ function summarize(s: Scenario): Summary | null {
   };
 }
 
-function ratio(a: number | undefined, b: number | undefined): number {
-  return a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
-}
-
-function verdict(value: number, target: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  return value >= target ? 'PASS' : 'FAIL';
-}
-
 interface BigRow {
   name: string;
   runs: BigResult[];
   error?: string;
 }
 
-function median(values: number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
 async function main(): Promise<void> {
-  const generatorLine =
-    GENERATOR === 'wrk'
-      ? `wrk (${WRK_THREADS} threads)`
-      : `autocannon 8 (wrk not installed), in its own process${AUTOCANNON_WORKERS > 1 ? `, ${AUTOCANNON_WORKERS} worker threads` : ''}`;
   console.log('streamcache load benchmark (loopback, one process per server and per generator)');
-  const busy = await cpuBusy(1000);
+  const idle = await idleCheck();
   printMachine({
-    generator: generatorLine,
+    generator: generatorLine(),
     scenario: `${CONNECTIONS} connections, keep-alive, GET, ${BODY_BYTES} B body, ${DURATION} s each after ${WARMUP} s warm-up`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
+    'idle check': idle,
   });
   console.log();
 
