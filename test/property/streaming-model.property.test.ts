@@ -5,9 +5,15 @@
 // from SPEC.md) says what each client observes and how many requests reach the origin; the test
 // plays the scenario through a fresh proxy and compares.
 //
+// Per run it also draws the proxy's options (src/proxy/options.ts): `stream` on or off, and
+// `maxObjectSize` / `maxObjectSizeBuffered` below, equal to or above the body size (or default).
+//
 // Rules covered: R1-R5, R8, F1-F3, F5 (persistence, close after an abrupt end), V1-V3, O2, O3, C2
-// (which Cache-Control values are shared), R4 hit-for-pass. Not covered here: R6 (TTLs outlast the
-// scenario), R7's timing, L*, O1, T*, C1/C3/C4, HEAD (F4).
+// (which Cache-Control values are shared), R4 hit-for-pass, L1 (which limit applies: streaming
+// fetch → maxObjectSize, buffered fetch (stream off, V1) → maxObjectSizeBuffered, and a client
+// waiting on a streaming fetch (V2) → maxObjectSizeBuffered), L2, L3, L4, stream off (every client
+// waits, Content-Length, 503 on failure or limit). Not covered here: R6 (TTLs outlast the scenario),
+// R7's timing, L5, O1, T*, C1/C3/C4, HEAD (F4), size limits on passes.
 //
 // Determinism: arrivals are scheduled by the origin's progress, not by the clock. The origin's
 // script for fetch #1 stops before its head and at every scheduled body offset until the clients
@@ -33,6 +39,17 @@
 //   sent (so none is dropped).
 // - Disconnect points are ≥ 1 response byte: a client that hangs up while waiting for the head
 //   races the head itself (whether its released request reaches the origin is then a coin toss).
+// - Size limits are drawn only for shareable responses: a pass is relayed by another path, and how
+//   L1 bounds it is not modelled. `stream: false` is drawn only for shareable responses because of
+//   a known disagreement (BUGS, STREAM_OFF_PASS: the pass relay streams anyway).
+// - L2 ends fetch #1 at its head: body arrivals become before-head arrivals. L3/L4: arrivals during
+//   the body stop at the limit (the origin sends past it in one write, and the proxy hangs up).
+//   A streaming client cut by L4 holds at most `limit` bytes: how many exactly depends on how the
+//   proxy's reads split the body, so only the bound and the prefix are checked.
+// - A 1.0 client joining a streaming fetch that completes with a body above maxObjectSizeBuffered
+//   arrives at that limit at the latest: it then gets 503 when a later read passes the limit. Joining
+//   after the last byte (no read follows; with Content-Length the object may already be a hit) is a
+//   race the SPEC does not settle (the proxy then serves it whole).
 // - After-end clients never disconnect (the next one's hit-or-refetch depends on it); client 0 does
 //   not disconnect when fetch #1 ends in a reset and after-end clients follow (the reset is seen by
 //   the origin before the proxy reads it; client 0's own end is the proof the proxy has).
@@ -46,7 +63,10 @@ import { patternBytes } from '../support/bytes.js';
 import { withTimeout } from '../support/ports.js';
 import {
   CACHE_POLICIES,
+  arrivalEnd,
   cacheHeaders,
+  fetchPlan,
+  proxyPlanOf,
   describeExpectation,
   describeScenario,
   isShareable,
@@ -55,8 +75,10 @@ import {
   type ClientPlan,
   type Expectation,
   type FailureKind,
+  type FetchPlan,
   type OriginFraming,
   type OriginPlan,
+  type ProxyPlan,
   type Scenario,
 } from './streaming-model.js';
 
@@ -119,11 +141,36 @@ const rawClientArb = fc.record({
   disconnect: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.double({ min: 0, max: 1.2, noNaN: true }) }),
 });
 
+// A size limit relative to the body: below it (the body passes it), equal (a body of exactly the
+// limit is fine), or above.
+const limitDrawArb = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 2, arbitrary: fc.record({
+      rel: fc.oneof({ weight: 2, arbitrary: fc.constant('below' as const) }, { weight: 1, arbitrary: fc.constant('equal' as const) }, { weight: 1, arbitrary: fc.constant('above' as const) }),
+      frac: fracArb,
+    }) },
+);
+
+const rawProxyArb = fc.record({
+  stream: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  limits: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.record({ streaming: limitDrawArb, buffered: limitDrawArb }) }),
+});
+
 type RawOrigin = typeof rawOriginArb extends fc.Arbitrary<infer T> ? T : never;
 type RawClientDraw = typeof rawClientArb extends fc.Arbitrary<infer T> ? T : never;
+type RawProxy = typeof rawProxyArb extends fc.Arbitrary<infer T> ? T : never;
+type LimitDraw = typeof limitDrawArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** A limit (≥ 1, as the proxy requires) below, at or above `size`; null where none fits or none is drawn. */
+function limitFor(draw: LimitDraw, size: number): number | null {
+  if (!draw) return null;
+  if (draw.rel === 'below') return size >= 2 ? 1 + Math.floor(draw.frac * (size - 2)) : null;
+  if (draw.rel === 'equal') return size >= 1 ? size : null;
+  return size + 1 + Math.floor(draw.frac * 1000);
+}
 
 /** The drawn values, made consistent (see the exclusions at the top of the file). */
-function buildScenario(rawOrigin: RawOrigin, rawClients: RawClientDraw[]): Scenario {
+function buildScenario(rawOrigin: RawOrigin, rawClients: RawClientDraw[], rawProxy: RawProxy): Scenario {
   const { framing, size } = rawOrigin;
   let failure: OriginPlan['failure'] = null;
   if (rawOrigin.failure) {
@@ -153,22 +200,44 @@ function buildScenario(rawOrigin: RawOrigin, rawClients: RawClientDraw[]): Scena
     cache: rawOrigin.cache,
     failure,
   };
-  const end = stopAt(origin);
+  // Size limits only for a shareable response: how L1 bounds a pass is not modelled (the model says so).
+  const shareable = isShareable(origin.cache);
+  const proxy: ProxyPlan = {
+    // BUG (pinned below, STREAM_OFF_PASS): with `stream: false` an uncacheable response is still
+    // streamed to its client (the pass relay ignores the option), so stream off is drawn only for
+    // shareable responses until that is fixed.
+    stream: shareable ? rawProxy.stream : true,
+    maxObjectSize: shareable && rawProxy.limits ? limitFor(rawProxy.limits.streaming, size) : null,
+    maxObjectSizeBuffered: shareable && rawProxy.limits ? limitFor(rawProxy.limits.buffered, size) : null,
+  };
+  const fetch1 = fetchPlan(origin, proxy, rawClients[0].version, failure);
+  // Arrivals during the body stop where the origin stops sending: its failure, or the limit the
+  // body passes (L3, L4: the proxy closes the origin connection then). L2 ends fetch #1 at its
+  // head: body arrivals become before-head arrivals.
+  const end = arrivalEnd(origin, fetch1);
   const hasAfterEnd = rawClients.slice(1).some((c) => c.arrival.kind === 'after-end');
   const clients: ClientPlan[] = rawClients.map((c, i) => {
-    const arrival: ClientPlan['arrival'] =
+    let arrival: ClientPlan['arrival'] =
       i === 0 ? { kind: 'first' } : c.arrival.kind === 'body' ? { kind: 'body', offset: Math.floor(c.arrival.frac * end) } : { kind: c.arrival.kind };
+    if (arrival.kind === 'body' && fetch1.end === 'L2') arrival = { kind: 'before-head' };
+    // A 1.0 client joining a streaming fetch that completes waits for the whole body (V2) and is
+    // held to maxObjectSizeBuffered: it gets 503 when a later read passes that limit. Joining at
+    // the very end (no read follows; with Content-Length the object may already be a hit) is a
+    // race the SPEC does not settle: such joiners arrive at the buffered limit at the latest.
+    if (arrival.kind === 'body' && i > 0 && c.version === '1.0' && fetch1.streams && fetch1.end === 'ok' && fetch1.waitersOverBuffered) {
+      arrival = { kind: 'body', offset: Math.min(arrival.offset, proxy.maxObjectSizeBuffered!) };
+    }
     let disconnectAfter = c.disconnect === null ? null : 1 + Math.floor(c.disconnect * (size + 300));
     if (arrival.kind === 'after-end') disconnectAfter = null;
     if (i === 0 && hasAfterEnd && failure?.how === 'reset') disconnectAfter = null;
     return { arrival, version: c.version, keepAlive: c.keepAlive, slow: c.slow, disconnectAfter };
   });
-  return { origin, clients };
+  return { origin, clients, proxy };
 }
 
 const scenarioArb = fc
-  .tuple(rawOriginArb, fc.array(rawClientArb, { minLength: 1, maxLength: 6 }))
-  .map(([rawOrigin, rawClients]) => buildScenario(rawOrigin, rawClients));
+  .tuple(rawOriginArb, fc.array(rawClientArb, { minLength: 1, maxLength: 6 }), rawProxyArb)
+  .map(([rawOrigin, rawClients, rawProxy]) => buildScenario(rawOrigin, rawClients, rawProxy));
 
 // ------------------------------------------------------------------------------------------------
 // Playing a scenario
@@ -257,6 +326,7 @@ async function runClient(port: number, plan: ClientPlan, id: number, opened: (cl
 async function serveFetch1(
   res: ScriptedResponder,
   plan: OriginPlan,
+  fetch1: FetchPlan,
   body: Buffer,
   offsets: number[],
   arrive: (point: string) => Promise<void>,
@@ -279,7 +349,9 @@ async function serveFetch1(
   await res.head(200, headers, { delayMs: plan.headDelayMs });
   // {body k} means after the head: wait until the proxy has decided on it (its fetch hook ran).
   await withTimeout(headProcessed, STEP_TIMEOUT_MS, 'the proxy to process the head of fetch #1 (fetch hook)');
-  const end = stopAt(plan);
+  // L2: the proxy refuses the body at the head and closes the connection.
+  if (fetch1.end === 'L2') return closed;
+  const end = arrivalEnd(plan, fetch1);
   // Write boundaries: the chunk sizes (the last repeats), cut at every arrival offset.
   const cuts = new Set<number>();
   for (let pos = 0, i = 0; pos < end; i++) {
@@ -295,6 +367,11 @@ async function serveFetch1(
     await (plan.framing === 'chunked' ? res.chunk(piece) : res.write(piece));
     pos = cut;
     await arrive(`body:${pos}`);
+  }
+  if (fetch1.end === 'limit') {
+    // L3, L4: the rest (up to the planned end or failure) passes the limit; the proxy closes.
+    await (plan.framing === 'chunked' ? res.chunk(body.subarray(end, stopAt(plan))) : res.write(body.subarray(end, stopAt(plan))));
+    return closed;
   }
   if (plan.failure?.how === 'reset') {
     // The RST must not overtake bytes the proxy has not read yet (see the exclusions at the top).
@@ -331,6 +408,8 @@ function arrivalPoint(plan: ClientPlan): string | undefined {
 
 async function playScenario(scenario: Scenario, responseTimeoutMs: number): Promise<RunResult> {
   const { origin: plan, clients } = scenario;
+  const proxyPlan = proxyPlanOf(scenario);
+  const fetch1 = fetchPlan(plan, proxyPlan, clients[0].version, plan.failure);
   const body = patternBytes(0, plan.size);
   const observed: Promise<Observed>[] = [];
   const reachedProxy = new Map<number, () => void>();
@@ -393,7 +472,7 @@ async function playScenario(scenario: Scenario, responseTimeoutMs: number): Prom
     originCount++;
     if (originCount === 1) {
       const offsets = clients.flatMap((c) => (c.arrival.kind === 'body' ? [c.arrival.offset] : []));
-      fetch1Done = serveFetch1(res, plan, body, offsets, arrive, headProcessed, streamingClientsHave);
+      fetch1Done = serveFetch1(res, plan, fetch1, body, offsets, arrive, headProcessed, streamingClientsHave);
       fetch1Started();
       return fetch1Done;
     }
@@ -403,6 +482,9 @@ async function playScenario(scenario: Scenario, responseTimeoutMs: number): Prom
   try {
     proxy = await startProxy(origin.url, {
       idleTimeout: 30_000,
+      stream: proxyPlan.stream,
+      ...(proxyPlan.maxObjectSize !== null ? { maxObjectSize: proxyPlan.maxObjectSize } : {}),
+      ...(proxyPlan.maxObjectSizeBuffered !== null ? { maxObjectSizeBuffered: proxyPlan.maxObjectSizeBuffered } : {}),
       betweenBytesTimeout: plan.failure?.how === 'stall' ? STALL_TIMEOUT_MS : 10_000,
       hooks: {
         recv(ctx) {
@@ -500,7 +582,11 @@ function compare(e: Expectation, o: Observed, plan: ClientPlan, body: Buffer): s
       if (r.complete) problems.push('response complete, expected an abrupt end');
       if (r.terminatingChunk) problems.push('terminating chunk after a failed fetch');
       if (e.framing === 'length' && r.header('content-length') !== String(body.length)) problems.push(`Content-Length ${r.header('content-length')}, expected the origin's ${body.length}`);
-      if (!bodyOk(r.body, e.bodyLength)) problems.push(`got ${r.body.length} body bytes${isPrefix(r.body) ? ' (a prefix)' : ' (NOT a prefix)'}, expected exactly the ${e.bodyLength} bytes read before the failure`);
+      if (e.atMost) {
+        if (!isPrefix(r.body) || r.body.length > e.bodyLength) problems.push(`got ${r.body.length} body bytes${isPrefix(r.body) ? ' (a prefix)' : ' (NOT a prefix)'}, expected at most the limit's ${e.bodyLength} bytes (L4)`);
+      } else if (!bodyOk(r.body, e.bodyLength)) {
+        problems.push(`got ${r.body.length} body bytes${isPrefix(r.body) ? ' (a prefix)' : ' (NOT a prefix)'}, expected exactly the ${e.bodyLength} bytes read before the failure`);
+      }
       if (!o.closedByServer) problems.push('connection not closed by the server');
       break;
     }
@@ -561,6 +647,105 @@ const PINNED: Scenario[] = [
       { arrival: { kind: 'before-head' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
     ],
   },
+  // The size limits and streaming off, one example per rule (written with the model; each passes).
+  // L2: Content-Length above maxObjectSize on a streaming fetch: 503 to the trigger and to every
+  // client waiting for the head (1.1 and 1.0); nothing cached, the after-end client refetches
+  // (503 again, L2) and so does the next one.
+  {
+    origin: { framing: 'length', size: 5000, chunkSizes: [1000], gapMs: 0, headDelayMs: 0, cache: 's-maxage=60', failure: null },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.1', keepAlive: true, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'before-head' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'before-head' }, version: '1.0', keepAlive: true, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+    ],
+    proxy: { stream: true, maxObjectSize: 4999, maxObjectSizeBuffered: null },
+  },
+  // L1 boundary: a body of exactly maxObjectSize (and maxObjectSizeBuffered) is served and cached.
+  {
+    origin: { framing: 'chunked', size: 3000, chunkSizes: [700], gapMs: 0, headDelayMs: 0, cache: 's-maxage=60', failure: null },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'body', offset: 1400 }, version: '1.0', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+    ],
+    proxy: { stream: true, maxObjectSize: 3000, maxObjectSizeBuffered: 3000 },
+  },
+  // L4: chunked, streaming, the body passes maxObjectSize: the 1.1 clients are cut after at most
+  // 2500 bytes without the terminating chunk, the 1.0 joiner (V2, waiting) gets 503; nothing is
+  // cached: the after-end 1.0 client refetches, V1 makes that fetch buffered, and the buffered
+  // limit (default) lets it through: it is cached.
+  {
+    origin: { framing: 'chunked', size: 6000, chunkSizes: [1000], gapMs: 0, headDelayMs: 0, cache: 's-maxage=60', failure: null },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'body', offset: 2500 }, version: '1.1', keepAlive: true, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'body', offset: 1000 }, version: '1.0', keepAlive: true, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.0', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+    ],
+    proxy: { stream: true, maxObjectSize: 2500, maxObjectSizeBuffered: null },
+  },
+  // L3 (V1): a 1.0 trigger, close-delimited body: the fetch is buffered, maxObjectSizeBuffered
+  // applies (not the larger maxObjectSize): 503 to everyone once the body passes it.
+  {
+    origin: { framing: 'close', size: 8000, chunkSizes: [3000], gapMs: 0, headDelayMs: 0, cache: 'max-age=60', failure: null },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.0', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'body', offset: 3000 }, version: '1.1', keepAlive: true, slow: false, disconnectAfter: null },
+    ],
+    proxy: { stream: true, maxObjectSize: 100_000, maxObjectSizeBuffered: 4000 },
+  },
+  // L1 for a waiter on a streaming fetch: Content-Length below maxObjectSize but above
+  // maxObjectSizeBuffered: the 1.1 clients stream it whole, the 1.0 joiner (V2) gets 503; it is cached.
+  {
+    origin: { framing: 'length', size: 9000, chunkSizes: [2000], gapMs: 0, headDelayMs: 0, cache: 's-maxage=60', failure: null },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'body', offset: 2000 }, version: '1.0', keepAlive: true, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.0', keepAlive: false, slow: false, disconnectAfter: null },
+    ],
+    proxy: { stream: true, maxObjectSize: null, maxObjectSizeBuffered: 5000 },
+  },
+  // stream off: every client waits and gets Content-Length; a failure mid-body is 503 to all (O2).
+  {
+    origin: { framing: 'chunked', size: 4000, chunkSizes: [1000], gapMs: 0, headDelayMs: 0, cache: 's-maxage=60', failure: { at: 2000, how: 'close' } },
+    clients: [
+      { arrival: { kind: 'first' }, version: '1.1', keepAlive: true, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'body', offset: 1000 }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+      { arrival: { kind: 'after-end' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null },
+    ],
+    proxy: { stream: false, maxObjectSize: null, maxObjectSizeBuffered: null },
+  },
+];
+
+// Disagreements with the SPEC found by this property, pinned as expected failures (`it.fails`):
+// CI stays green, and the day the proxy is fixed the case turns red so it can move to PINNED and
+// its exclusion in buildScenario can go.
+const BUGS: { name: string; scenario: Scenario }[] = [
+  {
+    // BUG: `stream: false` ("turns streaming miss off for every fetch"; SPEC: streaming is what
+    // sends body bytes as they arrive) is ignored by the pass relay: an uncacheable response (R4:
+    // "its own client still gets it, as a pass would") is streamed chunked to a 1.1 client instead
+    // of waiting for the whole body and getting Content-Length.
+    name: 'STREAM_OFF_PASS: stream off, uncacheable chunked response: the client gets Content-Length',
+    scenario: {
+      origin: { framing: 'chunked', size: 2000, chunkSizes: [500], gapMs: 0, headDelayMs: 0, cache: 'no-store', failure: null },
+      clients: [{ arrival: { kind: 'first' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null }],
+      proxy: { stream: false, maxObjectSize: null, maxObjectSizeBuffered: null },
+    },
+  },
+  {
+    // BUG: same cause; when that origin fails mid-body the client sees a streamed head and an
+    // abrupt close (O2 streaming) instead of the 503 a waiting client gets (O2 not streaming).
+    name: 'STREAM_OFF_PASS: stream off, uncacheable response failing mid-body: the client gets 503',
+    scenario: {
+      origin: { framing: 'length', size: 2000, chunkSizes: [500], gapMs: 0, headDelayMs: 0, cache: 'private', failure: { at: 1000, how: 'close' } },
+      clients: [{ arrival: { kind: 'first' }, version: '1.1', keepAlive: false, slow: false, disconnectAfter: null }],
+      proxy: { stream: false, maxObjectSize: null, maxObjectSizeBuffered: null },
+    },
+  },
 ];
 
 // The vitest timeout of the property; fast-check stops starting runs 30 s before it, so that a
@@ -569,14 +754,17 @@ const PROPERTY_TIMEOUT_MS = fcRuns(BASE_RUNS) * 6_000 + 60_000;
 
 describe('streaming miss: model-based property on loopback sockets', () => {
   it(
-    'R1-R5, R8, F1-F3, F5, V1-V3, O2, O3: every client observes what the SPEC model says, and the origin sees the modelled number of requests',
+    'R1-R5, R8, F1-F3, F5, V1-V3, O2, O3, L1-L4, stream off: every client observes what the SPEC model says, and the origin sees the modelled number of requests',
     async () => {
       await fc.assert(
         fc.asyncProperty(scenarioArb, async (scenario) => {
           const t0 = performance.now();
           try {
             await checkScenario(scenario);
-            if (process.env.MODEL_VERBOSE) console.log(`ok ${Math.round(performance.now() - t0)} ms\n${describeScenario(scenario)}`);
+            if (process.env.MODEL_VERBOSE) {
+              const expected = model(scenario).clients.map((e, i) => `client ${i}: ${describeExpectation(e)}`);
+              console.log(`ok ${Math.round(performance.now() - t0)} ms\n${describeScenario(scenario)}\n${expected.join('\n')}`);
+            }
           } catch (err) {
             if (process.env.MODEL_VERBOSE) console.log(`FAIL ${Math.round(performance.now() - t0)} ms\n${(err as Error).message}`);
             throw err;
@@ -587,6 +775,14 @@ describe('streaming miss: model-based property on loopback sockets', () => {
     },
     PROPERTY_TIMEOUT_MS,
   );
+});
+
+describe('streaming miss: known disagreements with the SPEC (expected to fail until fixed)', () => {
+  for (const bug of BUGS) {
+    it.fails(bug.name, async () => {
+      await checkScenario(bug.scenario);
+    }, 30_000);
+  }
 });
 
 // Replays one scenario printed by a failure: MODEL_SCENARIO='{"origin":…,"clients":[…]}'.
