@@ -106,9 +106,9 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
       reader.release();
       handleExchange(ctx, reader.exchange);
     },
-    handOff(reader, origin) {
+    handOff(reader, origin, stream) {
       reader.release();
-      const relay = new PassRelay(ctx, reader.exchange);
+      const relay = new PassRelay(ctx, reader.exchange, undefined, stream);
       relay.attach(origin);
       return relay;
     },

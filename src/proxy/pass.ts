@@ -24,10 +24,13 @@ export class PassRelay implements OriginResponseHandler {
     private readonly exchange: ClientExchange,
     /** Called with 2xx/3xx statuses of unsafe methods, so the cache can invalidate (C4). */
     private readonly onStatus?: (status: number) => void,
+    /** Streaming on for this response (the configured default unless a fetch decision says otherwise). */
+    stream = ctx.options.stream,
   ) {
     this.response = new ClientResponse(exchange, {
       viaName: ctx.options.viaName,
       maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
+      waitForWholeBody: !stream,
       extraHeaders: [['X-Cache', 'PASS']],
     });
     // R8: a pass fetch with no client left is aborted.

@@ -24,6 +24,8 @@ export interface ClientResponseOptions {
   viaName: string;
   /** Largest body held for a client that must wait for the whole body (L3). */
   maxBufferedBytes: number;
+  /** Streaming off (`--no-stream`, doStream false): the client gets the body once complete, with Content-Length. */
+  waitForWholeBody?: boolean;
   /** Fields added to every head this response writes, errors included (e.g. X-Cache). */
   extraHeaders?: [string, string][];
 }
@@ -68,6 +70,7 @@ export class ClientResponse {
     this.status = head.status;
     const request = this.exchange.request;
     this.framing = chooseClientFraming(request.version, request.method, head.status, knownLength);
+    if (this.options.waitForWholeBody && this.framing !== 'none') this.framing = 'buffered';
     const headers = this.clientHeaders(head);
     if (this.framing === 'buffered') {
       this.state = 'buffering';

@@ -59,7 +59,7 @@ export interface FetchEnvironment {
   /** Sends a released client through the pipeline again (R4, or a Vary mismatch). */
   redispatch(reader: ObjectReader): void;
   /** Gives the fetch's own client a pass relay for an unshareable response (R4). */
-  handOff(reader: ObjectReader, origin: OriginRequest, head: ResponseHead, framing: BodyFraming): OriginResponseHandler;
+  handOff(reader: ObjectReader, origin: OriginRequest, stream: boolean): OriginResponseHandler;
   /** The fetch left the in-flight registry. */
   settled(fetch: InflightFetch): void;
 }
@@ -206,7 +206,8 @@ export class InflightFetch implements OriginResponseHandler {
     object.append(chunk, this.env.store);
     if (this.decision!.stream && object.length > this.env.maxObjectSizeBuffered) this.failWaitingReaders();
     for (const reader of this.readers) reader.wake();
-    if (!this.backlogWarned && object.length > this.env.backlogWarningBytes) {
+    // The backlog matters for streams of unknown length (push messaging); a file has a known end.
+    if (!this.backlogWarned && object.declaredLength === undefined && object.length > this.env.backlogWarningBytes) {
       this.backlogWarned = true;
       this.env.backlogPassed(this, object.length);
     }
@@ -259,7 +260,7 @@ export class InflightFetch implements OriginResponseHandler {
     const released = [...this.readers].filter((r) => r !== own);
     this.readers.clear();
     if (own && this.origin) {
-      this.relay = this.env.handOff(own, this.origin, head, framing);
+      this.relay = this.env.handOff(own, this.origin, this.decision!.stream);
       this.enter('handed-off');
       this.relay.onHead(head, framing);
     } else {

@@ -40,8 +40,8 @@
 // - Disconnect points are ≥ 1 response byte: a client that hangs up while waiting for the head
 //   races the head itself (whether its released request reaches the origin is then a coin toss).
 // - Size limits are drawn only for shareable responses: a pass is relayed by another path, and how
-//   L1 bounds it is not modelled. `stream: false` is drawn only for shareable responses because of
-//   a known disagreement (BUGS, STREAM_OFF_PASS: the pass relay streams anyway).
+//   L1 bounds it is not modelled. (`stream: false` is drawn for every response: the pass relay
+//   honours it since STREAM_OFF_PASS was fixed, see REGRESSIONS.)
 // - L2 ends fetch #1 at its head: body arrivals become before-head arrivals. L3/L4: arrivals during
 //   the body stop at the limit (the origin sends past it in one write, and the proxy hangs up).
 //   A streaming client cut by L4 holds at most `limit` bytes: how many exactly depends on how the
@@ -203,10 +203,8 @@ function buildScenario(rawOrigin: RawOrigin, rawClients: RawClientDraw[], rawPro
   // Size limits only for a shareable response: how L1 bounds a pass is not modelled (the model says so).
   const shareable = isShareable(origin.cache);
   const proxy: ProxyPlan = {
-    // BUG (pinned below, STREAM_OFF_PASS): with `stream: false` an uncacheable response is still
-    // streamed to its client (the pass relay ignores the option), so stream off is drawn only for
-    // shareable responses until that is fixed.
-    stream: shareable ? rawProxy.stream : true,
+    // Stream off applies to passes too (STREAM_OFF_PASS, fixed: see REGRESSIONS below).
+    stream: rawProxy.stream,
     maxObjectSize: shareable && rawProxy.limits ? limitFor(rawProxy.limits.streaming, size) : null,
     maxObjectSizeBuffered: shareable && rawProxy.limits ? limitFor(rawProxy.limits.buffered, size) : null,
   };
@@ -720,12 +718,10 @@ const PINNED: Scenario[] = [
   },
 ];
 
-// Disagreements with the SPEC found by this property, pinned as expected failures (`it.fails`):
-// CI stays green, and the day the proxy is fixed the case turns red so it can move to PINNED and
-// its exclusion in buildScenario can go.
-const BUGS: { name: string; scenario: Scenario }[] = [
+// Disagreements with the SPEC this property found, fixed since, replayed as regressions.
+const REGRESSIONS: { name: string; scenario: Scenario }[] = [
   {
-    // BUG: `stream: false` ("turns streaming miss off for every fetch"; SPEC: streaming is what
+    // Was a bug: `stream: false` ("turns streaming miss off for every fetch"; SPEC: streaming is what
     // sends body bytes as they arrive) is ignored by the pass relay: an uncacheable response (R4:
     // "its own client still gets it, as a pass would") is streamed chunked to a 1.1 client instead
     // of waiting for the whole body and getting Content-Length.
@@ -737,7 +733,7 @@ const BUGS: { name: string; scenario: Scenario }[] = [
     },
   },
   {
-    // BUG: same cause; when that origin fails mid-body the client sees a streamed head and an
+    // Was a bug, same cause; when that origin fails mid-body the client sees a streamed head and an
     // abrupt close (O2 streaming) instead of the 503 a waiting client gets (O2 not streaming).
     name: 'STREAM_OFF_PASS: stream off, uncacheable response failing mid-body: the client gets 503',
     scenario: {
@@ -777,10 +773,10 @@ describe('streaming miss: model-based property on loopback sockets', () => {
   );
 });
 
-describe('streaming miss: known disagreements with the SPEC (expected to fail until fixed)', () => {
-  for (const bug of BUGS) {
-    it.fails(bug.name, async () => {
-      await checkScenario(bug.scenario);
+describe('streaming miss: regressions found by the property', () => {
+  for (const regression of REGRESSIONS) {
+    it(regression.name, async () => {
+      await checkScenario(regression.scenario);
     }, 30_000);
   }
 });
