@@ -324,9 +324,10 @@ describe('L5: memory stays bounded; reclaimed bytes are never served', () => {
     socket.write(GET('/huge'));
     await delay(600);
     const whilePaused = flushed;
-    // Window + the proxy's write-ahead + kernel buffers on both hops: a few MiB, never the body.
+    // Window + the proxy's write-ahead and read arena + kernel buffers on both hops (loopback
+    // autotuning lets each grow to several MiB): well under the body, never all of it.
     expect(whilePaused).toBeGreaterThan(0);
-    expect(whilePaused, `origin flushed ${whilePaused} bytes while the reader was paused`).toBeLessThan(window + 16 * MiB);
+    expect(whilePaused, `origin flushed ${whilePaused} bytes while the reader was paused`).toBeLessThan(window + 24 * MiB);
     expect(originDone).toBe(false);
     socket.resume();
     await waitFor(() => sink.checker.offset >= size, 10_000, 'the whole body');
