@@ -44,6 +44,11 @@ export class ClientConnection implements ExchangeHost {
   private drainWaiters: Array<() => void> = [];
   private readPaused = false;
   private deferredError: { status: number; reason: string } | null = null;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   private shuttingDown = false;
   readonly remoteAddress: string;
 
@@ -220,12 +225,17 @@ export class ClientConnection implements ExchangeHost {
       onWritten?.(null);
       return !this.socket.writableNeedDrain;
     }
-    if (Array.isArray(data)) {
+    // Everything written in one tick (a head, then its first body bytes from the same origin read)
+    // leaves in one writev: corked now, uncorked once the tick's work is done.
+    if (!this.corked) {
+      this.corked = true;
       this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    if (Array.isArray(data)) {
       const last = data.length - 1;
       for (let i = 0; i < last; i++) this.socket.write(data[i]);
       ok = this.socket.write(data[last], onWritten);
-      this.socket.uncork();
     } else {
       ok = this.socket.write(data as Buffer, onWritten);
     }
@@ -296,6 +306,8 @@ export class ClientConnection implements ExchangeHost {
 
   /** Abrupt close: the client sees the connection end mid-response (O2, L4). */
   destroy(): void {
+    // What was written this tick goes to the kernel first: an abrupt close ends a body, it does not unsend it.
+    if (this.corked) this.uncork();
     this.socket.destroy();
   }
 }
