@@ -40,16 +40,18 @@ export function decideAtHead(settings: PolicySettings, request: RequestHead, pat
   const share = store && effective.ttl > 0 && !effective.mustRevalidate;
   // V1: an HTTP/1.0 request that triggers a fetch without Content-Length turns streaming off.
   const v1 = request.version.minor === 0 && framing.kind !== 'length';
-  // T1, T2: compression and ESI (of a response that becomes an object; a pass is relayed as it
-  // comes) turn streaming off, and so does being fetched for an ESI include.
-  const transform = store ? planTransform(ctx.compress, ctx.esi, head) : undefined;
+  // T1, T2: compression and ESI turn streaming off, and so does being fetched for an ESI include.
+  // They apply to every response fetched through the cache, stored or not; a request passed at
+  // recv (Authorization, a pass rule, an unsafe method) is relayed as the origin sent it.
+  const transform = planTransform(ctx.compress, ctx.esi, head);
   const t2 = isEsiFragmentRequest(request);
   return {
     policy: effective,
     share,
     store,
     stream: ctx.doStream && !v1 && !transform && !t2,
-    hitForPass: !store,
+    // A transformed response that is not stored still goes through a fetch each time (to be transformed).
+    hitForPass: !store && !transform,
     clientHead: clientHeadOf(head, settings.viaName),
     transform,
   };

@@ -152,7 +152,8 @@ export class InflightFetch implements OriginResponseHandler {
       this.origin?.abort();
       return this.fail(`Content-Length ${declared} is above the maximum object size (${limit} bytes)`);
     }
-    if (!decision.share && !decision.store) return this.handOffOrAbort(head, framing, now);
+    // Unshareable (R4): its own client gets it as a pass would, unless it must be transformed first (T1, T2).
+    if (!decision.share && !decision.store && !decision.transform) return this.handOffOrAbort(head, framing, now);
 
     // T1: a compressed object's head says so (Content-Encoding, Vary); its length is known only at its end.
     const clientHead = transformedHead(decision.clientHead, decision.transform);

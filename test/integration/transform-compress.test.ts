@@ -101,6 +101,18 @@ describe('T1: compression by the fetch hook', () => {
     expect(origin.requests[0].header('accept-encoding')).toBe('gzip');
   });
 
+  it('T1: an uncacheable response is compressed too: each client gets it transformed, nothing is stored, no hit-for-pass', async () => {
+    const { origin, proxy } = await setup((_req, res) => res.send({ headers: [['Cache-Control', 'no-store']], body: TEXT }), gzipHook);
+    const accepting = await fetchOnce(proxy.port, '/private', { ae: 'gzip' });
+    expect(accepting.header('content-encoding')).toBe('gzip');
+    expect(zlib.gunzipSync(accepting.body).toString()).toBe(TEXT);
+    expect(Number(accepting.header('content-length'))).toBe(accepting.body.length);
+    const plain = await fetchOnce(proxy.port, '/private');
+    expect(plain.header('content-encoding')).toBeUndefined();
+    expect(plain.body.toString()).toBe(TEXT);
+    expect(origin.requests.length).toBe(2);
+  });
+
   it('T1 br: a client that accepts br gets brotli', async () => {
     const { origin, proxy } = await setup(plainOrigin(), brHook);
     expectCompressed(await fetchOnce(proxy.port, '/b', { ae: 'gzip, deflate, br' }), 'br');

@@ -38,18 +38,24 @@ describe('T1/T2 policy', () => {
     expect(plain.stream).toBe(true);
   });
 
-  it('T1: no compression (and streaming stays on) for an encoded response, no-transform, a bodiless status, or a pass', () => {
+  it('T1: no compression (and streaming stays on) for an encoded response, no-transform, or a bodiless status', () => {
     const s = settings([{ path: '/p', compress: 'gzip' }]);
     for (const head of [
       response([...CACHEABLE, ['Content-Encoding', 'br']]),
       response([...CACHEABLE, ['Cache-Control', 'no-transform']]),
       response(CACHEABLE, 204),
-      response([['Cache-Control', 'no-store']]),
     ]) {
       const d = decide(head, s);
       expect(d.transform).toBeUndefined();
       expect(d.stream).toBe(true);
     }
+    // An uncacheable response is compressed too (each fetch transforms it; nothing is stored), and
+    // it does not mark the key hit-for-pass, so the next request is transformed as well.
+    const unstored = decide(response([['Cache-Control', 'no-store']]), s);
+    expect(unstored.transform).toEqual({ coding: 'gzip' });
+    expect(unstored.store).toBe(false);
+    expect(unstored.hitForPass).toBe(false);
+    expect(unstored.stream).toBe(false);
     // identity is no coding.
     expect(decide(response([...CACHEABLE, ['Content-Encoding', 'identity']]), s).transform).toEqual({ coding: 'gzip' });
   });
