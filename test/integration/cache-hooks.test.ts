@@ -2,25 +2,15 @@
 // pass), the fetch hook (ttl, doStream, cacheable), the deliver hook (a client's head), and the
 // same knobs as config rules by path (a glob `path`, or a `regex`). Rule ids: R4 (a hook's decision to not
 // cache), C1 (the key), C2 (TTL), R1/F1/F3 (doStream off: wait for the whole body, Content-Length).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
-import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import type { OriginScript } from '../support/scripted-origin.js';
+import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(script: OriginScript, options: Partial<CreateProxyOptions> = {}): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
-  const origin = await startScriptedOrigin(script);
-  cleanups.push(() => origin.close());
-  const proxy = await startProxy(origin.url, options);
-  cleanups.push(() => proxy.proxy.close(300));
-  return { origin, proxy };
-}
+const cleanups = cleanupAfterEach();
+const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
 function signal(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;

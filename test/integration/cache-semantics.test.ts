@@ -3,27 +3,16 @@
 // R4 (uncacheable turn, hit-for-pass), C1 (key), C2 (edge TTL), C3 (conditionals), C4 (unsafe
 // methods), F6 (Age, hop-by-hop), F1-F4 on objects, V1-V4 (HTTP/1.0 clients and streaming).
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
-import { startScriptedOrigin, type OriginScript, type ReceivedRequest, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import { type OriginScript, type ReceivedRequest, type ScriptedOrigin } from '../support/scripted-origin.js';
+import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
 import { patternBytes } from '../support/bytes.js';
 import { delay, waitFor } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(script: OriginScript, options: Partial<CreateProxyOptions> = {}): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
-  const origin = await startScriptedOrigin(script);
-  cleanups.push(() => origin.close());
-  const proxy = await startProxy(origin.url, options);
-  // A short close deadline: a test that leaves a client hanging (a bug) does not hold the suite.
-  cleanups.push(() => proxy.proxy.close(300));
-  return { origin, proxy };
-}
+const cleanups = cleanupAfterEach();
+const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
 function signal(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;

@@ -1,23 +1,13 @@
 // Size limits (SPEC L1-L4) seen from clients of one fetch: 503 while the head is not out, an
 // abrupt close after, nothing cached, and the next request starts a new fetch.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClient, parseResponses, sendRaw } from '../support/raw-client.js';
-import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import type { OriginScript } from '../support/scripted-origin.js';
+import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
 import { DEFAULTS, type CreateProxyOptions } from '../../src/index.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(script: OriginScript, options: Partial<CreateProxyOptions>): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
-  const origin = await startScriptedOrigin(script);
-  cleanups.push(() => origin.close());
-  const proxy = await startProxy(origin.url, options);
-  cleanups.push(() => proxy.close());
-  return { origin, proxy };
-}
+const cleanups = cleanupAfterEach();
+const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
 const CACHEABLE: [string, string][] = [['Cache-Control', 'max-age=60']];
 const GET = (path: string, version = '1.1') => `GET ${path} HTTP/${version}\r\nHost: t\r\n${version === '1.1' ? 'Connection: close\r\n' : ''}\r\n`;

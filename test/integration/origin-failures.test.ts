@@ -2,25 +2,15 @@
 // the head is not out (O1), an abrupt close after (O2) — never a body ended as if it were whole —
 // close-delimited bodies (O3), the origin connection limit and queue (P3), client departure (R8).
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseResponses, sendRaw } from '../support/raw-client.js';
-import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import type { OriginScript } from '../support/scripted-origin.js';
+import { cleanupAfterEach, startOriginAndProxy, startProxy } from '../support/proxy.js';
 import type { CreateProxyOptions } from '../../src/index.js';
 import { delay, waitFor } from '../support/ports.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(script: OriginScript, options: Partial<CreateProxyOptions> = {}): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
-  const origin = await startScriptedOrigin(script);
-  cleanups.push(() => origin.close());
-  const proxy = await startProxy(origin.url, options);
-  cleanups.push(() => proxy.close());
-  return { origin, proxy };
-}
+const cleanups = cleanupAfterEach();
+const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
 const GET = (path: string, version = '1.1') => `GET ${path} HTTP/${version}\r\nHost: t\r\n${version === '1.1' ? 'Connection: close\r\n' : ''}\r\n`;
 

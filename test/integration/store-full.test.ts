@@ -4,10 +4,10 @@
 // new client attaches to it. Its outside bytes are released as the slowest reader passes them, and
 // the origin is paused while more than `overflowWindow` bytes are held: memory stays bounded.
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
-import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import type { OriginScript } from '../support/scripted-origin.js';
+import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
 import { PatternChecker, patternBody, patternBytes } from '../support/bytes.js';
 import { delay, waitFor } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
@@ -17,18 +17,8 @@ const MiB = 1024 * KiB;
 const TINY: Partial<CreateProxyOptions> = { storeSize: 64 * KiB, storeSlabSize: 16 * KiB };
 const CACHEABLE: [string, string] = ['Cache-Control', 'max-age=60'];
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(script: OriginScript, options: Partial<CreateProxyOptions> = {}): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
-  const origin = await startScriptedOrigin(script);
-  cleanups.push(() => origin.close());
-  const proxy = await startProxy(origin.url, options);
-  cleanups.push(() => proxy.proxy.close(300));
-  return { origin, proxy };
-}
+const cleanups = cleanupAfterEach();
+const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
 function signal(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;

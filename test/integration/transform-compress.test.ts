@@ -5,25 +5,15 @@
 // V1); Accept-Encoding is normalised into the variant key (C1); responses already encoded are left
 // as they are; the non-streaming size limit (L1-L3) and origin failures (O1, O2) apply.
 import zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
-import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import type { OriginScript } from '../support/scripted-origin.js';
+import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
 import { createProxy, type CreateProxyOptions } from '../../src/index.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function setup(script: OriginScript, options: Partial<CreateProxyOptions> = {}): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
-  const origin = await startScriptedOrigin(script);
-  cleanups.push(() => origin.close());
-  const proxy = await startProxy(origin.url, options);
-  cleanups.push(() => proxy.proxy.close(300));
-  return { origin, proxy };
-}
+const cleanups = cleanupAfterEach();
+const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
 function signal(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;

@@ -1,5 +1,7 @@
 // Starts streamcache on a free loopback port in front of an origin, quiet, for a test.
+import { afterEach } from 'vitest';
 import { createProxy, type CreateProxyOptions, type Proxy } from '../../src/index.js';
+import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from './scripted-origin.js';
 
 export interface RunningProxy {
   proxy: Proxy;
@@ -17,4 +19,29 @@ export async function startProxy(origin: string, options: Partial<CreateProxyOpt
     url: `http://127.0.0.1:${address.port}`,
     close: () => proxy.close(2_000),
   };
+}
+
+/** Cleanups run after each test of the calling file, newest first: push a function to register one. */
+export function cleanupAfterEach(): Array<() => Promise<void> | void> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
+}
+
+/**
+ * A scripted origin and streamcache in front of it, both closed after the test. The proxy closes
+ * with a short deadline, so that a test leaving a client hanging (a bug) does not hold the suite.
+ */
+export async function startOriginAndProxy(
+  cleanups: Array<() => Promise<void> | void>,
+  script: OriginScript,
+  options: Partial<CreateProxyOptions> = {},
+): Promise<{ origin: ScriptedOrigin; proxy: RunningProxy }> {
+  const origin = await startScriptedOrigin(script);
+  cleanups.push(() => origin.close());
+  const proxy = await startProxy(origin.url, options);
+  cleanups.push(() => proxy.proxy.close(300));
+  return { origin, proxy };
 }
