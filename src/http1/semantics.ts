@@ -30,6 +30,16 @@ export function clientWantsKeepAlive(head: RequestHead): boolean {
   return connection.includes('keep-alive');
 }
 
+/**
+ * F3, F5: the Connection field a response head must carry so the client knows whether the
+ * connection goes on: `close` when it ends after this response, `keep-alive` for an HTTP/1.0
+ * client that keeps it (1.0 closes by default), none for HTTP/1.1 (persistence is the default).
+ */
+export function connectionField(persistent: boolean, client: HttpVersion): 'close' | 'keep-alive' | undefined {
+  if (!persistent) return 'close';
+  return client.major === 1 && client.minor === 0 ? 'keep-alive' : undefined;
+}
+
 /** Removes hop-by-hop fields, including every field named by Connection (F6). Mutates and returns. */
 export function stripHopByHop(headers: HeaderFields): HeaderFields {
   const named = headers.tokens('connection');

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Listener, type ListenerConfig } from '../net/listener.js';
 import type { ClientExchange } from '../net/client-exchange.js';
 import { reasonPhrase } from '../http1/serializer.js';
+import { connectionField } from '../http1/semantics.js';
 import { statsSnapshot, toPrometheus, type StatsSources } from './stats.js';
 
 export class AdminListener {
@@ -40,8 +41,8 @@ export class AdminListener {
 
   private send(exchange: ClientExchange, status: number, type: string, body: string): void {
     const payload = Buffer.from(body, 'utf8');
-    const connection = exchange.persistent ? (exchange.request.version.minor === 0 ? 'Connection: keep-alive\r\n' : '') : 'Connection: close\r\n';
-    const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection}\r\n`;
+    const connection = connectionField(exchange.persistent, exchange.request.version);
+    const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
     exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
     exchange.end();
   }

@@ -5,7 +5,7 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { HeaderFields } from '../http1/headers.js';
 import type { ResponseHead } from '../http1/message.js';
-import { appendVia, chooseClientFraming, stripHopByHop, type ClientFraming } from '../http1/semantics.js';
+import { appendVia, chooseClientFraming, connectionField, stripHopByHop, type ClientFraming } from '../http1/semantics.js';
 import { LAST_CHUNK, frameChunk, responseHeadString, simpleResponse } from '../http1/serializer.js';
 
 const HTTP11 = { major: 1, minor: 1 };
@@ -165,8 +165,8 @@ export class ClientResponse {
   private headBuffer(head: ResponseHead, headers: HeaderFields): Buffer {
     this.firstByteAt = performance.now();
     for (const [name, value] of this.options.extraHeaders ?? []) headers.append(name, value);
-    if (!this.exchange.persistent) headers.set('Connection', 'close');
-    else if (this.exchange.request.version.minor === 0) headers.set('Connection', 'keep-alive');
+    const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
+    if (connection) headers.set('Connection', connection);
     return Buffer.from(responseHeadString(HTTP11, head.status, head.reason, headers), 'latin1');
   }
 }

@@ -4,6 +4,7 @@
 // whole body at once with Content-Length. Views are written as they are: no per-client copy.
 import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
+import { connectionField } from '../http1/semantics.js';
 import { CRLF, LAST_CHUNK, chunkHeader, reasonPhrase, simpleResponse } from '../http1/serializer.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
@@ -167,8 +168,8 @@ export class ObjectReader {
   private headBuffer(object: CacheObject, block: string, framingLine: string, status: number): Buffer {
     const now = Date.now();
     let perResponse = `${framingLine}Age: ${object.age(now)}\r\nX-Cache: ${this.role === 'HIT' ? 'HIT' : 'MISS'}\r\nX-Cache-Hits: ${object.hits}\r\n`;
-    if (!this.exchange.persistent) perResponse += 'Connection: close\r\n';
-    else if (this.exchange.request.version.minor === 0) perResponse += 'Connection: keep-alive\r\n';
+    const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
+    if (connection) perResponse += `Connection: ${connection}\r\n`;
     if (this.deliver) return this.deliveredHead(block, perResponse, status);
     return Buffer.from(`${block}${perResponse}\r\n`, 'latin1');
   }

@@ -6,6 +6,7 @@ import {
   appendVia,
   chooseClientFraming,
   clientWantsKeepAlive,
+  connectionField,
   isHttp10,
   isSafeMethod,
   responseHasNoBody,
@@ -227,5 +228,16 @@ describe('clientWantsKeepAlive: messages after which the RequestParser parses no
 
   it('F5: a CONNECT closes: what follows it would be tunnel bytes, which a reverse proxy never parses', () => {
     expect(clientWantsKeepAlive({ ...request(V11), method: 'CONNECT', target: 'a:443' })).toBe(false);
+  });
+});
+
+describe('connectionField (F3, F5)', () => {
+  it('F5: close when the connection ends after the response, whatever the version', () => {
+    expect(connectionField(false, { major: 1, minor: 1 })).toBe('close');
+    expect(connectionField(false, { major: 1, minor: 0 })).toBe('close');
+  });
+  it('F3: keep-alive spelled out for a persistent HTTP/1.0 client, nothing for HTTP/1.1', () => {
+    expect(connectionField(true, { major: 1, minor: 0 })).toBe('keep-alive');
+    expect(connectionField(true, { major: 1, minor: 1 })).toBeUndefined();
   });
 });
