@@ -3,21 +3,15 @@
 // same knobs as config rules by path (a glob `path`, or a `regex`). Rule ids: R4 (a hook's decision to not
 // cache), C1 (the key), C2 (TTL), R1/F1/F3 (doStream off: wait for the whole body, Content-Length).
 import { describe, expect, it } from 'vitest';
-import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { parseResponses, sendRaw, type ParsedResponse } from '../support/raw-client.js';
 import type { OriginScript } from '../support/scripted-origin.js';
-import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
+import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
 
 const cleanups = cleanupAfterEach();
+const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
-
-function signal(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  cleanups.push(() => resolve());
-  return { promise, resolve };
-}
 
 function request(path: string, opts: { method?: string; headers?: [string, string][]; version?: '1.0' | '1.1' } = {}): string {
   const version = opts.version ?? '1.1';
@@ -32,12 +26,6 @@ async function fetchOnce(port: number, path: string, opts: Parameters<typeof req
   const responses = parseResponses(exchange, [opts.method ?? 'GET']);
   expect(responses.length, `one response to ${path}`).toBe(1);
   return responses[0];
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await openClient(port);
-  cleanups.push(() => c.close());
-  return c;
 }
 
 /** An origin whose every response carries these headers and a body naming the request's number. */

@@ -4,22 +4,16 @@
 // methods), F6 (Age, hop-by-hop), F1-F4 on objects, V1-V4 (HTTP/1.0 clients and streaming).
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { parseResponses, sendRaw, type ParsedResponse, soFar, bodyBytes } from '../support/raw-client.js';
 import { type OriginScript, type ReceivedRequest, type ScriptedOrigin } from '../support/scripted-origin.js';
-import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
+import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { patternBytes } from '../support/bytes.js';
 import { delay, waitFor } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
 
 const cleanups = cleanupAfterEach();
+const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
-
-function signal(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  cleanups.push(() => resolve());
-  return { promise, resolve };
-}
 
 interface RequestOptions {
   method?: string;
@@ -49,24 +43,6 @@ async function fetchOnce(port: number, path: string, opts: RequestOptions = {}):
   const responses = parseResponses(exchange, [opts.method ?? 'GET']);
   expect(responses.length, `one response to ${opts.method ?? 'GET'} ${path}`).toBe(1);
   return Object.assign(responses[0], { closedByServer: exchange.closedByServer, wire: exchange.bytes });
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await openClient(port);
-  cleanups.push(() => c.close());
-  return c;
-}
-
-function soFar(c: RawClient, method = 'GET'): ParsedResponse | undefined {
-  return parseResponses(c.received(), [method], { closedCleanly: false })[0];
-}
-
-async function bodyBytes(c: RawClient, bytes: number, timeoutMs = 2000): Promise<ParsedResponse> {
-  await c.readUntil(() => {
-    const res = soFar(c);
-    return res !== undefined && res.headComplete && res.body.length >= bytes;
-  }, timeoutMs);
-  return soFar(c)!;
 }
 
 const gets = (origin: ScriptedOrigin, target?: string): ReceivedRequest[] =>

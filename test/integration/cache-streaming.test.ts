@@ -6,9 +6,9 @@
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { parseResponses, sendRaw, type ParsedResponse, soFar, bodyBytes } from '../support/raw-client.js';
 import type { OriginScript } from '../support/scripted-origin.js';
-import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
+import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { PatternChecker, patternBytes } from '../support/bytes.js';
 import { delay, waitFor } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
@@ -17,20 +17,8 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 const cleanups = cleanupAfterEach();
+const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
-}
-
-/** A signal the test gives the origin script (released at cleanup too, so no script hangs). */
-function signal(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  cleanups.push(() => resolve());
-  return { promise, resolve };
-}
 
 /** A request; HTTP/1.1 ones ask to close so that sendRaw returns at the end of the response. */
 function GET(path: string, opts: { version?: '1.0' | '1.1'; keepAlive?: boolean; method?: string; headers?: [string, string][] } = {}): string {
@@ -47,26 +35,6 @@ async function fetchOnce(port: number, path: string, opts: Parameters<typeof GET
   const [res] = parseResponses(exchange, [opts.method ?? 'GET']);
   expect(res, `a response to ${path}`).toBeDefined();
   return res;
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await openClient(port);
-  cleanups.push(() => c.close());
-  return c;
-}
-
-/** The first response received so far on a client, complete or not. */
-function soFar(c: RawClient, method = 'GET'): ParsedResponse | undefined {
-  return parseResponses(c.received(), [method], { closedCleanly: false })[0];
-}
-
-/** Resolves once the client has the head and at least `bytes` body bytes of its first response. */
-async function bodyBytes(c: RawClient, bytes: number, timeoutMs = 2000): Promise<ParsedResponse> {
-  await c.readUntil(() => {
-    const res = soFar(c);
-    return res !== undefined && res.headComplete && res.body.length >= bytes;
-  }, timeoutMs);
-  return soFar(c)!;
 }
 
 /**

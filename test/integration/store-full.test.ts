@@ -5,9 +5,9 @@
 // the origin is paused while more than `overflowWindow` bytes are held: memory stays bounded.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { parseResponses, sendRaw, type ParsedResponse, bodyBytes } from '../support/raw-client.js';
 import type { OriginScript } from '../support/scripted-origin.js';
-import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
+import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { PatternChecker, patternBody, patternBytes } from '../support/bytes.js';
 import { delay, waitFor } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
@@ -18,14 +18,8 @@ const TINY: Partial<CreateProxyOptions> = { storeSize: 64 * KiB, storeSlabSize: 
 const CACHEABLE: [string, string] = ['Cache-Control', 'max-age=60'];
 
 const cleanups = cleanupAfterEach();
+const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
-
-function signal(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  cleanups.push(() => resolve());
-  return { promise, resolve };
-}
 
 const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: store.test\r\nConnection: close\r\n\r\n`;
 
@@ -34,24 +28,6 @@ async function fetchOnce(port: number, path: string): Promise<ParsedResponse> {
   const responses = parseResponses(exchange);
   expect(responses.length, `one response to ${path}`).toBe(1);
   return responses[0];
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await openClient(port);
-  cleanups.push(() => c.close());
-  return c;
-}
-
-function soFar(c: RawClient): ParsedResponse | undefined {
-  return parseResponses(c.received(), ['GET'], { closedCleanly: false })[0];
-}
-
-async function bodyBytes(c: RawClient, bytes: number, timeoutMs = 2000): Promise<ParsedResponse> {
-  await c.readUntil(() => {
-    const res = soFar(c);
-    return res !== undefined && res.headComplete && res.body.length >= bytes;
-  }, timeoutMs);
-  return soFar(c)!;
 }
 
 /** Checks a body as it streams by: the head is skipped, the rest must be the pattern. */

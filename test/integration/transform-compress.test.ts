@@ -6,21 +6,15 @@
 // as they are; the non-streaming size limit (L1-L3) and origin failures (O1, O2) apply.
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { parseResponses, sendRaw, type ParsedResponse } from '../support/raw-client.js';
 import type { OriginScript } from '../support/scripted-origin.js';
-import { cleanupAfterEach, startOriginAndProxy } from '../support/proxy.js';
+import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
 import { createProxy, type CreateProxyOptions } from '../../src/index.js';
 
 const cleanups = cleanupAfterEach();
+const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
-
-function signal(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  cleanups.push(() => resolve());
-  return { promise, resolve };
-}
 
 type Opts = { method?: string; ae?: string; headers?: [string, string][]; version?: '1.0' | '1.1' };
 
@@ -38,12 +32,6 @@ async function fetchOnce(port: number, path: string, opts: Opts = {}): Promise<P
   const responses = parseResponses(exchange, [opts.method ?? 'GET']);
   expect(responses.length, `one response to ${path}`).toBe(1);
   return responses[0];
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await openClient(port);
-  cleanups.push(() => c.close());
-  return c;
 }
 
 const TEXT = 'The quick brown fox jumps over the lazy dog. '.repeat(400);

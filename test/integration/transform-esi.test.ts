@@ -4,17 +4,15 @@
 // depth 3, with alt, onerror="continue", remove, comment and <!--esi. Streaming is off for the page
 // and for every fragment it includes; the page goes out with Content-Length (F1, F3); a failed
 // include without onerror="continue" (and no working alt) makes the page a 503; loops are refused.
-import { afterEach, describe, expect, it } from 'vitest';
-import { openClient, parseResponses, sendRaw, type ParsedResponse, type RawClient } from '../support/raw-client.js';
+import { describe, expect, it } from 'vitest';
+import { parseResponses, sendRaw, type ParsedResponse } from '../support/raw-client.js';
 import { startScriptedOrigin, type ReceivedRequest, type ScriptedOrigin, type ScriptedResponder } from '../support/scripted-origin.js';
-import { startProxy, type RunningProxy } from '../support/proxy.js';
+import { cleanupAfterEach, startProxy, testKit, type RunningProxy } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
 import type { CreateProxyOptions } from '../../src/index.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
+const { signal, client } = testKit(cleanups);
 
 type Route = (req: ReceivedRequest, res: ScriptedResponder) => void | Promise<void>;
 
@@ -32,13 +30,6 @@ async function setup(routes: Record<string, Route | string>, options: Partial<Cr
   return { origin, proxy, hits: (path) => origin.requests.filter((r) => r.target === path).length };
 }
 
-function signal(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  cleanups.push(() => resolve());
-  return { promise, resolve };
-}
-
 type Opts = { method?: string; headers?: [string, string][]; version?: '1.0' | '1.1' };
 
 function request(path: string, opts: Opts = {}): string {
@@ -54,12 +45,6 @@ async function fetchOnce(port: number, path: string, opts: Opts = {}): Promise<P
   const responses = parseResponses(exchange, [opts.method ?? 'GET']);
   expect(responses.length, `one response to ${path}`).toBe(1);
   return responses[0];
-}
-
-async function client(port: number): Promise<RawClient> {
-  const c = await openClient(port);
-  cleanups.push(() => c.close());
-  return c;
 }
 
 function expectPage(res: ParsedResponse, body: string): void {

@@ -2,6 +2,7 @@
 import { afterEach } from 'vitest';
 import { createProxy, type CreateProxyOptions, type Proxy } from '../../src/index.js';
 import { startScriptedOrigin, type OriginScript, type ScriptedOrigin } from './scripted-origin.js';
+import { openClient, type RawClient } from './raw-client.js';
 
 export interface RunningProxy {
   proxy: Proxy;
@@ -44,4 +45,30 @@ export async function startOriginAndProxy(
   const proxy = await startProxy(origin.url, options);
   cleanups.push(() => proxy.proxy.close(300));
   return { origin, proxy };
+}
+
+export interface Signal {
+  promise: Promise<void>;
+  resolve(): void;
+}
+
+/**
+ * Helpers whose resources end with the test: a signal (a promise the test resolves when it wants
+ * the origin script to go on; resolved at cleanup so no script hangs) and a raw client (closed at
+ * cleanup).
+ */
+export function testKit(cleanups: Array<() => Promise<void> | void>): { signal(): Signal; client(port: number): Promise<RawClient> } {
+  return {
+    signal() {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      cleanups.push(() => resolve());
+      return { promise, resolve };
+    },
+    async client(port) {
+      const c = await openClient(port);
+      cleanups.push(() => c.close());
+      return c;
+    },
+  };
 }

@@ -726,3 +726,17 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
     });
   });
 }
+
+/** The first response received so far on a client, complete or not. */
+export function soFar(c: RawClient, method = 'GET'): ParsedResponse | undefined {
+  return parseResponses(c.received(), [method], { closedCleanly: false })[0];
+}
+
+/** Resolves once the client has the head and at least `bytes` body bytes of its first response. */
+export async function bodyBytes(c: RawClient, bytes: number, timeoutMs = 2000): Promise<ParsedResponse> {
+  await c.readUntil(() => {
+    const res = soFar(c);
+    return res !== undefined && res.headComplete && res.body.length >= bytes;
+  }, timeoutMs);
+  return soFar(c)!;
+}
