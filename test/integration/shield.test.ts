@@ -291,7 +291,9 @@ describe('shielding: Age from the shield shrinks the edge TTL (F6)', () => {
   let originRequests = 0;
   let shield: RunningProxy;
   let edge: RunningProxy;
-  const MAX_AGE = 8;
+  // Long enough that a CI machine stalling a few seconds (the browser test runs beside this one)
+  // still leaves the edge time for its checks.
+  const MAX_AGE = 12;
 
   beforeAll(async () => {
     originServer = http.createServer((req, res) => {
@@ -326,7 +328,7 @@ describe('shielding: Age from the shield shrinks the edge TTL (F6)', () => {
     expect(viaEdge).toMatchObject({ status: 200, xCache: 'MISS', body: 'object #1\n' });
     const a = viaEdge.age;
     expect(a).toBeGreaterThanOrEqual(3);
-    expect(a, 'the edge asked too late to leave time for the checks').toBeLessThanOrEqual(5);
+    expect(a, 'the edge asked too late to leave time for the checks').toBeLessThanOrEqual(MAX_AGE - 4);
     expect(fromShield.age).toBeGreaterThanOrEqual(a);
     const left = MAX_AGE - a;
     const shieldRequests = shield.proxy.stats().requests;
@@ -347,5 +349,5 @@ describe('shielding: Age from the shield shrinks the edge TTL (F6)', () => {
     expect(refetched).toMatchObject({ status: 200, xCache: 'MISS', body: 'object #2\n', age: 0 });
     expect(shield.proxy.stats().requests).toBe(shieldRequests + 1);
     expect(originRequests).toBe(2);
-  }, 20_000);
+  }, 30_000);
 });
