@@ -2,6 +2,7 @@
 // the servers of servers.ts and the generators of clients.ts each run in a forked process; wrk,
 // nginx and varnishd are spawned. Every child is killed when the driver exits, however it exits.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +77,7 @@ export interface RunningServer {
 
 /** BENCH_CPU_PROF=<dir>: every streamcache server process writes a V8 CPU profile there when it stops. */
 const PROFILE_DIR = process.env.BENCH_CPU_PROF;
+const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 0);
 
 /** Forks `servers.js <kind> ...args` and resolves once it listens. */
 export function startServer(kind: ServerKind, ...args: (string | number)[]): Promise<RunningServer> {
@@ -122,6 +124,9 @@ export function startServer(kind: ServerKind, ...args: (string | number)[]): Pro
 /** Forks `clients.js ...args` and resolves with the one result it sends. */
 export function runClient<T>(args: string[], onChild?: (child: ChildProcess) => void): Promise<T> {
   const child = track(fork(CLIENTS_JS, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  // BENCH_CLIENT_NICE=N: load generators yield the CPU to the server under test, standing in for
+  // clients on other machines (on a 2-core box they otherwise take half of it from the proxy).
+  if (CLIENT_NICE && child.pid) os.setPriority(child.pid, CLIENT_NICE);
   onChild?.(child);
   return new Promise((resolve, reject) => {
     let settled = false;

@@ -220,7 +220,6 @@ export class ClientConnection implements ExchangeHost {
       onWritten?.(null);
       return false;
     }
-    let ok: boolean;
     if (Array.isArray(data) && data.length === 0) {
       onWritten?.(null);
       return !this.socket.writableNeedDrain;
@@ -232,13 +231,20 @@ export class ClientConnection implements ExchangeHost {
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    if (Array.isArray(data)) {
-      const last = data.length - 1;
-      for (let i = 0; i < last; i++) this.socket.write(data[i]);
-      ok = this.socket.write(data[last], onWritten);
-    } else {
-      ok = this.socket.write(data as Buffer, onWritten);
-    }
+    if (!Array.isArray(data)) return this.afterWrite(this.socket.write(data as Buffer, onWritten));
+    const last = data.length - 1;
+    for (let i = 0; i < last; i++) this.socket.write(data[i]);
+    return this.afterWrite(this.socket.write(data[last], onWritten));
+  }
+
+  writeNow(data: Buffer): boolean {
+    if (this.corked) return this.write(data);
+    if (this.connState === 'closed' || this.socket.destroyed) return false;
+    return this.afterWrite(this.socket.write(data));
+  }
+
+  /** A client that stops reading gets the send timeout while its buffer is full. */
+  private afterWrite(ok: boolean): boolean {
     if (!ok && !this.timer) this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
     return ok;
   }

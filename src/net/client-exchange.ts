@@ -16,6 +16,7 @@ export interface ExchangeHost {
   /** True while the connection would be kept after a clean end of the current response. */
   canPersist(exchange: ClientExchange): boolean;
   write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean;
+  writeNow(data: Buffer): boolean;
   waitDrain(exchange: ClientExchange, callback: () => void): void;
   /** Bytes accepted by write() and not yet handed to the kernel. */
   readonly bufferedBytes: number;
@@ -121,6 +122,18 @@ export class ClientExchange {
     }
     this.bytesSent += Array.isArray(data) ? data.reduce((n: number, b: Buffer) => n + b.length, 0) : (data as Buffer).length;
     return this.host.write(data, onWritten);
+  }
+
+  /**
+   * Writes one buffer that is all this response has to say for now (a live body chunk): it goes
+   * to the socket at once instead of waiting for the end of the tick, unless something written
+   * earlier in this tick is still waiting, which it then joins. Same result as write(), one
+   * syscall sooner and without the cork.
+   */
+  writeNow(data: Buffer): boolean {
+    if (this.responseState !== 'open') return false;
+    this.bytesSent += data.length;
+    return this.host.writeNow(data);
   }
 
   /** Bytes written and not yet flushed to the client's socket: lets a reader write ahead in batches. */

@@ -78,6 +78,8 @@ export class InflightFetch implements OriginResponseHandler {
   private invalidated = false;
   /** T1: the body goes through this compressor; its output is what the object holds. */
   private encoder: BodyEncoder | null = null;
+  /** Readers are woken once per turn of the event loop for the bytes appended in it (scheduleWake). */
+  private pendingWake: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly env: FetchEnvironment,
@@ -206,13 +208,33 @@ export class InflightFetch implements OriginResponseHandler {
     }
     object.append(chunk, this.env.store);
     if (this.decision!.stream && object.length > this.env.maxObjectSizeBuffered) this.failWaitingReaders();
-    for (const reader of this.readers) reader.wake();
+    this.scheduleWake();
     // The backlog matters for streams of unknown length (push messaging); a file has a known end.
     if (!this.backlogWarned && object.declaredLength === undefined && object.length > this.env.backlogWarningBytes) {
       this.backlogWarned = true;
       this.env.backlogPassed(this, object.length);
     }
     if (object.overflowed) this.boundOverflow();
+  }
+
+  /**
+   * One wake per turn of the event loop, however many chunks arrived in it (one origin read may hold
+   * several SSE events, and a busy loop reads more at a time): each client then gets them in one
+   * write. It runs right after the poll phase that read them, so nothing waits for a timer.
+   */
+  private scheduleWake(): void {
+    this.pendingWake ??= setImmediate(this.wakeReaders);
+  }
+
+  private readonly wakeReaders = (): void => {
+    if (this.pendingWake) clearImmediate(this.pendingWake);
+    this.pendingWake = null;
+    for (const reader of [...this.readers]) reader.wake();
+  };
+
+  /** Before the fetch ends or fails, readers get what was appended since their last wake. */
+  private flushWake(): void {
+    if (this.pendingWake) this.wakeReaders();
   }
 
   /** L1, L3: a client waiting for a whole body is held to the buffered limit, even on a streaming fetch. */
@@ -232,7 +254,7 @@ export class InflightFetch implements OriginResponseHandler {
     if (this.decision?.store && !object.overflowed && !object.dead && !this.invalidated) this.env.index.insert(object);
     else object.dead = true;
     this.enter('complete');
-    for (const reader of [...this.readers]) reader.wake();
+    this.wakeReaders();
   }
 
   onError(error: OriginError): void {
@@ -244,6 +266,7 @@ export class InflightFetch implements OriginResponseHandler {
   /** O1, O2, L2-L4: no object; clients get 503 before their head, an abrupt close after. */
   private fail(reason: string): void {
     if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
+    this.flushWake();
     this.encoder?.destroy();
     if (this.object) {
       this.object.state = 'failed';

@@ -5,7 +5,7 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import { connectionField } from '../http1/semantics.js';
-import { CRLF, LAST_CHUNK, chunkHeader, reasonPhrase, simpleResponse } from '../http1/serializer.js';
+import { CRLF, LAST_CHUNK, chunkHeader, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
 
@@ -33,6 +33,22 @@ export interface ReaderHooks {
 /** How far ahead of the client's socket a reader writes before waiting for it to drain. */
 const WRITE_AHEAD = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** A live chunk up to this size is framed once per object (a copy) and shared by its chunked readers. */
+const SHARED_FRAME_MAX = 16 * 1024;
+
+/**
+ * The newest small chunk of each object, framed: every caught-up chunked reader writes this same
+ * buffer (an SSE event to thousands of subscribers is one allocation and one write call each).
+ */
+const liveFrames = new WeakMap<CacheObject, { index: number; bytes: Buffer }>();
+
+function sharedFrame(object: CacheObject, index: number, chunk: Buffer): Buffer {
+  const memo = liveFrames.get(object);
+  if (memo?.index === index) return memo.bytes;
+  const bytes = framedChunk(chunk);
+  liveFrames.set(object, { index, bytes });
+  return bytes;
+}
 
 export class ObjectReader {
   private readerState: ReaderState = 'waiting-head';
@@ -198,21 +214,34 @@ export class ObjectReader {
   private pump(head?: Buffer): void {
     const object = this.object!;
     const chunks = object.chunks;
-    const batch: Buffer[] = head ? [head] : [];
     const start = this.cursor;
-    let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
-    while (this.cursor < chunks.length && budget > 0) {
-      const chunk = chunks[this.cursor++]!;
-      if (this.framing === 'chunked') batch.push(chunkHeader(chunk.length), chunk, CRLF);
-      else batch.push(chunk);
-      budget -= chunk.length;
+    const caughtUp = !head && chunks.length === start + 1 && object.state !== 'complete';
+    if (caughtUp && this.exchange.bufferedBytes < WRITE_AHEAD) {
+      this.cursor++;
+      this.writeLive(object, start, chunks[start]!);
+    } else {
+      const batch: Buffer[] = head ? [head] : [];
+      let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
+      while (this.cursor < chunks.length && budget > 0) {
+        const chunk = chunks[this.cursor++]!;
+        if (this.framing === 'chunked') batch.push(chunkHeader(chunk.length), chunk, CRLF);
+        else batch.push(chunk);
+        budget -= chunk.length;
+      }
+      const atEnd = this.cursor === chunks.length && object.state === 'complete';
+      if (atEnd) return this.end(batch);
+      if (batch.length > 0) this.exchange.write(batch);
     }
-    const atEnd = this.cursor === chunks.length && object.state === 'complete';
-    if (atEnd) return this.end(batch);
-    if (batch.length > 0) this.exchange.write(batch);
     if (this.cursor !== start) this.hooks.progressed?.(this);
     if (this.cursor < chunks.length) return this.waitForDrain();
     if (object.state === 'failed') this.fail('origin fetch failed mid-body');
+  }
+
+  /** The common case of a caught-up reader: one new chunk, one buffer, written at once. */
+  private writeLive(object: CacheObject, index: number, chunk: Buffer): void {
+    if (this.framing !== 'chunked') this.exchange.writeNow(chunk);
+    else if (chunk.length <= SHARED_FRAME_MAX) this.exchange.writeNow(sharedFrame(object, index, chunk));
+    else this.exchange.write([chunkHeader(chunk.length), chunk, CRLF]);
   }
 
   private waitForDrain(): void {

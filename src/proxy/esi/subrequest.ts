@@ -76,6 +76,10 @@ class BufferHost implements ExchangeHost {
     return true;
   }
 
+  writeNow(data: Buffer): boolean {
+    return this.write(data);
+  }
+
   waitDrain(_exchange: ClientExchange, callback: () => void): void {
     setImmediate(callback);
   }
