@@ -20,6 +20,7 @@ import { chunked, mutate, showBytes, splitRandom } from './mutate.js';
 import { HOT_GOOD_URLS, firstDifference, goodBody, goodPath, goodSpecFor, pickGoodSpec, type GoodSpec } from './good-urls.js';
 import { evilExpectation, evilPlan } from './hostile-origin.js';
 import { FUZZ_PROXY_OPTIONS, STALL_SHARE } from './config.js';
+import { TimerSet, watchPeerEnd } from '../support/socket-watch.js';
 
 /** Something a client saw that the proxy must never do. */
 export interface ClientFailure {
@@ -342,18 +343,10 @@ function runHostileConnection(port: number, plan: HostileConnectionPlan): Promis
     const kept: Buffer[] = [];
     let keptBytes = 0;
     let totalBytes = 0;
-    let closedByServer = false;
-    let error: string | undefined;
     /** No pause or reset: the response bytes are what a normal reader would have seen. */
     let clean = true;
-    const timers = new Set<NodeJS.Timeout>();
-    const later = (ms: number, fn: () => void): void => {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        fn();
-      }, ms);
-      timers.add(t);
-    };
+    const timers = new TimerSet();
+    const peer = watchPeerEnd(socket, () => socket.end());
     socket.on('data', (chunk: Buffer) => {
       totalBytes += chunk.length;
       if (keptBytes < MAX_KEEP) {
@@ -362,20 +355,11 @@ function runHostileConnection(port: number, plan: HostileConnectionPlan): Promis
       }
       if (lingering) linger();
     });
-    socket.on('end', () => {
-      closedByServer = true;
-      socket.end();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      error ??= err.code ?? err.message;
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') closedByServer = true;
-    });
     socket.on('close', () => {
-      for (const t of timers) clearTimeout(t);
       timers.clear();
       clearTimeout(lingerTimer);
       clearTimeout(cap);
-      resolve({ received: Buffer.concat(kept), totalBytes, closedByServer, ...(error ? { error } : {}), clean });
+      resolve({ received: Buffer.concat(kept), totalBytes, closedByServer: peer.closedByServer, ...(peer.error ? { error: peer.error } : {}), clean });
     });
     const step = (i: number): void => {
       if (socket.destroyed) return;
@@ -390,7 +374,7 @@ function runHostileConnection(port: number, plan: HostileConnectionPlan): Promis
           socket.write(s.bytes);
           return step(i + 1);
         case 'wait':
-          return later(s.ms, () => step(i + 1));
+          return timers.later(s.ms, () => step(i + 1));
         case 'end':
           socket.end();
           return step(i + 1);

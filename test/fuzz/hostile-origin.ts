@@ -24,6 +24,7 @@ import { chunked, mutate, showBytes, splitRandom } from './mutate.js';
 import { goodBody, goodDelivery, goodEtag, goodResponseHead, parseGoodPath, type GoodSpec } from './good-urls.js';
 import { parseResponses } from '../support/raw-client.js';
 import { MAX_ORIGIN_STALL_MS } from './config.js';
+import { TimerSet } from '../support/socket-watch.js';
 
 // ------------------------------------------------------------------------------------------------
 // Evil responses
@@ -431,14 +432,7 @@ export async function startHostileOrigin(events: HostileOriginEvents): Promise<H
   const server = net.createServer({ allowHalfOpen: false, noDelay: true }, (socket) => {
     stats.connections++;
     sockets.add(socket);
-    const timers = new Set<NodeJS.Timeout>();
-    const later = (ms: number, fn: () => void): void => {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        fn();
-      }, ms);
-      timers.add(t);
-    };
+    const timers = new TimerSet();
     let closed = false;
     /** A response is being written: requests wait their turn (the proxy never pipelines, but be safe). */
     let busy = false;
@@ -453,7 +447,6 @@ export async function startHostileOrigin(events: HostileOriginEvents): Promise<H
     socket.on('close', () => {
       closed = true;
       sockets.delete(socket);
-      for (const t of timers) clearTimeout(t);
       timers.clear();
     });
     socket.on('data', (chunk: Buffer) => {
@@ -545,11 +538,11 @@ export async function startHostileOrigin(events: HostileOriginEvents): Promise<H
           if (closed) return;
           if (i >= pieces.length) return done(keep);
           socket.write(pieces[i++]);
-          later(delivery.gapMs, drip);
+          timers.later(delivery.gapMs, drip);
         };
         drip();
       };
-      if (delivery.headDelayMs > 0) later(delivery.headDelayMs, send);
+      if (delivery.headDelayMs > 0) timers.later(delivery.headDelayMs, send);
       else send();
     };
 
@@ -563,17 +556,17 @@ export async function startHostileOrigin(events: HostileOriginEvents): Promise<H
         if (closed) return;
         if (i < plan.pieces.length) {
           socket.write(plan.pieces[i++]);
-          if (i < plan.pieces.length) return later(plan.gapMs, writeNext);
+          if (i < plan.pieces.length) return timers.later(plan.gapMs, writeNext);
         }
         if (plan.ending === 'keep' && !tainted) return done(true);
-        later(plan.endDelayMs, () => {
+        timers.later(plan.endDelayMs, () => {
           if (closed) return;
           if (plan.ending === 'fin') socket.end();
           else if (plan.ending === 'rst') socket.resetAndDestroy();
-          else later(0, () => socket.end()); // 'stall': endDelayMs of silence, then close
+          else timers.later(0, () => socket.end()); // 'stall': endDelayMs of silence, then close
         });
       };
-      later(plan.headDelayMs, writeNext);
+      timers.later(plan.headDelayMs, writeNext);
     };
 
     const serveOther = (request: ParsedRequest): void => {

@@ -3,7 +3,7 @@
 // same knobs as config rules by path (a glob `path`, or a `regex`). Rule ids: R4 (a hook's decision to not
 // cache), C1 (the key), C2 (TTL), R1/F1/F3 (doStream off: wait for the whole body, Content-Length).
 import { describe, expect, it } from 'vitest';
-import { parseResponses, sendRaw, type ParsedResponse } from '../support/raw-client.js';
+import { requestKit } from '../support/requests.js';
 import type { OriginScript } from '../support/scripted-origin.js';
 import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
@@ -13,20 +13,7 @@ const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
-function request(path: string, opts: { method?: string; headers?: [string, string][]; version?: '1.0' | '1.1' } = {}): string {
-  const version = opts.version ?? '1.1';
-  let head = `${opts.method ?? 'GET'} ${path} HTTP/${version}\r\nHost: hooks.test\r\n`;
-  for (const [name, value] of opts.headers ?? []) head += `${name}: ${value}\r\n`;
-  if (version === '1.1') head += 'Connection: close\r\n';
-  return `${head}\r\n`;
-}
-
-async function fetchOnce(port: number, path: string, opts: Parameters<typeof request>[1] = {}): Promise<ParsedResponse> {
-  const exchange = await sendRaw(port, request(path, opts), { idleMs: 2000 });
-  const responses = parseResponses(exchange, [opts.method ?? 'GET']);
-  expect(responses.length, `one response to ${path}`).toBe(1);
-  return responses[0];
-}
+const { request, fetchOnce } = requestKit({ host: 'hooks.test', idleMs: 2000 });
 
 /** An origin whose every response carries these headers and a body naming the request's number. */
 function numbered(headers: [string, string][] = []): OriginScript {

@@ -4,7 +4,8 @@
 // methods), F6 (Age, hop-by-hop), F1-F4 on objects, V1-V4 (HTTP/1.0 clients and streaming).
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { parseResponses, sendRaw, type ParsedResponse, soFar, bodyBytes } from '../support/raw-client.js';
+import { soFar, bodyBytes } from '../support/raw-client.js';
+import { requestKit } from '../support/requests.js';
 import { type OriginScript, type ReceivedRequest, type ScriptedOrigin } from '../support/scripted-origin.js';
 import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { patternBytes } from '../support/bytes.js';
@@ -15,35 +16,7 @@ const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
-interface RequestOptions {
-  method?: string;
-  version?: '1.0' | '1.1';
-  host?: string;
-  headers?: [string, string][];
-  body?: string;
-  /** Keep the connection (1.1: no Connection: close; 1.0: Connection: keep-alive). */
-  keepAlive?: boolean;
-  /** sendRaw's idleMs: how long a silent server is waited for (default 3000, 300 with keepAlive). */
-  idleMs?: number;
-}
-
-function request(path: string, opts: RequestOptions = {}): string {
-  const version = opts.version ?? '1.1';
-  let head = `${opts.method ?? 'GET'} ${path} HTTP/${version}\r\nHost: ${opts.host ?? 'cache.test'}\r\n`;
-  for (const [name, value] of opts.headers ?? []) head += `${name}: ${value}\r\n`;
-  if (opts.body !== undefined) head += `Content-Length: ${Buffer.byteLength(opts.body)}\r\n`;
-  if (version === '1.1' && !opts.keepAlive) head += 'Connection: close\r\n';
-  if (version === '1.0' && opts.keepAlive) head += 'Connection: keep-alive\r\n';
-  return `${head}\r\n${opts.body ?? ''}`;
-}
-
-/** One request on its own connection; the parsed response plus the raw exchange. */
-async function fetchOnce(port: number, path: string, opts: RequestOptions = {}): Promise<ParsedResponse & { closedByServer: boolean; wire: Buffer }> {
-  const exchange = await sendRaw(port, request(path, opts), { idleMs: opts.idleMs ?? (opts.keepAlive ? 300 : 3000) });
-  const responses = parseResponses(exchange, [opts.method ?? 'GET']);
-  expect(responses.length, `one response to ${opts.method ?? 'GET'} ${path}`).toBe(1);
-  return Object.assign(responses[0], { closedByServer: exchange.closedByServer, wire: exchange.bytes });
-}
+const { request, fetchOnce } = requestKit({ host: 'cache.test' });
 
 const gets = (origin: ScriptedOrigin, target?: string): ReceivedRequest[] =>
   origin.requests.filter((r) => r.method === 'GET' && (target === undefined || r.target === target));

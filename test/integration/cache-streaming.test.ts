@@ -6,7 +6,8 @@
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { parseResponses, sendRaw, type ParsedResponse, soFar, bodyBytes } from '../support/raw-client.js';
+import { parseResponses, sendRaw, soFar, bodyBytes } from '../support/raw-client.js';
+import { requestKit } from '../support/requests.js';
 import type { OriginScript } from '../support/scripted-origin.js';
 import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { PatternChecker, patternBytes } from '../support/bytes.js';
@@ -20,22 +21,7 @@ const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
-/** A request; HTTP/1.1 ones ask to close so that sendRaw returns at the end of the response. */
-function GET(path: string, opts: { version?: '1.0' | '1.1'; keepAlive?: boolean; method?: string; headers?: [string, string][] } = {}): string {
-  const version = opts.version ?? '1.1';
-  let head = `${opts.method ?? 'GET'} ${path} HTTP/${version}\r\nHost: cache.test\r\n`;
-  for (const [name, value] of opts.headers ?? []) head += `${name}: ${value}\r\n`;
-  if (version === '1.1' && !opts.keepAlive) head += 'Connection: close\r\n';
-  return `${head}\r\n`;
-}
-
-/** One whole exchange, parsed. */
-async function fetchOnce(port: number, path: string, opts: Parameters<typeof GET>[1] = {}): Promise<ParsedResponse> {
-  const exchange = await sendRaw(port, GET(path, opts), { idleMs: 3000 });
-  const [res] = parseResponses(exchange, [opts.method ?? 'GET']);
-  expect(res, `a response to ${path}`).toBeDefined();
-  return res;
-}
+const { request: GET, fetchOnce } = requestKit({ host: 'cache.test', idleMs: 3000 });
 
 /**
  * A client connection that sends `request` and reads nothing until resume(): the proxy's writes to

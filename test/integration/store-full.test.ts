@@ -5,7 +5,8 @@
 // the origin is paused while more than `overflowWindow` bytes are held: memory stays bounded.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { parseResponses, sendRaw, type ParsedResponse, bodyBytes } from '../support/raw-client.js';
+import { parseResponses, sendRaw, bodyBytes } from '../support/raw-client.js';
+import { requestKit } from '../support/requests.js';
 import type { OriginScript } from '../support/scripted-origin.js';
 import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { PatternChecker, patternBody, patternBytes } from '../support/bytes.js';
@@ -21,14 +22,7 @@ const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: store.test\r\nConnection: close\r\n\r\n`;
-
-async function fetchOnce(port: number, path: string): Promise<ParsedResponse> {
-  const exchange = await sendRaw(port, GET(path), { idleMs: 3000 });
-  const responses = parseResponses(exchange);
-  expect(responses.length, `one response to ${path}`).toBe(1);
-  return responses[0];
-}
+const { request: GET, fetchOnce } = requestKit({ host: 'store.test', idleMs: 3000 });
 
 /** Checks a body as it streams by: the head is skipped, the rest must be the pattern. */
 function patternSink(): { onData(chunk: Buffer): void; checker: PatternChecker; head: () => string } {

@@ -7,6 +7,7 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseResponses, sendRaw, type ParsedResponse } from '../support/raw-client.js';
+import { requestKit, type RequestOptions } from '../support/requests.js';
 import type { OriginScript } from '../support/scripted-origin.js';
 import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
@@ -16,23 +17,12 @@ const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
 const setup = (script: OriginScript, options: Partial<CreateProxyOptions> = {}) => startOriginAndProxy(cleanups, script, options);
 
-type Opts = { method?: string; ae?: string; headers?: [string, string][]; version?: '1.0' | '1.1' };
-
-function request(path: string, opts: Opts = {}): string {
-  const version = opts.version ?? '1.1';
-  let head = `${opts.method ?? 'GET'} ${path} HTTP/${version}\r\nHost: t1.test\r\n`;
-  if (opts.ae !== undefined) head += `Accept-Encoding: ${opts.ae}\r\n`;
-  for (const [name, value] of opts.headers ?? []) head += `${name}: ${value}\r\n`;
-  if (version === '1.1') head += 'Connection: close\r\n';
-  return `${head}\r\n`;
-}
-
-async function fetchOnce(port: number, path: string, opts: Opts = {}): Promise<ParsedResponse> {
-  const exchange = await sendRaw(port, request(path, opts), { idleMs: 3000 });
-  const responses = parseResponses(exchange, [opts.method ?? 'GET']);
-  expect(responses.length, `one response to ${path}`).toBe(1);
-  return responses[0];
-}
+/** `ae`: an Accept-Encoding field, sent before any other header. */
+type Opts = RequestOptions & { ae?: string };
+const kit = requestKit({ host: 't1.test', idleMs: 3000 });
+const withAe = ({ ae, ...opts }: Opts): RequestOptions => ({ ...opts, headers: [...(ae === undefined ? [] : [['Accept-Encoding', ae] as [string, string]]), ...(opts.headers ?? [])] });
+const request = (path: string, opts: Opts = {}): string => kit.request(path, withAe(opts));
+const fetchOnce = (port: number, path: string, opts: Opts = {}) => kit.fetchOnce(port, path, withAe(opts));
 
 const TEXT = 'The quick brown fox jumps over the lazy dog. '.repeat(400);
 const gzipHook: Partial<CreateProxyOptions> = { hooks: { fetch: (ctx) => void (ctx.compress = 'gzip') } };

@@ -6,6 +6,7 @@
 // include without onerror="continue" (and no working alt) makes the page a 503; loops are refused.
 import { describe, expect, it } from 'vitest';
 import { parseResponses, sendRaw, type ParsedResponse } from '../support/raw-client.js';
+import { requestKit } from '../support/requests.js';
 import { startScriptedOrigin, type ReceivedRequest, type ScriptedOrigin, type ScriptedResponder } from '../support/scripted-origin.js';
 import { cleanupAfterEach, startProxy, testKit, type RunningProxy } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
@@ -30,22 +31,7 @@ async function setup(routes: Record<string, Route | string>, options: Partial<Cr
   return { origin, proxy, hits: (path) => origin.requests.filter((r) => r.target === path).length };
 }
 
-type Opts = { method?: string; headers?: [string, string][]; version?: '1.0' | '1.1' };
-
-function request(path: string, opts: Opts = {}): string {
-  const version = opts.version ?? '1.1';
-  let head = `${opts.method ?? 'GET'} ${path} HTTP/${version}\r\nHost: t2.test\r\n`;
-  for (const [name, value] of opts.headers ?? []) head += `${name}: ${value}\r\n`;
-  if (version === '1.1') head += 'Connection: close\r\n';
-  return `${head}\r\n`;
-}
-
-async function fetchOnce(port: number, path: string, opts: Opts = {}): Promise<ParsedResponse> {
-  const exchange = await sendRaw(port, request(path, opts), { idleMs: 3000 });
-  const responses = parseResponses(exchange, [opts.method ?? 'GET']);
-  expect(responses.length, `one response to ${path}`).toBe(1);
-  return responses[0];
-}
+const { request, fetchOnce } = requestKit({ host: 't2.test', idleMs: 3000 });
 
 function expectPage(res: ParsedResponse, body: string): void {
   expect(res.status).toBe(200);

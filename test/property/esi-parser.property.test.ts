@@ -6,22 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fcOptions } from '../support/fc.js';
 import { EsiParser, parseEsi, type EsiNode } from '../../src/proxy/esi/parser.js';
-
-type Plain = { text: string } | { include: string; alt?: string; continueOnError: boolean };
-
-function plain(nodes: EsiNode[]): Plain[] {
-  const out: Plain[] = [];
-  for (const node of nodes) {
-    if (node.kind === 'text') {
-      const last = out[out.length - 1];
-      if (last && 'text' in last) last.text += node.data.toString('latin1');
-      else out.push({ text: node.data.toString('latin1') });
-    } else {
-      out.push({ include: node.src, ...(node.alt !== undefined ? { alt: node.alt } : {}), continueOnError: node.continueOnError });
-    }
-  }
-  return out.filter((n) => !('text' in n) || n.text !== '');
-}
+import { plain, type Plain } from '../support/esi-nodes.js';
 
 function parsePieces(source: Buffer, cuts: number[]): Plain[] {
   const points = [...new Set(cuts.map((c) => c % (source.length + 1)))].sort((a, b) => a - b);

@@ -81,6 +81,7 @@ import {
   type ProxyPlan,
   type Scenario,
 } from './streaming-model.js';
+import { TimerSet } from '../support/socket-watch.js';
 
 const BASE_RUNS = 30;
 // The proxy's betweenBytesTimeout when fetch #1 stalls. It applies to every fetch of that run, and
@@ -273,7 +274,7 @@ function responseOver(bytes: Buffer): boolean {
 async function runClient(port: number, plan: ClientPlan, id: number, opened: (client: RawClient) => void, responseTimeoutMs: number): Promise<Observed> {
   const client = await openClient(port);
   opened(client);
-  const timers = new Set<NodeJS.Timeout>();
+  const timers = new TimerSet();
   if (plan.slow) {
     // Slow reader: after every 16 KiB, stop reading for 8 ms (the proxy's writes back up).
     let since = 0;
@@ -282,15 +283,9 @@ async function runClient(port: number, plan: ClientPlan, id: number, opened: (cl
       if (since < 16 * 1024) return;
       since = 0;
       client.pause();
-      const t = setTimeout(() => {
-        timers.delete(t);
-        client.resume();
-      }, 8);
-      timers.add(t);
+      timers.later(8, () => client.resume());
     });
-    client.socket.once('close', () => {
-      for (const t of timers) clearTimeout(t);
-    });
+    client.socket.once('close', () => timers.clear());
   }
   await client.write(requestBytes(plan, id));
   const observed: Observed = { response: undefined, received: 0, closedByServer: false, disconnected: false, client };

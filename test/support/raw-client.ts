@@ -7,6 +7,7 @@
 // - parseResponses: split collected bytes into responses (strict: malformed syntax throws).
 // - openClient:     a persistent connection for keep-alive and pipelining tests.
 import net from 'node:net';
+import { TimerSet, watchPeerEnd } from './socket-watch.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -80,21 +81,11 @@ export function sendRaw(
     const kept: Buffer[] = [];
     let keptBytes = 0;
     let totalBytes = 0;
-    let closedByServer = false;
-    let error: string | undefined;
     let writesDone = false;
     let readerPaused = false;
     let sincePause = 0;
     let idleTimer: NodeJS.Timeout | undefined;
-    const timers = new Set<NodeJS.Timeout>();
-
-    const later = (ms: number, fn: () => void): void => {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        fn();
-      }, ms);
-      timers.add(t);
-    };
+    const timers = new TimerSet();
 
     const socket = net.connect({
       host: opts.host ?? LOOPBACK,
@@ -102,6 +93,7 @@ export function sendRaw(
       allowHalfOpen: true,
       ...(opts.highWaterMark !== undefined ? { highWaterMark: opts.highWaterMark } : {}),
     });
+    const peer = watchPeerEnd(socket, () => socket.destroy());
 
     const armIdle = (): void => {
       clearTimeout(idleTimer);
@@ -114,7 +106,7 @@ export function sendRaw(
       readerPaused = true;
       socket.pause();
       clearTimeout(idleTimer);
-      later(ms, () => {
+      timers.later(ms, () => {
         readerPaused = false;
         if (socket.destroyed) return;
         socket.resume();
@@ -123,7 +115,7 @@ export function sendRaw(
     };
 
     const overall = setTimeout(() => {
-      error ??= 'TIMEOUT';
+      peer.error ??= 'TIMEOUT';
       socket.destroy();
     }, timeoutMs);
 
@@ -145,24 +137,15 @@ export function sendRaw(
       }
       armIdle();
     });
-    socket.on('end', () => {
-      closedByServer = true;
-      socket.destroy();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      error ??= err.code ?? err.message;
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') closedByServer = true;
-    });
     socket.on('close', () => {
       clearTimeout(idleTimer);
       clearTimeout(overall);
-      for (const t of timers) clearTimeout(t);
       timers.clear();
       resolve({
         bytes: Buffer.concat(kept, keptBytes),
         totalBytes,
-        closedByServer,
-        ...(error !== undefined ? { error } : {}),
+        closedByServer: peer.closedByServer,
+        ...(peer.error !== undefined ? { error: peer.error } : {}),
         elapsedMs: performance.now() - started,
       });
     });
@@ -172,7 +155,7 @@ export function sendRaw(
     socket.on('connect', () => {
       void (async () => {
         for (let i = 0; i < pieces.length; i++) {
-          if (i > 0 && opts.writeGapMs) await new Promise<void>((r) => later(opts.writeGapMs ?? 0, r));
+          if (i > 0 && opts.writeGapMs) await new Promise<void>((r) => timers.later(opts.writeGapMs ?? 0, r));
           if (socket.destroyed) return;
           await new Promise<void>((r) => socket.write(pieces[i], () => r()));
         }
@@ -557,8 +540,6 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
     let all: Buffer = Buffer.alloc(0);
     let dirty = false;
     let closed = false;
-    let closedByServer = false;
-    let error: string | undefined;
     let cursor = 0;
     const waiters = new Set<() => void>();
 
@@ -583,19 +564,12 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
       dirty = true;
       wake();
     });
-    socket.on('end', () => {
-      closedByServer = true;
-      socket.destroy();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      error ??= err.code ?? err.message;
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') closedByServer = true;
-    });
+    const peer = watchPeerEnd(socket, () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(connectTimer);
       closed = true;
       wake();
-      if (!connected) rejectOpen(new Error(`openClient: connection to port ${port} failed: ${error ?? 'closed'}`));
+      if (!connected) rejectOpen(new Error(`openClient: connection to port ${port} failed: ${peer.error ?? 'closed'}`));
     });
     let connected = false;
 
@@ -621,7 +595,7 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
             resolve(value);
           } else if (closed) {
             done();
-            reject(new Error(`connection closed (${closedByServer ? 'by the server' : 'by the client'}${error ? `, ${error}` : ''}) before ${what()}`));
+            reject(new Error(`connection closed (${peer.closedByServer ? 'by the server' : 'by the client'}${peer.error ? `, ${peer.error}` : ''}) before ${what()}`));
           }
         };
         waiters.add(waiter);
@@ -662,7 +636,7 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
           (final) => {
             const bytes = received().subarray(cursor);
             if (bytes.length === 0) return undefined;
-            const cleanly = final && closedByServer && error === undefined;
+            const cleanly = final && peer.closedByServer && peer.error === undefined;
             let offset = 0;
             for (const res of parseResponses(bytes, [method], { closedCleanly: cleanly, maxFinal: 1 })) {
               offset += res.wireLength;
@@ -695,7 +669,7 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
             if (!closed) return;
             waiters.delete(waiter);
             clearTimeout(timer);
-            resolve(closedByServer);
+            resolve(peer.closedByServer);
           };
           waiters.add(waiter);
         }),
@@ -706,10 +680,10 @@ export function openClient(port: number, opts: OpenClientOptions = {}): Promise<
         return closed;
       },
       get closedByServer() {
-        return closedByServer;
+        return peer.closedByServer;
       },
       get error() {
-        return error;
+        return peer.error;
       },
       close: () =>
         new Promise<void>((resolve) => {

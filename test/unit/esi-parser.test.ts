@@ -1,24 +1,8 @@
 // src/proxy/esi/parser.ts: the ESI markup T2 understands — include (src, alt, onerror), remove,
 // comment, <!--esi … --> — and what it leaves as text. Nodes are compared with adjacent text merged.
 import { describe, expect, it } from 'vitest';
-import { EsiParser, parseEsi, type EsiNode } from '../../src/proxy/esi/parser.js';
-
-type Plain = { text: string } | { include: string; alt?: string; continueOnError: boolean };
-
-/** Nodes as plain values, adjacent text merged (how they are split is not part of the result). */
-function plain(nodes: EsiNode[]): Plain[] {
-  const out: Plain[] = [];
-  for (const node of nodes) {
-    if (node.kind === 'text') {
-      const last = out[out.length - 1];
-      if (last && 'text' in last) last.text += node.data.toString('latin1');
-      else out.push({ text: node.data.toString('latin1') });
-    } else {
-      out.push({ include: node.src, ...(node.alt !== undefined ? { alt: node.alt } : {}), continueOnError: node.continueOnError });
-    }
-  }
-  return out.filter((n) => !('text' in n) || n.text !== '');
-}
+import { EsiParser, parseEsi } from '../../src/proxy/esi/parser.js';
+import { plain, type Plain } from '../support/esi-nodes.js';
 
 const parse = (source: string) => plain(parseEsi(Buffer.from(source, 'latin1')));
 const inc = (src: string, extra: { alt?: string; continueOnError?: boolean } = {}): Plain => ({ include: src, ...(extra.alt !== undefined ? { alt: extra.alt } : {}), continueOnError: extra.continueOnError ?? false });
