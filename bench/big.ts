@@ -8,7 +8,7 @@
 //      (bytes of a warm-up fetch of another key on each fresh proxy before the cold miss, 64 MiB;
 //      0: none), BENCH_LOG_LEVEL (streamcache's, warn), BENCH_IDLE_WAIT (s, 30).
 import type { BigResult } from './clients.js';
-import { MB, MiB, envNumber, errorText, fixed, idleCheck, int, mb, median, printMachine, printTable, procMemory, quietRun, ratio, verdict } from './common.js';
+import { MB, MiB, envNumber, errorText, fixed, idleCheck, int, mb, median, printMachine, printTable, procMemory, quietRun, ratio, runMain, verdict } from './common.js';
 import { runClient, startServer, type RunningServer } from './harness.js';
 
 const BIG_BYTES = envNumber('BENCH_BIG_BYTES', 1024 ** 3);
@@ -203,10 +203,4 @@ async function main(): Promise<void> {
   console.log(`(1 MB = ${int(MB)} bytes)`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import type { LoadResult } from './clients.js';
 
 export interface MachineInfo {
   cpu: string;
@@ -322,4 +323,45 @@ export async function quietRun<T>(fn: () => Promise<T>): Promise<{ value: T; for
     const foreignPct = foreign.stop();
     if (!(foreignPct > maxOther) || attempt > retries) return { value, foreignPct, attempts: attempt };
   }
+}
+
+/** One measured load run: what the generator saw, and the CPU the server under test used meanwhile. */
+export interface LoadRun {
+  load: LoadResult;
+  cpuUs: number;
+}
+
+/** What every load table shows of a server's runs: medians of the rates, totals of the failures, CPU. */
+export interface LoadSummary {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  failures: number;
+  non2xx: number;
+  cpuPct: number;
+  cpuUsPerReq: number;
+}
+
+export function summarizeLoad(runs: readonly LoadRun[]): LoadSummary {
+  const sum = (f: (r: LoadRun) => number): number => runs.reduce((acc, r) => acc + f(r), 0);
+  return {
+    rps: median(runs.map((r) => r.load.rps)),
+    p50ms: median(runs.map((r) => r.load.p50ms)),
+    p99ms: median(runs.map((r) => r.load.p99ms)),
+    failures: sum((r) => r.load.errors + r.load.timeouts),
+    non2xx: sum((r) => r.load.non2xx),
+    cpuPct: (sum((r) => r.cpuUs) / 1e6 / sum((r) => r.load.seconds)) * 100,
+    cpuUsPerReq: sum((r) => r.cpuUs) / sum((r) => r.load.requests),
+  };
+}
+
+/** Runs a benchmark driver's main: exit 0 when it returns, 1 (with the error) when it throws. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

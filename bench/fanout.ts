@@ -25,6 +25,7 @@ import {
   printMachine,
   printTable,
   procMemory,
+  runMain,
   verdict,
   waitForIdle,
 } from './common.js';
@@ -305,10 +306,4 @@ async function main(): Promise<void> {
   console.log('(1 MB = 1,000,000 bytes)');
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -5,8 +5,7 @@
 // Env: BENCH_DURATION (s per measured run, 10), BENCH_ROUNDS (interleaved rounds, 3; medians are
 //      shown), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 2), BENCH_LOG_LEVEL (streamcache's, warn),
 //      BENCH_GENERATOR / BENCH_WRK_THREADS / BENCH_WORKERS (see load.ts), BENCH_IDLE_WAIT (s, 30).
-import type { LoadResult } from './clients.js';
-import { envNumber, errorText, fixed, idleCheck, int, median, printMachine, printTable, procTreeCpuUs, ratio, quietRun, verdict } from './common.js';
+import { envNumber, errorText, fixed, idleCheck, int, printMachine, printTable, procTreeCpuUs, ratio, quietRun, runMain, summarizeLoad, verdict, type LoadRun, type LoadSummary } from './common.js';
 import { startNginx, startVarnish, type ExternalServer } from './external.js';
 import { checkTarget, generatorLine, get, runLoad, startServer, type CheckedResponse, type RunningServer } from './harness.js';
 
@@ -22,9 +21,7 @@ const CACHE_CONTROL = 'max-age=3600';
 const TARGET_VS_VARNISH = 1.5;
 const TARGET_VS_NGINX = 1.3;
 
-interface Run {
-  load: LoadResult;
-  cpuUs: number;
+interface Run extends LoadRun {
   originRequests: number;
   foreignPct: number;
 }
@@ -100,30 +97,16 @@ async function measure(t: Target, origin: RunningServer): Promise<void> {
   }
 }
 
-interface Summary {
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  failures: number;
-  non2xx: number;
+interface Summary extends LoadSummary {
   originRequests: number;
-  cpuPct: number;
-  cpuUsPerReq: number;
   foreignPct: number;
 }
 
 function summarize(t: Target): Summary | null {
   if (t.error || t.runs.length === 0) return null;
-  const sum = (f: (r: Run) => number): number => t.runs.reduce((acc, r) => acc + f(r), 0);
   return {
-    rps: median(t.runs.map((r) => r.load.rps)),
-    p50ms: median(t.runs.map((r) => r.load.p50ms)),
-    p99ms: median(t.runs.map((r) => r.load.p99ms)),
-    failures: sum((r) => r.load.errors + r.load.timeouts),
-    non2xx: sum((r) => r.load.non2xx),
-    originRequests: sum((r) => r.originRequests),
-    cpuPct: (sum((r) => r.cpuUs) / 1e6 / sum((r) => r.load.seconds)) * 100,
-    cpuUsPerReq: sum((r) => r.cpuUs) / sum((r) => r.load.requests),
+    ...summarizeLoad(t.runs),
+    originRequests: t.runs.reduce((acc, r) => acc + r.originRequests, 0),
     foreignPct: Math.max(...t.runs.map((r) => r.foreignPct)),
   };
 }
@@ -210,10 +193,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

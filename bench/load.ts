@@ -6,7 +6,7 @@
 //      BENCH_BIG_RUNS (5), BENCH_GENERATOR (wrk | autocannon, default:
 //      wrk when installed), BENCH_WORKERS (autocannon worker threads, default 1), BENCH_WRK_THREADS.
 import type { BigResult, LoadResult } from './clients.js';
-import { MB, envNumber, fixed, idleCheck, int, median, printMachine, printTable, ratio, verdict } from './common.js';
+import { MB, envNumber, fixed, idleCheck, int, median, printMachine, printTable, ratio, runMain, summarizeLoad, verdict, type LoadRun, type LoadSummary } from './common.js';
 import { checkTarget, generatorLine, runClient, runLoad as runLoadOn, startServer, type RunningServer } from './harness.js';
 
 const DURATION = envNumber('BENCH_DURATION', 10);
@@ -27,10 +27,7 @@ function runLoad(port: number, duration: number): Promise<LoadResult> {
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-interface Run {
-  load: LoadResult;
-  cpuUs: number; // CPU time of the process under test during the measured run
-}
+type Run = LoadRun;
 
 interface Scenario {
   name: string;
@@ -65,30 +62,17 @@ async function measure(s: Scenario): Promise<void> {
   }
 }
 
-interface Summary {
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  failures: number;
-  non2xx: number;
-  cpuPct: number;
-  cpuUsPerReq: number;
+interface Summary extends LoadSummary {
   genCpuPct: number;
 }
 
 function summarize(s: Scenario): Summary | null {
   if (s.error || s.runs.length === 0) return null;
-  const sum = (f: (r: Run) => number): number => s.runs.reduce((acc, r) => acc + f(r), 0);
+  const seconds = s.runs.reduce((acc, r) => acc + r.load.seconds, 0);
   return {
-    rps: median(s.runs.map((r) => r.load.rps)),
-    p50ms: median(s.runs.map((r) => r.load.p50ms)),
-    p99ms: median(s.runs.map((r) => r.load.p99ms)),
-    failures: sum((r) => r.load.errors + r.load.timeouts),
-    non2xx: sum((r) => r.load.non2xx),
-    cpuPct: (sum((r) => r.cpuUs) / 1e6 / sum((r) => r.load.seconds)) * 100,
-    cpuUsPerReq: sum((r) => r.cpuUs) / sum((r) => r.load.requests),
+    ...summarizeLoad(s.runs),
     genCpuPct: s.runs.every((r) => r.load.generatorCpuUs !== undefined)
-      ? (sum((r) => r.load.generatorCpuUs ?? 0) / 1e6 / sum((r) => r.load.seconds)) * 100
+      ? (s.runs.reduce((acc, r) => acc + (r.load.generatorCpuUs ?? 0), 0) / 1e6 / seconds) * 100
       : NaN,
   };
 }
@@ -218,10 +202,4 @@ async function main(): Promise<void> {
   console.log(`(1 MB = ${int(MB)} bytes)`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -5,7 +5,7 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import { connectionField } from '../http1/semantics.js';
-import { CRLF, LAST_CHUNK, chunkHeader, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
+import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
 
@@ -241,7 +241,7 @@ export class ObjectReader {
   private writeLive(object: CacheObject, index: number, chunk: Buffer): void {
     if (this.framing !== 'chunked') this.exchange.writeNow(chunk);
     else if (chunk.length <= SHARED_FRAME_MAX) this.exchange.writeNow(sharedFrame(object, index, chunk));
-    else this.exchange.write([chunkHeader(chunk.length), chunk, CRLF]);
+    else this.exchange.write(frameChunk(chunk));
   }
 
   private waitForDrain(): void {
