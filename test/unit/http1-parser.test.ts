@@ -173,6 +173,44 @@ describe('RequestParser: bodies', () => {
     expect(run.completed).toBe(1);
   });
 
+  it('F1: a Content-Length body that goes on in later feeds is delivered as views of those feeds, and the next request follows', () => {
+    const head = latin1('POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\nab');
+    const middle = latin1('cdefgh');
+    const last = latin1(`ij${GET}`);
+    const run = parseRequests([head, middle, last]);
+    expectClean(run);
+    expect(run.messages.map((m) => [m.head.target, m.body.toString(), m.keepAlive])).toEqual([
+      ['/p', 'abcdefghij', true],
+      ['/', '', true],
+    ]);
+    const views = run.messages[0].bodyViews;
+    expect(views[1].buffer).toBe(middle.buffer);
+    expect(views[2].buffer).toBe(last.buffer);
+  });
+
+  it('F5: a closing request whose body ends in a later feed still refuses the bytes after it', () => {
+    for (const first of ['POST /p HTTP/1.1\r\nConnection: close\r\nContent-Length: 6\r\n\r\nab', 'POST /p HTTP/1.0\r\nContent-Length: 6\r\n\r\nab']) {
+      const run = parseRequests([latin1(first), latin1(`cdef${GET}`)]);
+      expectError(run, 'invalid');
+      expect(run.messages.map((m) => [m.head.target, m.body.toString(), m.keepAlive])).toEqual([['/p', 'abcdef', false]]);
+      // Ending exactly with the body is a clean end.
+      const clean = parseRequests([latin1(first), latin1('cdef')]);
+      expectClean(clean);
+      expect(clean.completed).toBe(1);
+    }
+  });
+
+  it('an Upgrade request with a body that ends in a later feed is relayed as plain HTTP too', () => {
+    const run = parseRequests([latin1('POST /ws HTTP/1.1\r\nUpgrade: x\r\nConnection: Upgrade\r\nContent-Length: 4\r\n\r\nab'), latin1(`cd${GET}`)]);
+    expectClean(run);
+    expect(run.messages.map((m) => [m.head.target, m.body.toString()])).toEqual([['/ws', 'abcd'], ['/', '']]);
+  });
+
+  it('O2: the input ending inside a Content-Length body that spans feeds is truncated', () => {
+    const run = parseRequests([latin1('POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\nab'), latin1('cd')], { finish: true });
+    expectError(run, 'truncated');
+  });
+
   it('Content-Length: 0 means no body: framing none and the request completes at once', () => {
     const run = parseRequests(latin1('POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n'));
     expectClean(run);
