@@ -17,7 +17,7 @@ export function trimOws(value: string): string {
 export class HeaderFields {
   /** Flat list: name0, value0, name1, value1, ... */
   private readonly raw: string[];
-  /** Lower-cased names, built at the first lookup: a request is looked up a dozen times. */
+  /** Lower-cased names, built at the first lookup (a request is looked up a dozen times), then kept in step with raw. */
   private lower: string[] | null = null;
 
   constructor(raw: string[] = []) {
@@ -82,51 +82,60 @@ export class HeaderFields {
 
   append(name: string, value: string): this {
     this.raw.push(name, value);
-    this.lower = null;
+    this.lower?.push(name.toLowerCase());
     return this;
   }
 
   /** Replaces every value of `name` with one value, kept at the first occurrence's position. */
   set(name: string, value: string): this {
-    this.lower = null;
     const lower = name.toLowerCase();
+    const names = this.lowerNames();
     let placed = false;
-    for (let i = 0; i < this.raw.length; ) {
-      if (this.raw[i].toLowerCase() === lower) {
-        if (!placed) {
-          this.raw[i + 1] = value;
-          placed = true;
-          i += 2;
-        } else {
-          this.raw.splice(i, 2);
-        }
+    for (let i = 0; i < names.length; ) {
+      if (names[i] !== lower) {
+        i++;
+      } else if (!placed) {
+        this.raw[2 * i + 1] = value;
+        placed = true;
+        i++;
       } else {
-        i += 2;
+        this.raw.splice(2 * i, 2);
+        names.splice(i, 1);
       }
     }
-    if (!placed) this.raw.push(name, value);
+    if (!placed) this.append(name, value);
     return this;
   }
 
   /** Removes every field whose lower-cased name is in `names`. */
   deleteAll(names: ReadonlySet<string>): this {
-    this.lower = null;
-    let w = 0;
-    for (let r = 0; r < this.raw.length; r += 2) {
-      if (names.has(this.raw[r].toLowerCase())) continue;
-      this.raw[w++] = this.raw[r];
-      this.raw[w++] = this.raw[r + 1];
-    }
-    this.raw.length = w;
-    return this;
+    return this.removeWhere((lowerName) => names.has(lowerName));
   }
 
   delete(name: string): this {
-    return this.deleteAll(new Set([name.toLowerCase()]));
+    const lower = name.toLowerCase();
+    return this.removeWhere((lowerName) => lowerName === lower);
+  }
+
+  private removeWhere(drop: (lowerName: string) => boolean): this {
+    const lower = this.lowerNames();
+    let w = 0;
+    for (let r = 0; r < lower.length; r++) {
+      if (drop(lower[r])) continue;
+      lower[w] = lower[r];
+      this.raw[2 * w] = this.raw[2 * r];
+      this.raw[2 * w + 1] = this.raw[2 * r + 1];
+      w++;
+    }
+    lower.length = w;
+    this.raw.length = 2 * w;
+    return this;
   }
 
   clone(): HeaderFields {
-    return new HeaderFields(this.raw.slice());
+    const copy = new HeaderFields(this.raw.slice());
+    copy.lower = this.lower?.slice() ?? null;
+    return copy;
   }
 
   *entries(): IterableIterator<[string, string]> {

@@ -13,6 +13,7 @@ import { RequestParser, type ParseError } from '../http1/parser.js';
 import type { BodyFraming, RequestHead } from '../http1/message.js';
 import { simpleResponse } from '../http1/serializer.js';
 import { ClientExchange, type ExchangeHost } from './client-exchange.js';
+import { Deadline } from './deadline.js';
 
 export type ClientConnectionState = 'idle' | 'head' | 'busy' | 'closing' | 'closed';
 
@@ -40,7 +41,7 @@ export class ClientConnection implements ExchangeHost {
   private readonly queue: ClientExchange[] = [];
   /** The exchange whose request body the parser is reading, if any. */
   private bodyTarget: ClientExchange | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer = new Deadline();
   private drainWaiters: Array<() => void> = [];
   private readPaused = false;
   private deferredError: { status: number; reason: string } | null = null;
@@ -96,7 +97,7 @@ export class ClientConnection implements ExchangeHost {
         this.pauseReading();
         return this.armTimer(0, null);
       case 'closed':
-        this.armTimer(0, null);
+        this.timer.stop();
         this.parser.close();
         for (const exchange of this.queue.splice(0)) exchange.clientGone();
         this.bodyTarget = null;
@@ -116,8 +117,8 @@ export class ClientConnection implements ExchangeHost {
   }
 
   private armTimer(ms: number, onExpiry: (() => void) | null): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = onExpiry && ms > 0 ? setTimeout(onExpiry, ms) : null;
+    if (onExpiry) this.timer.arm(ms, onExpiry);
+    else this.timer.disarm();
   }
 
   // ---- bytes in ----
@@ -245,7 +246,7 @@ export class ClientConnection implements ExchangeHost {
 
   /** A client that stops reading gets the send timeout while its buffer is full. */
   private afterWrite(ok: boolean): boolean {
-    if (!ok && !this.timer) this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
+    if (!ok && !this.timer.armed) this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
     return ok;
   }
 

@@ -11,6 +11,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ResponseParser, type ParseError } from '../http1/parser.js';
+import { Deadline } from './deadline.js';
 import type { BodyFraming, ResponseHead } from '../http1/message.js';
 
 export type OriginConnectionState = 'connecting' | 'idle' | 'awaiting-head' | 'receiving' | 'closed';
@@ -60,12 +61,16 @@ export interface OriginTimeouts {
   connectTimeout: number;
   firstByteTimeout: number;
   betweenBytesTimeout: number;
+  /** An idle keep-alive connection closes after this long, before the origin closes it under us. */
+  idleTimeout: number;
 }
 
 export interface OriginConnectionEvents {
   /** The response ended and the connection may carry another request. */
   onReusable(connection: OriginConnection): void;
   onClosed(connection: OriginConnection): void;
+  /** Idle for the idle timeout: the pool drops it. */
+  onIdleTimeout(connection: OriginConnection): void;
   /** Bytes read from the origin, for the stats. */
   onBytesIn(count: number): void;
 }
@@ -75,7 +80,7 @@ export class OriginConnection {
   private readonly socket: net.Socket;
   private readonly parser: ResponseParser;
   private handler: OriginResponseHandler | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer = new Deadline();
   private paused = false;
   private responseDone = false;
   private keepAlive = false;
@@ -84,6 +89,9 @@ export class OriginConnection {
   private headDelivered = false;
   private bytesThisResponse = 0;
   private connectWaiter: ((error: OriginError | null) => void) | null = null;
+  private readonly onIdleTimeout = (): void => this.events.onIdleTimeout(this);
+  private readonly onFirstByteTimeout = (): void => this.fail(this.timeoutError('first-byte-timeout', this.timeouts.firstByteTimeout));
+  private readonly onBetweenBytesTimeout = (): void => this.fail(this.timeoutError('between-bytes-timeout', this.timeouts.betweenBytesTimeout));
   /** How many responses this connection has completed: a reused connection may have gone stale. */
   completed = 0;
 
@@ -135,7 +143,7 @@ export class OriginConnection {
     this.connState = next;
     switch (next) {
       case 'idle':
-        this.armTimer(0, null);
+        this.armTimer(this.timeouts.idleTimeout, this.onIdleTimeout);
         // An idle connection must notice the origin closing it, whatever its last consumer paused.
         this.paused = false;
         this.socket.resume();
@@ -143,11 +151,11 @@ export class OriginConnection {
         return;
       case 'awaiting-head':
         this.socket.ref();
-        return this.armTimer(this.timeouts.firstByteTimeout, () => this.fail(this.timeoutError('first-byte-timeout', this.timeouts.firstByteTimeout)));
+        return this.armTimer(this.timeouts.firstByteTimeout, this.onFirstByteTimeout);
       case 'receiving':
         return this.armBetweenBytes();
       case 'closed':
-        this.armTimer(0, null);
+        this.timer.stop();
         this.parser.close();
         this.events.onClosed(this);
         return;
@@ -157,13 +165,13 @@ export class OriginConnection {
   }
 
   private armTimer(ms: number, onExpiry: (() => void) | null): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = onExpiry && ms > 0 ? setTimeout(onExpiry, ms) : null;
+    if (onExpiry) this.timer.arm(ms, onExpiry);
+    else this.timer.disarm();
   }
 
   private armBetweenBytes(): void {
     if (this.paused) return this.armTimer(0, null);
-    this.armTimer(this.timeouts.betweenBytesTimeout, () => this.fail(this.timeoutError('between-bytes-timeout', this.timeouts.betweenBytesTimeout)));
+    this.armTimer(this.timeouts.betweenBytesTimeout, this.onBetweenBytesTimeout);
   }
 
   private timeoutError(kind: 'first-byte-timeout' | 'between-bytes-timeout', ms: number): OriginError {

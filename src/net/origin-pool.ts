@@ -11,8 +11,6 @@ import {
 export interface OriginPoolConfig extends OriginTimeouts {
   maxConnections: number;
   queueTimeout: number;
-  /** Idle keep-alive connections are closed after this long, before the origin closes them under us. */
-  idleTimeout: number;
 }
 
 interface Waiter {
@@ -32,7 +30,6 @@ export interface OriginPoolStats {
 
 export class OriginPool {
   private readonly idle: OriginConnection[] = [];
-  private readonly idleTimers = new Map<OriginConnection, NodeJS.Timeout>();
   private readonly waiters: Waiter[] = [];
   private open = 0;
   private connectsStarted = 0;
@@ -98,11 +95,8 @@ export class OriginPool {
   }
 
   private takeIdle(): OriginConnection | null {
-    const connection = this.idle.pop();
-    if (!connection) return null;
-    clearTimeout(this.idleTimers.get(connection));
-    this.idleTimers.delete(connection);
-    return connection;
+    // Its idle timeout stands until the request is sent, in this same tick.
+    return this.idle.pop() ?? null;
   }
 
   private connect(grant: Waiter['grant']): void {
@@ -114,6 +108,7 @@ export class OriginPool {
       {
         onReusable: (c) => this.release(c),
         onClosed: (c) => this.onConnectionClosed(c),
+        onIdleTimeout: (c) => this.dropIdle(c),
         onBytesIn: (count) => (this.bytesIn += count),
       },
       (error) => (error ? grant(null, error) : grant(connection, null)),
@@ -130,13 +125,11 @@ export class OriginPool {
     }
     if (this.closed) return connection.abort();
     this.idle.push(connection);
-    this.idleTimers.set(connection, setTimeout(() => this.dropIdle(connection), this.config.idleTimeout));
   }
 
   private dropIdle(connection: OriginConnection): void {
     const index = this.idle.indexOf(connection);
     if (index >= 0) this.idle.splice(index, 1);
-    this.idleTimers.delete(connection);
     connection.abort();
   }
 
@@ -144,11 +137,7 @@ export class OriginPool {
     this.open--;
     this.all.delete(connection);
     const index = this.idle.indexOf(connection);
-    if (index >= 0) {
-      this.idle.splice(index, 1);
-      clearTimeout(this.idleTimers.get(connection));
-      this.idleTimers.delete(connection);
-    }
+    if (index >= 0) this.idle.splice(index, 1);
     // A slot freed up: the oldest waiter gets a new connection.
     const waiter = this.waiters.shift();
     if (waiter) {
@@ -161,8 +150,6 @@ export class OriginPool {
   close(): void {
     this.closed = true;
     for (const connection of this.idle.splice(0)) connection.abort();
-    for (const timer of this.idleTimers.values()) clearTimeout(timer);
-    this.idleTimers.clear();
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.grant(null, new OriginError('connect-failed', 'head', 'proxy is shutting down'));

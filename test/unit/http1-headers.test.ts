@@ -65,6 +65,25 @@ describe('HeaderFields', () => {
     expect(h.size).toBe(0);
   });
 
+  it('lookups stay right through edits made after the first lookup (the lower-cased names are kept in step)', () => {
+    const h = HeaderFields.from([['Host', 'a'], ['X-One', '1'], ['Connection', 'close'], ['x-one', '2'], ['Via', 'v']]);
+    expect(h.get('x-one')).toBe('1'); // builds the lower-cased names
+    h.deleteAll(new Set(['connection']));
+    expect(h.get('via')).toBe('v');
+    h.set('X-ONE', '3');
+    expect(h.getAll('x-one')).toEqual(['3']);
+    expect(h.get('via')).toBe('v');
+    h.append('Age', '5');
+    expect(h.get('age')).toBe('5');
+    h.set('Vary', 'accept');
+    const copy = h.clone();
+    copy.deleteAll(new Set(['host']));
+    expect(h.get('host')).toBe('a');
+    expect(copy.get('host')).toBeUndefined();
+    expect([...copy]).toEqual([['X-One', '3'], ['Via', 'v'], ['Age', '5'], ['Vary', 'accept']]);
+    expect(h.toLines()).toBe('Host: a\r\nX-One: 3\r\nVia: v\r\nAge: 5\r\nVary: accept\r\n');
+  });
+
   it('clone is independent of the original', () => {
     const a = sample();
     const b = a.clone();
