@@ -11,6 +11,11 @@
 // to a socket) is never evicted, and eviction stops at the oldest pinned extent. When an append
 // needs room that only pinned bytes hold, append() returns null: the caller decides (see
 // src/stream/fetch.ts and the README, "When the store is full").
+//
+// Slabs are allocated at their first use, and the OS commits their pages as they are first written.
+// With `prefault`, every slab is allocated at once (shared memory) and a worker commits the pages in
+// the background (src/cache/prefault.ts).
+import { Prefault, type PrefaultState } from './prefault.js';
 
 /** Something that owns bytes in the ring: an object body. */
 export interface StoreOwner {
@@ -38,6 +43,13 @@ export interface StoreStats {
   evictedExtents: number;
   /** Appends refused because only pinned bytes could have made room. */
   blockedAppends: number;
+  /** Whether the store's memory is being, or was, committed ahead of use. */
+  prefault: PrefaultState;
+}
+
+export interface RingStoreOptions {
+  /** Allocate every slab now and commit its pages in a background worker (`--store-prefault`). */
+  prefault?: boolean;
 }
 
 export const DEFAULT_SLAB_SIZE = 64 * 1024 * 1024;
@@ -54,8 +66,9 @@ export class RingStore {
   private appendedBytes = 0;
   private evictedExtents = 0;
   private blockedAppends = 0;
+  private readonly prefault: Prefault | null = null;
 
-  constructor(capacity: number, slabSize = DEFAULT_SLAB_SIZE) {
+  constructor(capacity: number, slabSize = DEFAULT_SLAB_SIZE, options: RingStoreOptions = {}) {
     if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new RangeError(`store capacity ${capacity} must be a positive integer`);
     if (!Number.isSafeInteger(slabSize) || slabSize <= 0) throw new RangeError(`slab size ${slabSize} must be a positive integer`);
     // Equal slabs, so an offset maps to its slab with one division, and never more than asked
@@ -63,6 +76,21 @@ export class RingStore {
     const slabCount = Math.ceil(capacity / Math.min(slabSize, capacity));
     this.slabSize = Math.floor(capacity / slabCount);
     this.capacity = this.slabSize * slabCount;
+    if (options.prefault) {
+      const memory = Array.from({ length: slabCount }, () => new SharedArrayBuffer(this.slabSize));
+      for (let i = 0; i < slabCount; i++) this.slabs[i] = Buffer.from(memory[i]);
+      this.prefault = new Prefault(memory);
+    }
+  }
+
+  /** Settles once the memory is committed (at once when prefault is off): benchmarks wait for it. */
+  committed(): Promise<PrefaultState> {
+    return this.prefault ? this.prefault.settled : Promise.resolve('off');
+  }
+
+  /** Stops a prefault still running; the store itself needs no closing. */
+  async close(): Promise<void> {
+    await this.prefault?.stop();
   }
 
   get used(): number {
@@ -82,6 +110,7 @@ export class RingStore {
       appendedBytes: this.appendedBytes,
       evictedExtents: this.evictedExtents,
       blockedAppends: this.blockedAppends,
+      prefault: this.prefault?.state ?? 'off',
     };
   }
 

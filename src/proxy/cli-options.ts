@@ -60,6 +60,7 @@ const VALUE_OPTIONS = [
 const SWITCH_OPTIONS = [
   { flag: '--no-stream', key: 'stream', value: false, help: 'turn streaming miss off: clients get a body once it is complete' },
   { flag: '--origin-insecure', key: 'originInsecure', value: true, help: 'skip certificate checks for an https:// origin (labs only)' },
+  { flag: '--store-prefault', key: 'storePrefault', value: true, help: 'commit the whole store\'s memory at startup (a background worker), so cold misses take no page faults' },
 ] as const satisfies readonly SwitchOption[];
 
 const CONFIG_FLAG = '--config';

@@ -23,6 +23,8 @@ export interface ProxyOptions {
   maxObjectSizeBuffered?: number;
   /** L5: capacity of the object store, bytes. */
   storeSize?: number;
+  /** Commit the whole store's memory at startup, in a background worker, so cold misses take no page faults. */
+  storePrefault?: boolean;
   /** Turns streaming miss off for every fetch (`--no-stream`). */
   stream?: boolean;
   logLevel?: LogLevel;
@@ -81,6 +83,7 @@ export const DEFAULTS = {
   maxObjectSize: 5_368_578_048,
   maxObjectSizeBuffered: 2_147_352_576,
   storeSize: 1024 * 1024 * 1024,
+  storePrefault: false,
   stream: true,
   logLevel: 'info' as LogLevel,
   maxHeadSize: 16 * 1024,
@@ -164,6 +167,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     maxObjectSizeBuffered: parseSize(merged.maxObjectSizeBuffered, 'maxObjectSizeBuffered'),
     storeSize: parseSize(merged.storeSize, 'storeSize'),
     stream: merged.stream !== false,
+    storePrefault: merged.storePrefault === true,
     originInsecure: merged.originInsecure === true,
     listenHost: listen.host,
     listenPort: listen.port,

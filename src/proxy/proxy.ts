@@ -24,6 +24,8 @@ export interface Proxy {
   adminAddress(): AddressInfo | null;
   /** The counters the admin listener serves. */
   stats(): StatsSnapshot;
+  /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
+  storeCommitted(): Promise<void>;
   readonly options: ResolvedOptions;
 }
 
@@ -60,7 +62,13 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       betweenBytesTimeout: options.betweenBytesTimeout,
     },
   );
-  const store = new RingStore(options.storeSize, options.storeSlabSize);
+  const store = new RingStore(options.storeSize, options.storeSlabSize, { prefault: options.storePrefault });
+  if (options.storePrefault) {
+    void store.committed().then((state) => {
+      if (state === 'failed') logger.warn({ storeSize: options.storeSize }, 'store prefault failed: pages are committed as they are first written');
+      else logger.info({ storeSize: options.storeSize }, 'store memory committed');
+    });
+  }
   const ctx: ProxyContext = {
     options,
     logger,
@@ -104,12 +112,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     async close(deadlineMs = options.closeDeadline) {
       pool.close();
       const cut = setTimeout(() => pool.destroy(), deadlineMs);
-      await Promise.all([listener.close(deadlineMs), admin?.close(deadlineMs)]);
+      await Promise.all([listener.close(deadlineMs), admin?.close(deadlineMs), store.close()]);
       clearTimeout(cut);
       pool.destroy();
     },
     address: () => listener.address(),
     adminAddress: () => admin?.address() ?? null,
     stats: () => statsSnapshot(sources()),
+    storeCommitted: async () => {
+      await store.committed();
+    },
   };
 }

@@ -85,6 +85,7 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('store_used_bytes', 'gauge', 'Bytes between the tail and the head of the store ring.', [['', s.store.used]]);
   metric('store_objects', 'gauge', 'Objects in the index.', [['', s.store.objects]]);
   metric('store_evicted_extents_total', 'counter', 'Extents evicted from the store tail.', [['', s.store.evictedExtents]]);
+  metric('store_prefault', 'gauge', 'Store memory committed ahead of use (--store-prefault): 1 for the current state.', [[`{state="${s.store.prefault}"}`, 1]]);
   metric('store_blocked_appends_total', 'counter', 'Appends that found the store full of pinned bytes.', [['', s.store.blockedAppends]]);
   metric('client_connections', 'gauge', 'Open client connections.', [['', s.connections.clients]]);
   metric('origin_connections', 'gauge', 'Open origin connections.', [['', s.connections.origin]]);

@@ -149,14 +149,22 @@ describe('streamcache CLI', () => {
       expect(lines(exit.stdout)).toEqual([`streamcache listening on ${url} (origin ${origin.url})`]);
     });
 
-    it('--admin: prints the admin URL, which serves /stats as JSON', async () => {
-      const run = spawnCli(['--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'silent']);
+    it('--admin: prints the admin URL, which serves /stats as JSON and /metrics as Prometheus text; --store-prefault shows there', async () => {
+      const run = spawnCli(['--origin', origin.url, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'silent', '--store-size', '32m', '--store-prefault']);
       const adminUrl = await waitForOutput(run, /admin on (http:\/\/\S+)\/stats/);
       expect(adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const stats = await fetch(`${adminUrl}/stats`);
       expect(stats.status).toBe(200);
       expect(stats.headers.get('content-type')).toBe('application/json');
-      expect(typeof (await stats.json())).toBe('object');
+      const json = (await stats.json()) as { store: { capacity: number; prefault: string } };
+      expect(json.store.capacity).toBe(32 * 1024 * 1024);
+      expect(['running', 'done']).toContain(json.store.prefault);
+      const metrics = await fetch(`${adminUrl}/metrics`);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      expect(text).toMatch(/^streamcache_store_capacity_bytes 33554432$/m);
+      expect(text).toMatch(/^streamcache_store_prefault\{state="(running|done)"\} 1$/m);
+      expect(text).toMatch(/^streamcache_responses_total\{cache="HIT"\} 0$/m);
       run.child.kill('SIGTERM');
       expect(await run.exit).toMatchObject({ code: 0, signal: null, stderr: '' });
     });

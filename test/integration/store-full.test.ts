@@ -62,6 +62,31 @@ function rawPaused(port: number, request: string): { resume(): void; sink: Retur
 
 // ------------------------------------------------------------------------------------------------
 
+describe('L5: a store committed up front (storePrefault)', () => {
+  it('L5: the proxy serves while the worker commits the store; objects stored before and after are byte-exact hits', async () => {
+    const body = patternBytes(0, 3 * MiB);
+    const { origin, proxy } = await setup((_req, res) => res.send({ headers: [CACHEABLE], body, chunkSizes: [64 * KiB] }), {
+      storeSize: 64 * MiB,
+      storeSlabSize: 16 * MiB,
+      storePrefault: true,
+    });
+    // Served at once, while the worker may still be faulting in the very pages written.
+    const early = await fetchOnce(proxy.port, '/early');
+    expect(early.header('x-cache')).toBe('MISS');
+    expect(early.body.equals(body)).toBe(true);
+    await proxy.proxy.storeCommitted();
+    expect(proxy.proxy.stats().store).toMatchObject({ prefault: 'done', slabsAllocated: 4 });
+    const late = await fetchOnce(proxy.port, '/late');
+    expect(late.body.equals(body)).toBe(true);
+    for (const path of ['/early', '/late']) {
+      const hit = await fetchOnce(proxy.port, path);
+      expect(hit.header('x-cache')).toBe('HIT');
+      expect(hit.body.equals(body)).toBe(true);
+    }
+    expect(origin.requests.length).toBe(2);
+  });
+});
+
 describe('L5: objects larger than the store', () => {
   it('L5: an object larger than the store is delivered whole to every attached client, and never cached', async () => {
     const size = 256 * KiB;

@@ -114,6 +114,11 @@ describe('parseCliArgs: every flag', () => {
     });
   });
 
+  it('L5: --store-prefault commits the store up front; off unless asked', () => {
+    expect(optionsOf([...ORIGIN, '--store-prefault'])).toMatchObject({ storePrefault: true });
+    expect(optionsOf([...ORIGIN]).storePrefault).toBeUndefined();
+  });
+
   it('C2/R4/L5: --default-ttl, --hit-for-pass-ttl (0 allowed), --store-slab-size, --overflow-window', () => {
     const argv = [...ORIGIN, '--default-ttl', '0', '--hit-for-pass-ttl=30', '--store-slab-size', '1m', '--overflow-window=256k'];
     expect(optionsOf(argv)).toMatchObject({ defaultTtl: 0, hitForPassTtl: 30, storeSlabSize: 1024 ** 2, overflowWindow: 256 * 1024 });

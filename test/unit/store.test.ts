@@ -75,7 +75,7 @@ describe('RingStore slabs and stats()', () => {
   it('L5: an empty append returns no views and changes nothing', () => {
     const store = new RingStore(64, 16);
     expect(store.append(Buffer.alloc(0), new Owner())).toEqual([]);
-    expect(store.stats()).toEqual({ capacity: 64, slabSize: 16, slabsAllocated: 0, used: 0, appendedBytes: 0, evictedExtents: 0, blockedAppends: 0 });
+    expect(store.stats()).toEqual({ capacity: 64, slabSize: 16, slabsAllocated: 0, used: 0, appendedBytes: 0, evictedExtents: 0, blockedAppends: 0, prefault: 'off' });
   });
 
   it('L5: an append that straddles a slab boundary comes back as one view per slab, holding the bytes', () => {
@@ -214,5 +214,38 @@ describe('RingStore eviction and pins', () => {
     }
     expect(store.used).toBeLessThanOrEqual(256);
     expect(store.stats().evictedExtents).toBeGreaterThan(4000);
+  });
+});
+
+describe('RingStore prefault (--store-prefault)', () => {
+  it('L5: every slab exists from the start, a worker commits them, and bytes appended meanwhile are never changed by it', async () => {
+    const slab = 4 * 1024 * 1024;
+    const store = new RingStore(4 * slab, slab, { prefault: true });
+    expect(store.stats()).toMatchObject({ slabsAllocated: 4, prefault: 'running' });
+    // Appends race the worker: it may touch these very pages while they are written.
+    const owner = new Owner();
+    const written: Buffer[] = [];
+    const views: Buffer[] = [];
+    for (let i = 0; i < 48; i++) {
+      const chunk = Buffer.alloc(256 * 1024, (i % 250) + 1);
+      written.push(chunk);
+      views.push(...store.append(chunk, owner)!);
+    }
+    expect(await store.committed()).toBe('done');
+    expect(store.stats().prefault).toBe('done');
+    expect(Buffer.concat(views).equals(Buffer.concat(written))).toBe(true);
+    await store.close();
+  });
+
+  it('without prefault the store is committed as it is written: committed() settles at once', async () => {
+    const store = new RingStore(64, 16);
+    expect(await store.committed()).toBe('off');
+    expect(store.stats().slabsAllocated).toBe(0);
+  });
+
+  it('close() stops a prefault still running', async () => {
+    const store = new RingStore(256 * 1024 * 1024, 64 * 1024 * 1024, { prefault: true });
+    await store.close();
+    expect(['failed', 'done']).toContain(await store.committed());
   });
 });
