@@ -282,6 +282,8 @@ async function main(): Promise<void> {
       const extra = arg2 ? (JSON.parse(arg2) as Record<string, unknown>) : {};
       const proxy = createProxy({ origin: `http://${HOST}:${Number(arg)}`, logLevel: 'silent', ...extra });
       port = (await proxy.listen(0, HOST)).port;
+      // A measurement starts once the store is committed (storePrefault), not while the worker runs.
+      await proxy.storeCommitted();
       close = () => proxy.close(100);
       break;
     }

@@ -230,7 +230,11 @@ export class ObjectReader {
       }
       const atEnd = this.cursor === chunks.length && object.state === 'complete';
       if (atEnd) return this.end(batch);
-      if (batch.length > 0) this.exchange.write(batch);
+      // A head with no body yet (a miss) leaves at once: the origin's first body bytes, read in the
+      // same tick, are appended to the store first, and that can take a new slab (and the garbage
+      // collection its size may set off) before a corked head would have left.
+      if (head && batch.length === 1) this.exchange.writeNow(head);
+      else if (batch.length > 0) this.exchange.write(batch);
     }
     if (this.cursor !== start) this.hooks.progressed?.(this);
     if (this.cursor < chunks.length) return this.waitForDrain();
