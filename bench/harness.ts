@@ -139,7 +139,9 @@ export function runClient<T>(args: string[], onChild?: (child: ChildProcess) => 
         reject(new Error(`load generator failed: ${m.error}`));
       }
     });
-    child.on('exit', (code) => {
+    // 'close', not 'exit': a large result (10,000 clients' latencies) may still be in the IPC pipe
+    // when the process exits; 'close' comes after the channel has delivered everything.
+    child.on('close', (code) => {
       if (!settled) reject(new Error(`load generator exited (code ${code}) without a result`));
     });
   });
