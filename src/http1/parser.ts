@@ -88,8 +88,6 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
    * llhttp when the body ends (a 1 GiB pass-through spent an eighth of its CPU on that copy).
    */
   private lengthLeft = 0;
-  /** llhttp's keep-alive verdict at the end of the head, for a body that ends outside llhttp. */
-  private keepAliveAtHead = false;
 
   constructor(
     type: 'request' | 'response',
@@ -147,8 +145,10 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     this.lengthLeft -= taken;
     this.events.onBody(input.subarray(0, taken));
     if (this.error || this.lengthLeft > 0) return taken;
+    // llhttp, still inside the body, gives the verdict it would give at the body's end.
+    const keepAlive = this.llhttp.shouldKeepAlive;
     this.llhttp.reset();
-    if (this.completeMessage(this.keepAliveAtHead) === ERR_PAUSED && taken < input.length) {
+    if (this.completeMessage(keepAlive) === ERR_PAUSED && taken < input.length) {
       this.fail('invalid', 'data after the last message of the connection');
     }
     return taken;
@@ -312,7 +312,6 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     this.state = 'in-body';
     const skip = this.skipBody(head);
     this.lengthLeft = framing.kind === 'length' && !skip ? framing.length : 0;
-    this.keepAliveAtHead = this.llhttp.shouldKeepAlive;
     this.events.onHead(head, framing);
     if (this.error) return -1;
     return skip ? 1 : 0;
