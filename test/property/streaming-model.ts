@@ -236,13 +236,18 @@ function ownFetch(origin: OriginPlan, proxy: ProxyPlan, client: ClientPlan, rout
     return { outcome: 'abrupt', route, framing: streamedFraming(origin, client), bodyLength: plan.limit, atMost: true, connection: 'closed', rules: [...rules, 'L4', 'F5'] };
   }
   const framing = plan.streams ? streamedFraming(origin, client) : 'length';
+  return completeBody(origin, client, route, framing, [...rules, !plan.streams ? offRule : origin.framing === 'length' ? 'F1' : 'F2']);
+}
+
+/** The whole body, intact; a close-delimited origin body adds O3. */
+function completeBody(origin: OriginPlan, client: ClientPlan, route: Route, framing: 'length' | 'chunked', rules: string[]): Expectation {
   return {
     outcome: 'complete',
     route,
     framing,
     bodyLength: origin.size,
     connection: afterComplete(client),
-    rules: [...rules, !plan.streams ? offRule : origin.framing === 'length' ? 'F1' : 'F2', ...(origin.framing === 'close' ? ['O3'] : [])],
+    rules: [...rules, ...(origin.framing === 'close' ? ['O3'] : [])],
   };
 }
 
@@ -272,14 +277,7 @@ function fromFetch1(origin: OriginPlan, fetch: FetchPlan, client: ClientPlan, st
     // complete when the head goes out, so Content-Length (F1, V1, V2).
     const framing = streams ? streamedFraming(origin, client) : 'length';
     const rule = !streams ? 'F1 (complete object)' : framing === 'length' ? 'F1' : 'F2';
-    return {
-      outcome: 'complete',
-      route,
-      framing,
-      bodyLength: origin.size,
-      connection: afterComplete(client),
-      rules: [...rules, rule, 'R3', ...(origin.framing === 'close' ? ['O3'] : [])],
-    };
+    return completeBody(origin, client, route, framing, [...rules, rule, 'R3']);
   }
   const failure = origin.failure!;
   if (streams) {
