@@ -14,6 +14,7 @@ import type { BodyFraming, RequestHead } from '../http1/message.js';
 import { simpleResponse } from '../http1/serializer.js';
 import { ClientExchange, type ExchangeHost } from './client-exchange.js';
 import { Deadline } from './deadline.js';
+import { OutputBatch } from './output-batch.js';
 
 export type ClientConnectionState = 'idle' | 'head' | 'busy' | 'closing' | 'closed';
 
@@ -45,11 +46,8 @@ export class ClientConnection implements ExchangeHost {
   private drainWaiters: Array<() => void> = [];
   private readPaused = false;
   private deferredError: { status: number; reason: string } | null = null;
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  /** Everything written in one tick leaves together at its end (a head with its first body bytes). */
+  private readonly output: OutputBatch;
   private shuttingDown = false;
   readonly remoteAddress: string;
 
@@ -59,6 +57,7 @@ export class ClientConnection implements ExchangeHost {
     private readonly events: ClientConnectionEvents,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
+    this.output = new OutputBatch(socket, () => this.onSocketDrain());
     this.parser = new RequestParser(
       {
         onHead: (head, framing) => this.onRequestHead(head, framing),
@@ -184,7 +183,7 @@ export class ClientConnection implements ExchangeHost {
   private flushDeferredErrorAndClose(): void {
     const error = this.deferredError;
     this.deferredError = null;
-    if (error) this.socket.write(simpleResponse(error.status, `${error.reason}\n`, { close: true }));
+    if (error) this.output.add(simpleResponse(error.status, `${error.reason}\n`, { close: true }));
     this.closeSocket();
   }
 
@@ -221,25 +220,11 @@ export class ClientConnection implements ExchangeHost {
       onWritten?.(null);
       return false;
     }
-    if (Array.isArray(data) && data.length === 0) {
-      onWritten?.(null);
-      return !this.socket.writableNeedDrain;
-    }
-    // Everything written in one tick (a head, then its first body bytes from the same origin read)
-    // leaves in one writev: corked now, uncorked once the tick's work is done.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    if (!Array.isArray(data)) return this.afterWrite(this.socket.write(data as Buffer, onWritten));
-    const last = data.length - 1;
-    for (let i = 0; i < last; i++) this.socket.write(data[i]);
-    return this.afterWrite(this.socket.write(data[last], onWritten));
+    return this.afterWrite(this.output.add(data, onWritten));
   }
 
   writeNow(data: Buffer): boolean {
-    if (this.corked) return this.write(data);
+    if (this.output.pending) return this.write(data);
     if (this.connState === 'closed' || this.socket.destroyed) return false;
     return this.afterWrite(this.socket.write(data));
   }
@@ -251,15 +236,16 @@ export class ClientConnection implements ExchangeHost {
   }
 
   get bufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.output.bufferedBytes;
   }
 
   waitDrain(_exchange: ClientExchange, callback: () => void): void {
-    if (!this.socket.writableNeedDrain) return callback();
+    if (!this.output.full) return callback();
     this.drainWaiters.push(callback);
   }
 
   private onSocketDrain(): void {
+    if (this.drainWaiters.length === 0 && !this.timer.armed) return;
     if (this.connState === 'busy' || this.connState === 'closing') this.armTimer(0, null);
     for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
@@ -306,6 +292,7 @@ export class ClientConnection implements ExchangeHost {
   private closeSocket(): void {
     if (this.connState === 'closed') return;
     this.enter('closing');
+    this.output.flush();
     this.socket.end();
     // A client that never reads would keep the socket open forever: give it the send timeout.
     this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
@@ -314,7 +301,7 @@ export class ClientConnection implements ExchangeHost {
   /** Abrupt close: the client sees the connection end mid-response (O2, L4). */
   destroy(): void {
     // What was written this tick goes to the kernel first: an abrupt close ends a body, it does not unsend it.
-    if (this.corked) this.uncork();
+    this.output.flush();
     this.socket.destroy();
   }
 }

@@ -1,0 +1,101 @@
+// The bytes a connection writes in one tick (a head, then its body, then maybe the last chunk),
+// gathered and handed to the socket once that tick's work is done.
+//
+// Why not cork/uncork: a corked Writable turns N writes into one writev, but it pays for it in
+// stream bookkeeping per piece and in building the iovec list, and most responses are small. A
+// small batch is copied into one buffer and leaves as one plain write; a large one (where a copy
+// would cost more than the writev) still goes as one writev of the pieces.
+import type { Socket } from 'node:net';
+
+export type WriteCallback = (err?: Error | null) => void;
+
+/** Up to this many bytes, a batch of several pieces is joined into one buffer before writing. */
+const JOIN_LIMIT = 16 * 1024;
+const NOTHING = Buffer.alloc(0);
+
+export class OutputBatch {
+  private pieces: Buffer[] = [];
+  private bytes = 0;
+  private callbacks: WriteCallback[] = [];
+  private scheduled = false;
+  private readonly flushAtTickEnd = (): void => this.flush();
+
+  constructor(
+    private readonly socket: Socket,
+    /**
+     * Called after a flush that left the socket with room. Whoever waited because this batch made
+     * the socket look full hears it here: the socket emits 'drain' only after a write that could
+     * not be finished at once, and a write the kernel takes whole is not one.
+     */
+    private readonly onRoom: () => void,
+  ) {}
+
+  /** True while bytes are waiting for the end of the tick. */
+  get pending(): boolean {
+    return this.scheduled;
+  }
+
+  /** Bytes accepted and not yet handed to the kernel: ours, then the socket's. */
+  get bufferedBytes(): number {
+    return this.bytes + this.socket.writableLength;
+  }
+
+  /** True when the socket is over its high-water mark, or will be once this batch is written. */
+  get full(): boolean {
+    return this.socket.writableNeedDrain || this.bufferedBytes >= this.socket.writableHighWaterMark;
+  }
+
+  /**
+   * Adds bytes to this tick's batch. `onWritten` runs once the kernel has them (after every byte
+   * added before them). Returns false when the socket is full: wait for its 'drain'.
+   */
+  add(data: Buffer | readonly Buffer[], onWritten?: WriteCallback): boolean {
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flushAtTickEnd);
+    }
+    if (Array.isArray(data)) for (const piece of data as readonly Buffer[]) this.push(piece);
+    else this.push(data as Buffer);
+    if (onWritten) this.callbacks.push(onWritten);
+    return !this.full;
+  }
+
+  /** Hands the batch to the socket now (before an end or a destroy, or at the end of the tick). */
+  flush(): void {
+    if (!this.scheduled) return;
+    this.scheduled = false;
+    const pieces = this.pieces;
+    const callbacks = this.callbacks;
+    const bytes = this.bytes;
+    this.pieces = [];
+    this.callbacks = [];
+    this.bytes = 0;
+    const done = joinCallbacks(callbacks);
+    if (this.socket.destroyed) return done?.(null);
+    if (pieces.length <= 1) {
+      this.socket.write(pieces[0] ?? NOTHING, done);
+    } else if (bytes <= JOIN_LIMIT) {
+      this.socket.write(Buffer.concat(pieces, bytes), done);
+    } else {
+      this.socket.cork();
+      const last = pieces.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(pieces[i]!);
+      this.socket.write(pieces[last]!, done);
+      this.socket.uncork();
+    }
+    if (!this.socket.writableNeedDrain) this.onRoom();
+  }
+
+  private push(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.pieces.push(piece);
+    this.bytes += piece.length;
+  }
+}
+
+function joinCallbacks(callbacks: WriteCallback[]): WriteCallback | undefined {
+  if (callbacks.length <= 1) return callbacks[0];
+  return (err) => {
+    for (const callback of callbacks) callback(err);
+  };
+}
