@@ -119,6 +119,12 @@ function loadInstance(): { exports: LlhttpExports; scratch: number } {
 
 let loaded: { exports: LlhttpExports; scratch: number } | null = null;
 let scratch = 0;
+// A view of the scratch area, made again whenever wasm memory has grown (growing detaches the old one).
+let scratchArray: Uint8Array | null = null;
+function scratchView(ex: LlhttpExports): Uint8Array {
+  if (scratchArray === null || scratchArray.buffer !== ex.memory.buffer) scratchArray = new Uint8Array(ex.memory.buffer, scratch, SCRATCH_SIZE);
+  return scratchArray;
+}
 function wasm(): LlhttpExports {
   if (!loaded) {
     loaded = loadInstance();
@@ -143,6 +149,9 @@ function readCString(ex: LlhttpExports, ptr: number): string {
   return Buffer.from(mem.subarray(ptr, end)).toString('latin1');
 }
 
+/** llhttp's method numbers to their names, read from wasm memory once each. */
+const methodNames = new Map<number, string>();
+
 /** One llhttp parser instance (a request stream or a response stream). */
 export class LlhttpHandle {
   private readonly ptr: number;
@@ -161,15 +170,15 @@ export class LlhttpHandle {
     let offset = from;
     while (offset < input.length) {
       const len = Math.min(SCRATCH_SIZE, input.length - offset);
-      new Uint8Array(ex.memory.buffer, scratch, len).set(input.subarray(offset, offset + len));
-      let errno = this.run(() => ex.llhttp_execute(this.ptr, scratch, len), input, offset);
+      scratchView(ex).set(offset === 0 && len === input.length ? input : input.subarray(offset, offset + len));
+      let errno = this.run(input, offset, scratch, len);
       // Paused at a message's first byte: report it with its offset, then go on from that byte
       // (the scratch copy is still there: one more execute call per message, no second copy).
       while (errno === ERR_PAUSED && pausedAtBegin) {
         const at = ex.llhttp_get_error_pos(this.ptr);
         ex.llhttp_resume(this.ptr);
         this.callbacks.onMessageBegin(input, offset + (at - scratch));
-        errno = this.run(() => ex.llhttp_execute(this.ptr, at, scratch + len - at), input, offset);
+        errno = this.run(input, offset, at, scratch + len - at);
       }
       if (errno !== ERR_OK) {
         const stoppedAt = offset + (ex.llhttp_get_error_pos(this.ptr) - scratch);
@@ -183,7 +192,7 @@ export class LlhttpHandle {
   /** Signals end of input: completes a read-until-close body, or reports a truncated message. */
   finish(): ExecuteResult {
     const ex = wasm();
-    const errno = this.run(() => ex.llhttp_finish(this.ptr), Buffer.alloc(0), 0);
+    const errno = this.run(EMPTY, 0, 0, -1);
     return { errno, consumed: 0, reason: errno === ERR_OK ? '' : this.errorReason(errno) };
   }
 
@@ -208,7 +217,13 @@ export class LlhttpHandle {
   }
   get methodName(): string {
     const ex = wasm();
-    return readCString(ex, ex.llhttp_method_name(ex.llhttp_get_method(this.ptr)));
+    const method = ex.llhttp_get_method(this.ptr);
+    let name = methodNames.get(method);
+    if (name === undefined) {
+      name = readCString(ex, ex.llhttp_method_name(method));
+      methodNames.set(method, name);
+    }
+    return name;
   }
   get statusCode(): number {
     return wasm().llhttp_get_status_code(this.ptr);
@@ -227,14 +242,16 @@ export class LlhttpHandle {
     wasm().llhttp_free(this.ptr);
   }
 
-  private run(call: () => number, input: Buffer, base: number): number {
+  /** Runs llhttp on `len` bytes at wasm address `data` (the copy of `input[base..]`), or finishes the stream when `len` is -1. */
+  private run(input: Buffer, base: number, data: number, len: number): number {
     if (currentCallbacks !== null) throw new Error('llhttp: execute is not re-entrant');
     currentCallbacks = this.callbacks;
     currentInput = input;
     currentBase = base;
     pausedAtBegin = false;
+    const ex = wasm();
     try {
-      return call();
+      return len === -1 ? ex.llhttp_finish(this.ptr) : ex.llhttp_execute(this.ptr, data, len);
     } finally {
       currentCallbacks = null;
       currentInput = EMPTY;

@@ -57,6 +57,8 @@ const REASON_CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** The first byte of "HTTP/": llhttp also takes "RTSP/" and "ICE/", and calls them HTTP/1.0. */
 const HTTP_FIRST_BYTE = 0x48;
 const EMPTY = Buffer.alloc(0);
+/** Bytes of input turned into head text at a time: most heads fit, and little body is converted with them. */
+const TEXT_WINDOW = 1024;
 
 type HeadState = 'between-messages' | 'in-head' | 'in-body' | 'in-trailers';
 
@@ -88,6 +90,14 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
    * llhttp when the body ends (a 1 GiB pass-through spent an eighth of its CPU on that copy).
    */
   private lengthLeft = 0;
+  /**
+   * A window of the current input's head bytes as one latin1 string, `input[textStart..textEnd]`:
+   * spans are cut from it, one native conversion per head (or per window of a long one) instead
+   * of one per span, which was a third of the time a request head took to parse.
+   */
+  private text = '';
+  private textStart = 0;
+  private textEnd = 0;
 
   constructor(
     type: 'request' | 'response',
@@ -105,6 +115,7 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     if (this.error) return this.error;
     if (this.closed) return input.length === 0 ? null : this.fail('invalid', 'data after the last message of the connection');
     this.input = input;
+    this.textStart = this.textEnd = 0;
     this.peekProtocol(); // the protocol may start in this input, after a target that ended before
     let from = 0;
     if (this.lengthLeft > 0) {
@@ -240,8 +251,18 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     this.peekProtocol();
   }
 
+  /** The span `buf[start..end]` of a head, as a string. */
+  private spanText(buf: Buffer, start: number, end: number): string {
+    if (start < this.textStart || end > this.textEnd) {
+      this.textStart = start;
+      this.textEnd = Math.max(end, Math.min(buf.length, start + TEXT_WINDOW));
+      this.text = buf.toString('latin1', start, this.textEnd);
+    }
+    return this.text.slice(start - this.textStart, end - this.textStart);
+  }
+
   onUrl(buf: Buffer, start: number, end: number): number {
-    this.target += buf.toString('latin1', start, end);
+    this.target += this.spanText(buf, start, end);
     // The target may come in pieces: the protocol is one space after the end of the last one.
     this.protocolAt = this.base + end + 1;
     this.protocolByte = -1;
@@ -250,7 +271,7 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
   }
 
   onStatus(buf: Buffer, start: number, end: number): number {
-    this.reason += buf.toString('latin1', start, end);
+    this.reason += this.spanText(buf, start, end);
     return this.countHead(end);
   }
 
@@ -258,17 +279,17 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     if (this.state !== 'in-head') return this.countTrailer(start, end);
     // A field name may arrive in several spans when its bytes straddle two reads.
     if (this.lastWasValue) {
-      this.fields.push(buf.toString('latin1', start, end), '');
+      this.fields.push(this.spanText(buf, start, end), '');
       this.lastWasValue = false;
     } else {
-      this.fields[this.fields.length - 2] += buf.toString('latin1', start, end);
+      this.fields[this.fields.length - 2] += this.spanText(buf, start, end);
     }
     return this.countHead(end);
   }
 
   onHeaderValue(buf: Buffer, start: number, end: number): number {
     if (this.state !== 'in-head') return this.countTrailer(start, end);
-    this.fields[this.fields.length - 1] += buf.toString('latin1', start, end);
+    this.fields[this.fields.length - 1] += this.spanText(buf, start, end);
     this.lastWasValue = true;
     return this.countHead(end);
   }

@@ -296,6 +296,27 @@ describe('RequestParser: bodies', () => {
   });
 });
 
+describe('RequestParser: head text cut from windows of the input', () => {
+  // Spans are cut from one latin1 string per window of about 1 KiB: heads longer than a window,
+  // fields across window edges, and several heads in one input must read as each alone.
+  const fields = Array.from({ length: 40 }, (_, i) => `X-Field-${i}: ${String.fromCharCode(0x61 + (i % 26)).repeat(17 + i * 7)}\xe9`);
+  const long = `GET /long/${'p'.repeat(700)} HTTP/1.1\r\nCookie: ${'c'.repeat(3000)}\r\n${fields.join('\r\n')}\r\n\r\n`;
+  const stream = latin1(`${long}GET /short HTTP/1.1\r\nHost: a\r\n\r\n${long}`);
+
+  it('long heads, pipelined, give every field whole, in order, whatever the cuts', () => {
+    const whole = parseRequests(stream);
+    expectClean(whole);
+    expect(whole.messages.map((m) => m.head.target)).toEqual([`/long/${'p'.repeat(700)}`, '/short', `/long/${'p'.repeat(700)}`]);
+    const head = whole.messages[2].head.headers;
+    expect(head.get('cookie')).toBe('c'.repeat(3000));
+    expect([...head].slice(1).map(([name, value]) => `${name}: ${value}`)).toEqual(fields);
+    const expected = summarize(whole);
+    for (let cut = 1; cut < stream.length; cut += 211) {
+      expect(summarize(parseRequests(splitAt(stream, [cut, cut + 1000, cut + 1001])))).toEqual(expected);
+    }
+  });
+});
+
 describe('RequestParser: pipelining', () => {
   const stream = latin1(
     'GET /1 HTTP/1.1\r\nHost: a\r\n\r\n' +
