@@ -128,7 +128,7 @@ export class ClientExchange {
    * Writes one buffer that is all this response has to say for now (a live body chunk): it goes
    * to the socket at once instead of waiting for the end of the tick, unless something written
    * earlier in this tick is still waiting, which it then joins. Same result as write(), one
-   * syscall sooner and without the cork.
+   * syscall sooner and without the end-of-tick batch.
    */
   writeNow(data: Buffer): boolean {
     if (this.responseState !== 'open') return false;

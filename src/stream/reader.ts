@@ -207,9 +207,9 @@ export class ObjectReader {
   }
 
   /**
-   * Writes every chunk available (after `head`, in one writev), up to WRITE_AHEAD beyond the
-   * socket. When that reaches the end of a complete object, the same write ends the body: a hit
-   * is one writev of head, body views and (chunked) the last chunk.
+   * Writes every chunk available (after `head`, in one write at the end of the tick), up to
+   * WRITE_AHEAD beyond the socket. When that reaches the end of a complete object, the same write
+   * ends the body: a hit is one write of head, body and (chunked) the last chunk.
    */
   private pump(head?: Buffer): void {
     const object = this.object!;
@@ -232,7 +232,7 @@ export class ObjectReader {
       if (atEnd) return this.end(batch);
       // A head with no body yet (a miss) leaves at once: the origin's first body bytes, read in the
       // same tick, are appended to the store first, and that can take a new slab (and the garbage
-      // collection its size may set off) before a corked head would have left.
+      // collection its size may set off) before a head batched to the end of the tick would have left.
       if (head && batch.length === 1) this.exchange.writeNow(head);
       else if (batch.length > 0) this.exchange.write(batch);
     }
