@@ -127,8 +127,11 @@ export class HeaderFields {
       this.raw[2 * w + 1] = this.raw[2 * r + 1];
       w++;
     }
-    lower.length = w;
-    this.raw.length = 2 * w;
+    // Setting an array's length is a runtime call even when it does not change.
+    if (w !== lower.length) {
+      lower.length = w;
+      this.raw.length = 2 * w;
+    }
     return this;
   }
 

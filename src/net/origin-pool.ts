@@ -201,7 +201,7 @@ export class OriginRequest {
       onError: (err) => this.onConnectionError(err),
     });
     if (this.pausedByConsumer) connection.pause();
-    for (const data of this.bodyQueued.splice(0)) connection.writeBody(data);
+    if (this.bodyQueued.length > 0) for (const data of this.bodyQueued.splice(0)) connection.writeBody(data);
     if (this.bodyEnded) connection.endBody();
     const waiter = this.drainWaiter;
     this.drainWaiter = null;
