@@ -57,8 +57,8 @@ const REASON_CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** The first byte of "HTTP/": llhttp also takes "RTSP/" and "ICE/", and calls them HTTP/1.0. */
 const HTTP_FIRST_BYTE = 0x48;
 const EMPTY = Buffer.alloc(0);
-/** Bytes of input turned into head text at a time: most heads fit, and little body is converted with them. */
-const TEXT_WINDOW = 1024;
+/** Bytes of input turned into head text at a time: most heads fit, and little of a body read with its head is converted. */
+const TEXT_WINDOW = 512;
 
 type HeadState = 'between-messages' | 'in-head' | 'in-body' | 'in-trailers';
 

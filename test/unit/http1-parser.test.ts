@@ -297,7 +297,7 @@ describe('RequestParser: bodies', () => {
 });
 
 describe('RequestParser: head text cut from windows of the input', () => {
-  // Spans are cut from one latin1 string per window of about 1 KiB: heads longer than a window,
+  // Spans are cut from one latin1 string per window of 512 bytes: heads longer than a window,
   // fields across window edges, and several heads in one input must read as each alone.
   const fields = Array.from({ length: 40 }, (_, i) => `X-Field-${i}: ${String.fromCharCode(0x61 + (i % 26)).repeat(17 + i * 7)}\xe9`);
   const long = `GET /long/${'p'.repeat(700)} HTTP/1.1\r\nCookie: ${'c'.repeat(3000)}\r\n${fields.join('\r\n')}\r\n\r\n`;
