@@ -15,6 +15,7 @@ import { simpleResponse } from '../http1/serializer.js';
 import { ClientExchange, type ExchangeHost } from './client-exchange.js';
 import { Deadline } from './deadline.js';
 import { OutputBatch } from './output-batch.js';
+import { PeerProbe } from './peer-probe.js';
 
 export type ClientConnectionState = 'idle' | 'head' | 'busy' | 'closing' | 'closed';
 
@@ -48,6 +49,8 @@ export class ClientConnection implements ExchangeHost {
   private deferredError: { status: number; reason: string } | null = null;
   /** Everything written in one tick leaves together at its end (a head with its first body bytes). */
   private readonly output: OutputBatch;
+  /** After the client's FIN: is it still reading, or gone (R8)? */
+  private readonly peerProbe: PeerProbe;
   private shuttingDown = false;
   readonly remoteAddress: string;
 
@@ -58,6 +61,7 @@ export class ClientConnection implements ExchangeHost {
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.output = new OutputBatch(socket, () => this.onSocketDrain());
+    this.peerProbe = new PeerProbe(socket);
     this.parser = new RequestParser(
       {
         onHead: (head, framing) => this.onRequestHead(head, framing),
@@ -97,6 +101,7 @@ export class ClientConnection implements ExchangeHost {
         return this.armTimer(0, null);
       case 'closed':
         this.timer.stop();
+        this.peerProbe.stop();
         this.parser.close();
         for (const exchange of this.queue.splice(0)) exchange.clientGone();
         this.bodyTarget = null;
@@ -195,6 +200,7 @@ export class ClientConnection implements ExchangeHost {
     }
     if (this.queue.length === 0) return this.closeSocket();
     this.enter('closing');
+    this.peerProbe.start();
   }
 
   private onSocketClose(): void {
@@ -231,6 +237,7 @@ export class ClientConnection implements ExchangeHost {
 
   /** A client that stops reading gets the send timeout while its buffer is full. */
   private afterWrite(ok: boolean): boolean {
+    this.peerProbe.afterWrite();
     if (!ok && !this.timer.armed) this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
     return ok;
   }

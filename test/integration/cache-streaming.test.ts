@@ -536,6 +536,49 @@ describe('R8: clients going away', () => {
     await waitFor(() => origin.openConnections() === 0, 1500, 'the origin connection closed after the client left');
   });
 
+  it('R8: a subscriber that closed between events is noticed after the next event, not at the one after it', async () => {
+    // A closed client's FIN looks like a half-close; its kernel answers our next bytes with a reset
+    // that only a later write would see. The proxy probes after writing, so one event is enough.
+    const left = signal();
+    let eventsAfterLeaving = 0;
+    let proxyHungUp = false;
+    const { proxy } = await setup(async (_req, res) => {
+      res.socket.once('end', () => (proxyHungUp = true));
+      await res.head(200, [['Content-Type', 'text/event-stream'], ['Cache-Control', 'no-store'], ['Transfer-Encoding', 'chunked']]);
+      await res.chunk('data: 1\n\n');
+      await left.promise;
+      await res.chunk('data: 2\n\n');
+      eventsAfterLeaving++;
+      // A quiet stream: the next event would come later than the test waits.
+      await res.sleep(3000);
+      await res.chunk('data: 3\n\n');
+      eventsAfterLeaving++;
+      await res.lastChunk();
+    });
+    const c = await client(proxy.port);
+    await c.write(GET('/r8-sse'));
+    await bodyBytes(c, 'data: 1\n\n'.length);
+    await c.close();
+    left.resolve();
+    await waitFor(() => proxyHungUp, 1500, 'the proxy closing the origin stream after the one event that followed the departure');
+    expect(eventsAfterLeaving).toBe(1);
+  });
+
+  it('R8: a client that half-closes after its request still gets the whole stream (the probes cost it nothing)', async () => {
+    const { proxy } = await setup(async (_req, res) => {
+      await res.head(200, [['Content-Type', 'text/event-stream'], ['Cache-Control', 'no-store'], ['Transfer-Encoding', 'chunked']]);
+      for (const n of [1, 2, 3]) {
+        await res.chunk(`data: ${n}\n\n`);
+        await res.sleep(250); // past the first probe after each write
+      }
+      await res.lastChunk();
+    });
+    const ex = await sendRaw(proxy.port, GET('/r8-half-close'), { halfClose: true, idleMs: 3000 });
+    const [response] = parseResponses(ex);
+    expect(response.complete).toBe(true);
+    expect(response.body.toString()).toBe('data: 1\n\ndata: 2\n\ndata: 3\n\n');
+  });
+
   it('R8: an uncacheable fetch whose only client left before the head is aborted at the head', async () => {
     const { origin, proxy } = await setup((_req, res) =>
       res.send({ headers: [['Cache-Control', 'private']], body: 'p'.repeat(200_000), chunkSizes: [1000], gapMs: 20, delayHeadMs: 150 }),
