@@ -44,6 +44,10 @@ export class ClientConnection implements ExchangeHost {
   /** The exchange whose request body the parser is reading, if any. */
   private bodyTarget: ClientExchange | null = null;
   private readonly timer = new Deadline();
+  private readonly onIdleTimeout = (): void => this.closeSocket();
+  private readonly onHeaderTimeout = (): void => this.failRequest(408, 'request head not received in time');
+  /** A client that does not read what we write is dropped. */
+  private readonly onSendTimeout = (): void => void this.socket.destroy();
   private drainWaiters: Array<() => void> = [];
   private readPaused = false;
   private deferredError: { status: number; reason: string } | null = null;
@@ -91,14 +95,14 @@ export class ClientConnection implements ExchangeHost {
     switch (next) {
       case 'idle':
         if (this.shuttingDown) return this.closeSocket();
-        return this.armTimer(this.config.idleTimeout, () => this.closeSocket());
+        return this.timer.arm(this.config.idleTimeout, this.onIdleTimeout);
       case 'head':
-        return this.armTimer(this.config.headerTimeout, () => this.failRequest(408, 'request head not received in time'));
+        return this.timer.arm(this.config.headerTimeout, this.onHeaderTimeout);
       case 'busy':
-        return this.armTimer(0, null);
+        return this.timer.disarm();
       case 'closing':
         this.pauseReading();
-        return this.armTimer(0, null);
+        return this.timer.disarm();
       case 'closed':
         this.timer.stop();
         this.peerProbe.stop();
@@ -120,10 +124,6 @@ export class ClientConnection implements ExchangeHost {
     else this.enter('idle');
   }
 
-  private armTimer(ms: number, onExpiry: (() => void) | null): void {
-    if (onExpiry) this.timer.arm(ms, onExpiry);
-    else this.timer.disarm();
-  }
 
   // ---- bytes in ----
 
@@ -238,7 +238,7 @@ export class ClientConnection implements ExchangeHost {
   /** A client that stops reading gets the send timeout while its buffer is full. */
   private afterWrite(ok: boolean): boolean {
     this.peerProbe.afterWrite();
-    if (!ok && !this.timer.armed) this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
+    if (!ok && !this.timer.armed) this.timer.arm(this.config.sendTimeout, this.onSendTimeout);
     return ok;
   }
 
@@ -253,7 +253,7 @@ export class ClientConnection implements ExchangeHost {
 
   private onSocketDrain(): void {
     if (this.drainWaiters.length === 0 && !this.timer.armed) return;
-    if (this.connState === 'busy' || this.connState === 'closing') this.armTimer(0, null);
+    if (this.connState === 'busy' || this.connState === 'closing') this.timer.disarm();
     for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
 
@@ -302,7 +302,7 @@ export class ClientConnection implements ExchangeHost {
     this.output.flush();
     this.socket.end();
     // A client that never reads would keep the socket open forever: give it the send timeout.
-    this.armTimer(this.config.sendTimeout, () => this.socket.destroy());
+    this.timer.arm(this.config.sendTimeout, this.onSendTimeout);
   }
 
   /** Abrupt close: the client sees the connection end mid-response (O2, L4). */

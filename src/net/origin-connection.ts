@@ -129,7 +129,7 @@ export class OriginConnection {
     this.socket.on('end', () => this.onOriginEnd());
     this.socket.on('error', (err) => this.onSocketError(err));
     this.socket.on('close', () => this.onSocketClose());
-    this.armTimer(timeouts.connectTimeout, () => this.fail(new OriginError('connect-timeout', 'head', `connect timeout (${timeouts.connectTimeout} ms)`)));
+    this.timer.arm(timeouts.connectTimeout, () => this.fail(new OriginError('connect-timeout', 'head', `connect timeout (${timeouts.connectTimeout} ms)`)));
   }
 
   get state(): OriginConnectionState {
@@ -143,7 +143,7 @@ export class OriginConnection {
     this.connState = next;
     switch (next) {
       case 'idle':
-        this.armTimer(this.timeouts.idleTimeout, this.onIdleTimeout);
+        this.timer.arm(this.timeouts.idleTimeout, this.onIdleTimeout);
         // An idle connection must notice the origin closing it, whatever its last consumer paused.
         this.paused = false;
         this.socket.resume();
@@ -151,7 +151,7 @@ export class OriginConnection {
         return;
       case 'awaiting-head':
         this.socket.ref();
-        return this.armTimer(this.timeouts.firstByteTimeout, this.onFirstByteTimeout);
+        return this.timer.arm(this.timeouts.firstByteTimeout, this.onFirstByteTimeout);
       case 'receiving':
         return this.armBetweenBytes();
       case 'closed':
@@ -164,14 +164,10 @@ export class OriginConnection {
     }
   }
 
-  private armTimer(ms: number, onExpiry: (() => void) | null): void {
-    if (onExpiry) this.timer.arm(ms, onExpiry);
-    else this.timer.disarm();
-  }
 
   private armBetweenBytes(): void {
-    if (this.paused) return this.armTimer(0, null);
-    this.armTimer(this.timeouts.betweenBytesTimeout, this.onBetweenBytesTimeout);
+    if (this.paused) return this.timer.disarm();
+    this.timer.arm(this.timeouts.betweenBytesTimeout, this.onBetweenBytesTimeout);
   }
 
   private timeoutError(kind: 'first-byte-timeout' | 'between-bytes-timeout', ms: number): OriginError {
@@ -195,7 +191,7 @@ export class OriginConnection {
     this.parser.expectNoBody = expectNoBody;
     this.socket.write(head);
     this.enter('awaiting-head');
-    if (bodyFollows) this.armTimer(0, null);
+    if (bodyFollows) this.timer.disarm();
   }
 
   writeBody(data: Buffer | readonly Buffer[]): boolean {
@@ -223,7 +219,7 @@ export class OriginConnection {
     if (this.paused) return;
     this.paused = true;
     this.socket.pause();
-    if (this.connState === 'receiving') this.armTimer(0, null);
+    if (this.connState === 'receiving') this.timer.disarm();
   }
 
   resume(): void {
