@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     await scenario('net responder (origin direct)', async () => origin),
     await scenario('streamcache -> origin', () => startServer('streamcache', origin.port)),
     await scenario('node:http proxy -> origin', () => startServer('nodehttp', origin.port)),
+    await scenario('net relay -> origin (no HTTP)', () => startServer('relay', origin.port)),
   ];
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of scenarios) await measure(s);
@@ -108,12 +109,12 @@ async function main(): Promise<void> {
   for (const s of scenarios) if (s.server && s.server !== origin) await s.server.stop();
   await origin.stop();
 
-  const [direct, sc, nodeProxy] = scenarios.map(summarize);
+  const [direct, sc, nodeProxy, relay] = scenarios.map(summarize);
   if (ROUNDS > 1) console.log(`median of ${ROUNDS} interleaved rounds (errors, non-2xx and CPU: totals over all rounds)`);
   printTable(
     ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'CPU %', 'CPU us/req', 'gen CPU %'],
     scenarios.map((s, i) => {
-      const r = [direct, sc, nodeProxy][i];
+      const r = [direct, sc, nodeProxy, relay][i];
       if (!r) return [s.name, `unavailable: ${s.error ?? '?'}`, '', '', '', '', '', '', ''];
       return [
         s.name,
@@ -129,16 +130,19 @@ async function main(): Promise<void> {
     }),
   );
   console.log('(CPU % and CPU us/req: the process under test only -- the proxy, or the origin when direct;');
-  console.log(' gen CPU %: the load generator -- near 100 means the line is bound by the generator, not the server)');
+  console.log(' gen CPU %: the load generator -- near 100 means the line is bound by the generator, not the server;');
+  console.log(' net relay: one origin connection per client connection, bytes piped both ways unparsed -- the most a proxy on node:net can do)');
   console.log();
   const rpsRatio = ratio(sc?.rps, nodeProxy?.rps);
   const ceilingRatio = ratio(sc?.rps, direct?.rps);
+  const relayRatio = ratio(sc?.rps, relay?.rps);
   const cpuRatio = ratio(nodeProxy?.cpuUsPerReq, sc?.cpuUsPerReq);
   printTable(
     ['ratio', 'value', 'target', 'verdict'],
     [
       ['req/s  streamcache / node:http proxy', `${fixed(rpsRatio, 2)}x`, `>= ${TARGET_RPS_RATIO.toFixed(1)}x`, verdict(rpsRatio, TARGET_RPS_RATIO)],
       ['req/s  streamcache / net responder', `${fixed(ceilingRatio, 2)}x`, '(ceiling)', ''],
+      ['req/s  streamcache / net relay', `${fixed(relayRatio, 2)}x`, '(a Node proxy\'s ceiling)', ''],
       ['CPU/req  node:http proxy / streamcache', `${fixed(cpuRatio, 2)}x`, '(info)', ''],
     ],
   );
@@ -149,27 +153,28 @@ async function main(): Promise<void> {
     `pass-through of one ${int(BIG_BYTES)} B Content-Length body (raw-socket client, body discarded), median of ${BIG_RUNS} interleaved runs after a ${int(Math.min(BIG_BYTES, 64 * 1024 * 1024))} B warm-up`,
   );
   const bigOrigin = await startServer('big-origin', BIG_BYTES);
-  let bigProxy: RunningServer | null = null;
   const rows: BigRow[] = [
     { name: 'origin direct', runs: [] },
     { name: 'streamcache -> origin', runs: [] },
+    { name: 'net relay -> origin (no HTTP)', runs: [] },
   ];
-  try {
-    bigProxy = await startServer('streamcache', bigOrigin.port);
-  } catch (err) {
-    rows[1].error = err instanceof Error ? err.message : String(err);
-  }
+  const startBig = async (row: BigRow, kind: 'streamcache' | 'relay'): Promise<RunningServer | null> => {
+    try {
+      return await startServer(kind, bigOrigin.port);
+    } catch (err) {
+      row.error = err instanceof Error ? err.message : String(err);
+      return null;
+    }
+  };
+  const servers = [bigOrigin, await startBig(rows[1], 'streamcache'), await startBig(rows[2], 'relay')];
   // Warm-up, not counted: one smaller fetch per path (JIT, the proxy's first origin connection).
   const warmBytes = Math.min(BIG_BYTES, 64 * 1024 * 1024);
-  for (const server of [bigOrigin, bigProxy]) {
+  for (const server of servers) {
     if (server) await runClient<BigResult>(['big', String(server.port), `/big/${warmBytes}`]).catch(() => undefined);
   }
   for (let i = 0; i < BIG_RUNS; i++) {
-    // Interleaved, so drift on the machine hits both alike.
-    for (const [row, server] of [
-      [rows[0], bigOrigin],
-      [rows[1], bigProxy],
-    ] as const) {
+    // Interleaved, so drift on the machine hits every path alike.
+    for (const [row, server] of rows.map((r, k) => [r, servers[k]] as const)) {
       if (!server || row.error) continue;
       const r = await runClient<BigResult>(['big', String(server.port), '/big']);
       if (r.error || r.status !== 200 || r.bodyBytes !== BIG_BYTES) {
@@ -179,7 +184,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  await bigProxy?.stop();
+  for (const server of servers.slice(1)) await server?.stop();
   await bigOrigin.stop();
   const bigMbps = rows.map((r) => (r.error ? NaN : median(r.runs.map((x) => x.mbps))));
   printTable(
@@ -198,7 +203,14 @@ async function main(): Promise<void> {
   );
   console.log();
   const bigRatio = ratio(bigMbps[1], bigMbps[0]);
-  printTable(['ratio', 'value', 'target', 'verdict'], [['MB/s  streamcache / direct', `${fixed(bigRatio, 2)}x`, `>= ${TARGET_BIG_RATIO.toFixed(1)}x`, verdict(bigRatio, TARGET_BIG_RATIO)]]);
+  printTable(
+    ['ratio', 'value', 'target', 'verdict'],
+    [
+      ['MB/s  streamcache / direct', `${fixed(bigRatio, 2)}x`, `>= ${TARGET_BIG_RATIO.toFixed(1)}x`, verdict(bigRatio, TARGET_BIG_RATIO)],
+      ['MB/s  net relay / direct', `${fixed(ratio(bigMbps[2], bigMbps[0]), 2)}x`, "(a Node proxy's ceiling)", ''],
+      ['MB/s  streamcache / net relay', `${fixed(ratio(bigMbps[1], bigMbps[2]), 2)}x`, '(info)', ''],
+    ],
+  );
   console.log(`(1 MB = ${int(MB)} bytes)`);
 }
 

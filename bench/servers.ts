@@ -4,6 +4,7 @@
 //   node dist/bench/servers.js sse-origin  '<json SseOriginOptions>'   one shared SSE stream, replayed to late joiners
 //   node dist/bench/servers.js streamcache <originPort> ['<json ProxyOptions>']  createProxy() from src/index.ts
 //   node dist/bench/servers.js nodehttp    <originPort>                node:http + http.request + pipe, keep-alive Agent
+//   node dist/bench/servers.js relay       <originPort>                node:net TCP relay: bytes piped both ways, no HTTP
 // cacheControl defaults to `no-store` (a pass-through for the proxy); `max-age=3600` makes it a cache test.
 // Every server listens on 127.0.0.1, port 0, and reports { type: 'ready', port } over IPC (fork).
 // It answers { type: 'stats' } with its CPU time, memory and the requests it counted (origins), and
@@ -13,7 +14,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-export type ServerKind = 'origin' | 'big-origin' | 'sse-origin' | 'streamcache' | 'nodehttp';
+export type ServerKind = 'origin' | 'big-origin' | 'sse-origin' | 'streamcache' | 'nodehttp' | 'relay';
 
 export interface ServerStats {
   type: 'stats';
@@ -235,6 +236,25 @@ function nodeHttpProxy(originPort: number): http.Server {
   return server;
 }
 
+/**
+ * A TCP relay: each client connection gets its own origin connection, and bytes are piped both
+ * ways unchanged. It parses nothing and decides nothing, so it is the most any proxy written on
+ * node:net can do here: the ceiling an HTTP proxy's req/s and MB/s are measured against.
+ */
+function netRelay(originPort: number): net.Server {
+  return net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect({ host: HOST, port: originPort, noDelay: true });
+    const closeBoth = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', closeBoth);
+    upstream.on('error', closeBoth);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+}
+
 /** Loaded on demand, so that only the streamcache server process loads the proxy. */
 async function loadCreateProxy(): Promise<typeof import('../src/index.js').createProxy> {
   const mod = await import('../src/index.js');
@@ -277,6 +297,12 @@ async function main(): Promise<void> {
       close = () => void server.close();
       break;
     }
+    case 'relay': {
+      const server = netRelay(Number(arg));
+      port = await listenNet(server);
+      close = () => void server.close();
+      break;
+    }
     case 'streamcache': {
       const createProxy = await loadCreateProxy();
       const extra = arg2 ? (JSON.parse(arg2) as Record<string, unknown>) : {};
@@ -295,7 +321,7 @@ async function main(): Promise<void> {
       break;
     }
     default:
-      throw new Error(`unknown server kind "${kind}" (origin | big-origin | sse-origin | streamcache | nodehttp)`);
+      throw new Error(`unknown server kind "${kind}" (origin | big-origin | sse-origin | streamcache | nodehttp | relay)`);
   }
   const stop = async (): Promise<void> => {
     try {
