@@ -29,8 +29,13 @@ export function serializeResponseHead(version: HttpVersion, status: number, reas
   return Buffer.from(responseHeadString(version, status, reason, headers, extraLines), 'latin1');
 }
 
+/** `GET /path HTTP/1.1\r\n` + header lines + `\r\n`, as a string to be written latin1. */
+export function requestHeadString(method: string, target: string, headers: HeaderFields): string {
+  return `${method} ${target} HTTP/1.1\r\n${headers.toLines()}\r\n`;
+}
+
 export function serializeRequestHead(method: string, target: string, headers: HeaderFields): Buffer {
-  return Buffer.from(`${method} ${target} HTTP/1.1\r\n${headers.toLines()}\r\n`, 'latin1');
+  return Buffer.from(requestHeadString(method, target, headers), 'latin1');
 }
 
 /** The line that opens a chunk of `length` bytes (length > 0). */

@@ -14,7 +14,7 @@ import type { BodyFraming, RequestHead } from '../http1/message.js';
 import { simpleResponse } from '../http1/serializer.js';
 import { ClientExchange, type ExchangeHost } from './client-exchange.js';
 import { Deadline } from './deadline.js';
-import { OutputBatch } from './output-batch.js';
+import { OutputBatch, writePiece, type OutgoingBytes } from './output-batch.js';
 import { PeerProbe } from './peer-probe.js';
 
 export type ClientConnectionState = 'idle' | 'head' | 'busy' | 'closing' | 'closed';
@@ -221,7 +221,7 @@ export class ClientConnection implements ExchangeHost {
     return this.connState !== 'closed';
   }
 
-  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean {
+  write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
     if (this.connState === 'closed' || this.socket.destroyed) {
       onWritten?.(null);
       return false;
@@ -229,10 +229,10 @@ export class ClientConnection implements ExchangeHost {
     return this.afterWrite(this.output.add(data, onWritten));
   }
 
-  writeNow(data: Buffer): boolean {
+  writeNow(data: OutgoingBytes): boolean {
     if (this.output.pending) return this.write(data);
     if (this.connState === 'closed' || this.socket.destroyed) return false;
-    return this.afterWrite(this.socket.write(data));
+    return this.afterWrite(writePiece(this.socket, data));
   }
 
   /** A client that stops reading gets the send timeout while its buffer is full. */

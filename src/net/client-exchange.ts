@@ -2,6 +2,9 @@
 // request: it reads the request head and body from it and writes response bytes to it. It knows
 // bytes and backpressure, never what the bytes mean.
 import type { BodyFraming, RequestHead } from '../http1/message.js';
+import type { OutgoingBytes } from './output-batch.js';
+
+export type { OutgoingBytes } from './output-batch.js';
 
 /** Receives a request body. Return false from onData to stop the client's bytes until resumeBody(). */
 export interface BodyReader {
@@ -15,8 +18,8 @@ export interface ExchangeHost {
   readonly remoteAddress: string;
   /** True while the connection would be kept after a clean end of the current response. */
   canPersist(exchange: ClientExchange): boolean;
-  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean;
-  writeNow(data: Buffer): boolean;
+  write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean;
+  writeNow(data: OutgoingBytes): boolean;
   waitDrain(exchange: ClientExchange, callback: () => void): void;
   /** Bytes accepted by write() and not yet handed to the kernel. */
   readonly bufferedBytes: number;
@@ -115,12 +118,12 @@ export class ClientExchange {
   // ---- response bytes ----
 
   /** Writes bytes to the client. False means its socket buffer is full: wait for onDrain. */
-  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean {
+  write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
     if (this.responseState !== 'open') {
       onWritten?.(null);
       return false;
     }
-    this.bytesSent += Array.isArray(data) ? data.reduce((n: number, b: Buffer) => n + b.length, 0) : (data as Buffer).length;
+    this.bytesSent += Array.isArray(data) ? data.reduce((n: number, b: OutgoingBytes) => n + b.length, 0) : (data as OutgoingBytes).length;
     return this.host.write(data, onWritten);
   }
 
@@ -130,7 +133,7 @@ export class ClientExchange {
    * earlier in this tick is still waiting, which it then joins. Same result as write(), one
    * syscall sooner and without the end-of-tick batch.
    */
-  writeNow(data: Buffer): boolean {
+  writeNow(data: OutgoingBytes): boolean {
     if (this.responseState !== 'open') return false;
     this.bytesSent += data.length;
     return this.host.writeNow(data);

@@ -181,7 +181,7 @@ export class OriginConnection {
    * HEAD request, whose response never has a body (F4). `bodyFollows`: the first-byte timer starts
    * at endBody() instead of now.
    */
-  send(head: Buffer, expectNoBody: boolean, bodyFollows: boolean, handler: OriginResponseHandler): void {
+  send(head: string, expectNoBody: boolean, bodyFollows: boolean, handler: OriginResponseHandler): void {
     if (this.connState !== 'idle') throw new Error(`origin connection: send() in state ${this.connState}`);
     this.handler = handler;
     this.responseDone = false;
@@ -189,7 +189,7 @@ export class OriginConnection {
     this.headDelivered = false;
     this.bytesThisResponse = 0;
     this.parser.expectNoBody = expectNoBody;
-    this.socket.write(head);
+    this.socket.write(head, 'latin1');
     this.enter('awaiting-head');
     if (bodyFollows) this.timer.disarm();
   }

@@ -52,7 +52,7 @@ export class OriginPool {
    * the request body and for backpressure. A bodiless request that fails on a stale keep-alive
    * connection before any response byte is retried once on a new connection.
    */
-  request(head: Buffer, options: { expectNoBody: boolean; hasBody: boolean }, handler: OriginResponseHandler): OriginRequest {
+  request(head: string, options: { expectNoBody: boolean; hasBody: boolean }, handler: OriginResponseHandler): OriginRequest {
     this.requests++;
     return new OriginRequest(this, head, options, handler);
   }
@@ -178,7 +178,7 @@ export class OriginRequest {
 
   constructor(
     private readonly pool: OriginPool,
-    private readonly head: Buffer,
+    private readonly head: string,
     private readonly options: { expectNoBody: boolean; hasBody: boolean },
     private readonly handler: OriginResponseHandler,
   ) {

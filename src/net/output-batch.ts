@@ -9,12 +9,19 @@ import type { Socket } from 'node:net';
 
 export type WriteCallback = (err?: Error | null) => void;
 
+/**
+ * Bytes to write: a Buffer, or a string of latin1 text (one byte per code unit, so its length is
+ * its size in bytes). Heads are written as the strings they are built as: the socket converts a
+ * string in native code, without a Buffer made for it first.
+ */
+export type OutgoingBytes = Buffer | string;
+
 /** Up to this many bytes, a batch of several pieces is joined into one buffer before writing. */
 const JOIN_LIMIT = 16 * 1024;
 const NOTHING = Buffer.alloc(0);
 
 export class OutputBatch {
-  private pieces: Buffer[] = [];
+  private pieces: OutgoingBytes[] = [];
   private bytes = 0;
   private callbacks: WriteCallback[] = [];
   private scheduled = false;
@@ -49,13 +56,13 @@ export class OutputBatch {
    * Adds bytes to this tick's batch. `onWritten` runs once the kernel has them (after every byte
    * added before them). Returns false when the socket is full: wait for its 'drain'.
    */
-  add(data: Buffer | readonly Buffer[], onWritten?: WriteCallback): boolean {
+  add(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: WriteCallback): boolean {
     if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flushAtTickEnd);
     }
-    if (Array.isArray(data)) for (const piece of data as readonly Buffer[]) this.push(piece);
-    else this.push(data as Buffer);
+    if (Array.isArray(data)) for (const piece of data as readonly OutgoingBytes[]) this.push(piece);
+    else this.push(data as OutgoingBytes);
     if (onWritten) this.callbacks.push(onWritten);
     return !this.full;
   }
@@ -73,24 +80,41 @@ export class OutputBatch {
     const done = joinCallbacks(callbacks);
     if (this.socket.destroyed) return done?.(null);
     if (pieces.length <= 1) {
-      this.socket.write(pieces[0] ?? NOTHING, done);
+      writePiece(this.socket, pieces[0] ?? NOTHING, done);
     } else if (bytes <= JOIN_LIMIT) {
-      this.socket.write(Buffer.concat(pieces, bytes), done);
+      this.socket.write(joinPieces(pieces, bytes), done);
     } else {
       this.socket.cork();
       const last = pieces.length - 1;
-      for (let i = 0; i < last; i++) this.socket.write(pieces[i]!);
-      this.socket.write(pieces[last]!, done);
+      for (let i = 0; i < last; i++) writePiece(this.socket, pieces[i]!);
+      writePiece(this.socket, pieces[last]!, done);
       this.socket.uncork();
     }
     if (!this.socket.writableNeedDrain) this.onRoom();
   }
 
-  private push(piece: Buffer): void {
+  private push(piece: OutgoingBytes): void {
     if (piece.length === 0) return;
     this.pieces.push(piece);
     this.bytes += piece.length;
   }
+}
+
+/** Writes one piece to a socket: a string as latin1. */
+export function writePiece(socket: Socket, piece: OutgoingBytes, done?: WriteCallback): boolean {
+  return typeof piece === 'string' ? socket.write(piece, 'latin1', done) : socket.write(piece, done);
+}
+
+/** The pieces copied into one new buffer of `bytes` bytes. */
+function joinPieces(pieces: readonly OutgoingBytes[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const piece of pieces) {
+    if (typeof piece === 'string') out.write(piece, at, 'latin1');
+    else out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 function joinCallbacks(callbacks: WriteCallback[]): WriteCallback | undefined {

@@ -69,7 +69,7 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
 }
 
-function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): Buffer {
+function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): string {
   const headers = exchange.request.headers.clone().deleteAll(CLIENT_CONDITIONALS);
   // C1, T1: the origin sees Accept-Encoding as the variant is keyed (`br`, `gzip` or none), as with Fastly.
   const acceptEncoding = normalizedAcceptEncoding(headers);

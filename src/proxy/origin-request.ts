@@ -3,10 +3,11 @@
 import type { HeaderFields } from '../http1/headers.js';
 import type { RequestHead } from '../http1/message.js';
 import { appendVia, stripHopByHop } from '../http1/semantics.js';
-import { serializeRequestHead } from '../http1/serializer.js';
+import { requestHeadString } from '../http1/serializer.js';
 
 export interface OriginRequestPlan {
-  head: Buffer;
+  /** The request head, latin1 text. */
+  head: string;
   /** How the proxy frames the body it forwards. */
   bodyFraming: 'none' | 'length' | 'chunked';
 }
@@ -59,5 +60,5 @@ export function planOriginRequest(
   headers.set('X-Forwarded-For', forwarded.length ? `${forwarded.join(', ')}, ${options.clientAddress}` : options.clientAddress);
   if (options.bodyFraming === 'length') headers.set('Content-Length', String(options.bodyLength));
   if (options.bodyFraming === 'chunked') headers.set('Transfer-Encoding', 'chunked');
-  return { head: serializeRequestHead(request.method, target.path, headers), bodyFraming: options.bodyFraming };
+  return { head: requestHeadString(request.method, target.path, headers), bodyFraming: options.bodyFraming };
 }

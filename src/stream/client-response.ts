@@ -81,7 +81,7 @@ export class ClientResponse {
     if (this.framing === 'chunked') headers.set('Transfer-Encoding', 'chunked');
     if (this.framing === 'none' && head.status === 204) headers.delete('content-length');
     this.state = 'streaming';
-    this.exchange.write(this.headBuffer(head, headers));
+    this.exchange.write(this.headText(head, headers));
   }
 
   /** Body bytes (unframed). Returns false when the client is full: wait for onDrain before more. */
@@ -114,7 +114,7 @@ export class ClientResponse {
     if (this.state === 'buffering' && this.bufferedHead) {
       const { head, headers } = this.bufferedHead;
       headers.set('Content-Length', String(this.bodyBytes));
-      this.exchange.write([this.headBuffer(head, headers), ...this.buffered]);
+      this.exchange.write([this.headText(head, headers), ...this.buffered]);
       this.buffered = [];
     } else if (this.state === 'streaming' && this.framing === 'chunked') {
       this.exchange.write(LAST_CHUNK);
@@ -162,11 +162,11 @@ export class ClientResponse {
     return headers;
   }
 
-  private headBuffer(head: ResponseHead, headers: HeaderFields): Buffer {
+  private headText(head: ResponseHead, headers: HeaderFields): string {
     this.firstByteAt = performance.now();
     for (const [name, value] of this.options.extraHeaders ?? []) headers.append(name, value);
     const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
     if (connection) headers.set('Connection', connection);
-    return Buffer.from(responseHeadString(HTTP11, head.status, head.reason, headers), 'latin1');
+    return responseHeadString(HTTP11, head.status, head.reason, headers);
   }
 }

@@ -2,7 +2,7 @@
 // the head when the object's head is known, then every body view as it arrives (replay first,
 // then live), framed for this client (F1-F3); or, for a client that must wait (F3, V1, V2), the
 // whole body at once with Content-Length. Views are written as they are: no per-client copy.
-import type { ClientExchange } from '../net/client-exchange.js';
+import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import { connectionField } from '../http1/semantics.js';
 import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
@@ -161,7 +161,7 @@ export class ObjectReader {
     this.readerState = 'writing';
     this.status = object.head.status;
     this.firstByteAt = performance.now();
-    const head = this.headBuffer(object, object.headBlock(), framingLine, object.head.status);
+    const head = this.headText(object, object.headBlock(), framingLine, object.head.status);
     if (this.framing === 'none') {
       this.exchange.write(head);
       return this.end();
@@ -177,21 +177,22 @@ export class ObjectReader {
     this.readerState = 'writing';
     this.status = 304;
     this.firstByteAt = performance.now();
-    this.exchange.write(this.headBuffer(object, block, '', 304));
+    this.exchange.write(this.headText(object, block, '', 304));
     this.end();
   }
 
-  private headBuffer(object: CacheObject, block: string, framingLine: string, status: number): Buffer {
+  /** The head for this client, as latin1 text. */
+  private headText(object: CacheObject, block: string, framingLine: string, status: number): string {
     const now = Date.now();
     let perResponse = `${framingLine}Age: ${object.age(now)}\r\nX-Cache: ${this.role === 'HIT' ? 'HIT' : 'MISS'}\r\nX-Cache-Hits: ${object.hits}\r\n`;
     const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
     if (connection) perResponse += `Connection: ${connection}\r\n`;
     if (this.deliver) return this.deliveredHead(block, perResponse, status);
-    return Buffer.from(`${block}${perResponse}\r\n`, 'latin1');
+    return `${block}${perResponse}\r\n`;
   }
 
   /** The slow path, only with a deliver hook: the head as fields the embedder may edit. */
-  private deliveredHead(block: string, perResponse: string, status: number): Buffer {
+  private deliveredHead(block: string, perResponse: string, status: number): string {
     const lines = `${block}${perResponse}`.split('\r\n');
     lines.shift(); // the status line: rebuilt from ctx.status
     const headers = new HeaderFields();
@@ -203,7 +204,7 @@ export class ObjectReader {
     const ctx = { request: this.exchange.request, status, headers };
     this.deliver!(ctx);
     this.status = ctx.status;
-    return Buffer.from(`HTTP/1.1 ${ctx.status} ${reasonPhrase(ctx.status)}\r\n${headers.toLines()}\r\n`, 'latin1');
+    return `HTTP/1.1 ${ctx.status} ${reasonPhrase(ctx.status)}\r\n${headers.toLines()}\r\n`;
   }
 
   /**
@@ -211,7 +212,7 @@ export class ObjectReader {
    * WRITE_AHEAD beyond the socket. When that reaches the end of a complete object, the same write
    * ends the body: a hit is one write of head, body and (chunked) the last chunk.
    */
-  private pump(head?: Buffer): void {
+  private pump(head?: string): void {
     const object = this.object!;
     const chunks = object.chunks;
     const start = this.cursor;
@@ -220,7 +221,7 @@ export class ObjectReader {
       this.cursor++;
       this.writeLive(object, start, chunks[start]!);
     } else {
-      const batch: Buffer[] = head ? [head] : [];
+      const batch: OutgoingBytes[] = head ? [head] : [];
       let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
       while (this.cursor < chunks.length && budget > 0) {
         const chunk = chunks[this.cursor++]!;
@@ -257,7 +258,7 @@ export class ObjectReader {
   }
 
   /** Writes the last bytes of the response (and the last chunk), then lets the connection go on. */
-  private end(batch: Buffer[] = []): void {
+  private end(batch: OutgoingBytes[] = []): void {
     if (this.framing === 'chunked') batch.push(LAST_CHUNK);
     // Our pin on the store lasts until the kernel has every byte that points into it.
     this.exchange.write(batch.length > 0 ? batch : EMPTY, () => this.unpin());

@@ -58,6 +58,21 @@ describe('OutputBatch', () => {
     expect((await receivedBytes(43)).toString()).toBe('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello');
   });
 
+  it('takes heads as latin1 strings: one byte per code unit, alone or joined with buffers', async () => {
+    const batch = new OutputBatch(writer, () => {});
+    const write = vi.spyOn(writer, 'write');
+    const head = 'HTTP/1.1 200 OK\r\nX-Name: caf\xe9 \xff\r\nContent-Length: 3\r\n\r\n';
+    batch.add([head, Buffer.from('abc')]);
+    expect(batch.bufferedBytes).toBe(head.length + 3);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(write).toHaveBeenCalledTimes(1);
+    batch.add('HTTP/1.1 204 No Content\r\nX-Byte: \xe9\r\n\r\n');
+    batch.flush();
+    expect(write).toHaveBeenCalledTimes(2);
+    const expected = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from('abc'), Buffer.from('HTTP/1.1 204 No Content\r\nX-Byte: \xe9\r\n\r\n', 'latin1')]);
+    expect((await receivedBytes(expected.length)).equals(expected)).toBe(true);
+  });
+
   it('writes a large batch as its pieces, without copying them, in order', async () => {
     const pieces = [Buffer.alloc(40_000, 'a'), Buffer.alloc(30_000, 'b'), Buffer.from('end')];
     const batch = new OutputBatch(writer, () => {});

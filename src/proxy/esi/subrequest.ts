@@ -5,7 +5,7 @@
 // Fragment requests are marked, so that the fetch they cause is not streamed (T2), and carry the
 // include path they were made on, so that a fragment that is itself a template knows its depth
 // and ancestors (loops, depth limit).
-import { ClientExchange, type ExchangeHost } from '../../net/client-exchange.js';
+import { ClientExchange, type ExchangeHost, type OutgoingBytes } from '../../net/client-exchange.js';
 import type { HeaderFields } from '../../http1/headers.js';
 import type { RequestHead, ResponseHead } from '../../http1/message.js';
 import { ResponseParser } from '../../http1/parser.js';
@@ -62,13 +62,13 @@ class BufferHost implements ExchangeHost {
     return true;
   }
 
-  write(data: Buffer | readonly Buffer[], onWritten?: (err?: Error | null) => void): boolean {
+  write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
     if (!this.over) {
       // Views of the store are only valid until onWritten: keep copies.
-      for (const buffer of Array.isArray(data) ? data : [data as Buffer]) {
-        if (buffer.length === 0) continue;
-        this.chunks.push(Buffer.from(buffer));
-        this.bytes += buffer.length;
+      for (const piece of Array.isArray(data) ? data : [data as OutgoingBytes]) {
+        if (piece.length === 0) continue;
+        this.chunks.push(typeof piece === 'string' ? Buffer.from(piece, 'latin1') : Buffer.from(piece));
+        this.bytes += piece.length;
       }
       if (this.bytes > this.maxBytes) this.overflow();
     }
@@ -76,7 +76,7 @@ class BufferHost implements ExchangeHost {
     return true;
   }
 
-  writeNow(data: Buffer): boolean {
+  writeNow(data: OutgoingBytes): boolean {
     return this.write(data);
   }
 
