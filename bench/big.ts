@@ -4,13 +4,16 @@
 // memory bounded by the object, not by the clients).
 //   npm run build && node dist/bench/big.js
 // Each run also does a cold miss on a fresh proxy started with storePrefault (its store committed
-// before the request, as on a cache that has run a while): the same fetch without page faults.
+// before the request, as on a cache that has run a while): the same fetch without page faults;
+// and, when varnishd is installed, the cold miss and the hit of the same object through a fresh
+// Varnish (malloc storage of BENCH_BIG_STORE), for the hit target (>= 0.9x Varnish's hit MB/s).
 // Env: BENCH_BIG_BYTES (1073741824), BENCH_BIG_RUNS (3: fresh proxy each, interleaved with the
 //      direct fetch), BENCH_BIG_CLIENTS (10), BENCH_BIG_STORE (store size, 2g), BENCH_BIG_WARM
 //      (bytes of a warm-up fetch of another key on each fresh proxy before the cold miss, 64 MiB;
 //      0: none), BENCH_LOG_LEVEL (streamcache's, warn), BENCH_IDLE_WAIT (s, 30).
 import type { BigResult } from './clients.js';
 import { MB, MiB, envNumber, errorText, fixed, idleCheck, int, mb, median, printMachine, printTable, procMemory, quietRun, ratio, runMain, verdict } from './common.js';
+import { startVarnish, type ExternalServer } from './external.js';
 import { runClient, startServer, type RunningServer } from './harness.js';
 
 const BIG_BYTES = envNumber('BENCH_BIG_BYTES', 1024 ** 3);
@@ -25,6 +28,7 @@ const PATH = `/big/${BIG_BYTES}`;
 const TARGET_MISS_MBPS = 2500;
 const TARGET_MISS_TTFB_MS = 10;
 const TARGET_FIRST_BYTE_MS = 50;
+const TARGET_HIT_VS_VARNISH = 0.9;
 const rssLimit = (): number => 1.2 * BIG_BYTES + 100 * MB;
 
 function fetchOne(port: number, path = PATH): Promise<BigResult> {
@@ -75,6 +79,8 @@ async function main(): Promise<void> {
     { name: 'streamcache cold miss', runs: [] },
     { name: 'streamcache hit', runs: [] },
     { name: 'cold miss, store prefaulted', runs: [] },
+    { name: 'varnish cold miss', runs: [] },
+    { name: 'varnish hit', runs: [] },
   ];
   const missOriginRequests: number[] = [];
   const missPeakRss: number[] = [];
@@ -85,7 +91,17 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     // One run: direct, then a fresh proxy (cold miss, hit). Redone when other work loaded the machine.
     const { value: run, foreignPct } = await quietRun(async () => {
-      const out: { direct?: BigResult; miss?: BigResult; hit?: BigResult; committedMiss?: BigResult; originRequests?: number; peakRss?: number; errors: string[] } = { errors: [] };
+      const out: {
+        direct?: BigResult;
+        miss?: BigResult;
+        hit?: BigResult;
+        committedMiss?: BigResult;
+        varnishMiss?: BigResult;
+        varnishHit?: BigResult;
+        originRequests?: number;
+        peakRss?: number;
+        errors: string[];
+      } = { errors: [] };
       try {
         out.direct = checked(await fetchOne(origin.port), BIG_BYTES);
       } catch (err) {
@@ -118,9 +134,19 @@ async function main(): Promise<void> {
       } finally {
         await committed?.stop();
       }
+      let varnish: ExternalServer | null = null;
+      try {
+        varnish = await startVarnish(origin.port, STORE);
+        out.varnishMiss = checked(await fetchOne(varnish.port), BIG_BYTES);
+        out.varnishHit = checked(await fetchOne(varnish.port), BIG_BYTES);
+      } catch (err) {
+        out.errors[4] = out.errors[5] = errorText(err);
+      } finally {
+        await varnish?.stop();
+      }
       return out;
     });
-    [run.direct, run.miss, run.hit, run.committedMiss].forEach((r, k) => {
+    [run.direct, run.miss, run.hit, run.committedMiss, run.varnishMiss, run.varnishHit].forEach((r, k) => {
       if (r) rows[k].runs.push(r);
       else rows[k].error ??= run.errors[k];
     });
@@ -157,7 +183,9 @@ async function main(): Promise<void> {
   await origin.stop();
 
   // --- report ------------------------------------------------------------------------------------
-  console.log(`one client at a time: median of ${RUNS} runs (each run: direct, then a fresh proxy: cold miss, then hit; then a fresh proxy with storePrefault: cold miss)`);
+  console.log(
+    `one client at a time: median of ${RUNS} runs (each run: direct, then a fresh proxy: cold miss, then hit; then a fresh proxy with storePrefault: cold miss; then a fresh varnishd: cold miss, then hit)`,
+  );
   const mbps = rows.map((r) => (r.error ? NaN : median(r.runs.map((x) => x.mbps))));
   const ttfb = rows.map((r) => (r.error ? NaN : median(r.runs.map((x) => x.ttfbMs))));
   printTable(
@@ -203,6 +231,8 @@ async function main(): Promise<void> {
       ['MB/s  cold miss / direct', `${fixed(missRatio, 2)}x`, '(info)', ''],
       ['MB/s  hit / direct', `${fixed(ratio(mbps[2], mbps[0]), 2)}x`, '(info)', ''],
       ['MB/s  cold miss, store prefaulted / direct', `${fixed(ratio(mbps[3], mbps[0]), 2)}x`, '(info; the target, 2,500 of ~6,000 direct, is 0.42x)', ''],
+      ['MB/s  hit  streamcache / varnish', `${fixed(ratio(mbps[2], mbps[5]), 2)}x`, `>= ${TARGET_HIT_VS_VARNISH}x`, rows[5].error ? 'n/a (varnish unavailable)' : verdict(ratio(mbps[2], mbps[5]), TARGET_HIT_VS_VARNISH)],
+      ['MB/s  cold miss  streamcache / varnish', `${fixed(ratio(mbps[1], mbps[4]), 2)}x`, '(info)', ''],
       [`${COLD_CLIENTS} cold clients: origin requests`, int(cold.originRequests), '= 1', cold.originRequests === 1 ? 'PASS' : 'FAIL'],
       [`${COLD_CLIENTS} cold clients: latest first byte`, `${fixed(worstFirstByte, 2)} ms`, `< ${TARGET_FIRST_BYTE_MS} ms`, verdict(worstFirstByte, TARGET_FIRST_BYTE_MS, '<=')],
       [

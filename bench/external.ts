@@ -121,15 +121,15 @@ http {
 }
 
 /**
- * varnishd in the foreground (-F), the default VCL on `-b` the origin, `-s malloc,256m`, one
- * thread pool, its working directory (-n) in a temp dir.
+ * varnishd in the foreground (-F), the default VCL on `-b` the origin, `-s malloc,<storage>`
+ * (256m unless said), one thread pool, its working directory (-n) in a temp dir.
  */
-export async function startVarnish(originPort: number): Promise<ExternalServer> {
+export async function startVarnish(originPort: number, storage = '256m'): Promise<ExternalServer> {
   const bin = hasCommand('varnishd');
   if (!bin) throw new Error('varnishd not installed (apt-get install varnish)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'streamcache-bench-varnish-'));
   const port = await freePort();
-  const args = ['-F', '-a', `127.0.0.1:${port}`, '-b', `127.0.0.1:${originPort}`, '-s', 'malloc,256m', '-n', dir, '-p', 'thread_pools=1', '-T', 'none'];
+  const args = ['-F', '-a', `127.0.0.1:${port}`, '-b', `127.0.0.1:${originPort}`, '-s', `malloc,${storage}`, '-n', dir, '-p', 'thread_pools=1', '-T', 'none'];
   // As root, varnishd would drop to its own users, which cannot write in our private temp dir.
   if (process.getuid?.() === 0) args.push('-j', 'none');
   const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
