@@ -107,6 +107,20 @@ export class HeaderFields {
     return this;
   }
 
+  /**
+   * Adds `item` to a comma-separated list field (Via, X-Forwarded-For): the values it has, joined,
+   * then `item`, as one field at the place of the first (or last, when there is none).
+   */
+  appendToList(name: string, item: string): this {
+    const lower = name.toLowerCase();
+    const names = this.lowerNames();
+    let joined = '';
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === lower) joined += `${this.raw[2 * i + 1]}, `;
+    }
+    return joined ? this.set(name, joined + item) : this.append(name, item);
+  }
+
   /** Removes every field whose lower-cased name is in `names`. */
   deleteAll(names: ReadonlySet<string>): this {
     return this.removeWhere((lowerName) => names.has(lowerName));
@@ -114,6 +128,8 @@ export class HeaderFields {
 
   delete(name: string): this {
     const lower = name.toLowerCase();
+    // Most deletes find nothing: they then cost one search, no rewrite.
+    if (!this.lowerNames().includes(lower)) return this;
     return this.removeWhere((lowerName) => lowerName === lower);
   }
 
@@ -138,6 +154,21 @@ export class HeaderFields {
   clone(): HeaderFields {
     const copy = new HeaderFields(this.raw.slice());
     copy.lower = this.lower?.slice() ?? null;
+    return copy;
+  }
+
+  /** A copy without the fields whose lower-cased name `drop` says to leave out: clone and delete in one pass. */
+  copyWithout(drop: (lowerName: string) => boolean): HeaderFields {
+    const names = this.lowerNames();
+    const raw: string[] = [];
+    const lower: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      if (drop(names[i])) continue;
+      raw.push(this.raw[2 * i], this.raw[2 * i + 1]);
+      lower.push(names[i]);
+    }
+    const copy = new HeaderFields(raw);
+    copy.lower = lower;
     return copy;
   }
 

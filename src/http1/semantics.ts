@@ -40,18 +40,20 @@ export function connectionField(persistent: boolean, client: HttpVersion): 'clos
   return client.major === 1 && client.minor === 0 ? 'keep-alive' : undefined;
 }
 
-/** Removes hop-by-hop fields, including every field named by Connection (F6). Mutates and returns. */
-export function stripHopByHop(headers: HeaderFields): HeaderFields {
-  const named = headers.tokens('connection');
-  if (named.length === 0) return headers.deleteAll(HOP_BY_HOP);
-  return headers.deleteAll(new Set([...HOP_BY_HOP, ...named]));
+const NOTHING_ELSE: ReadonlySet<string> = new Set();
+
+/**
+ * The fields a proxy passes on: a copy without the hop-by-hop fields, every field named by
+ * Connection (F6), and the fields in `alsoDrop` (lower-cased names).
+ */
+export function withoutHopByHop(headers: HeaderFields, alsoDrop: ReadonlySet<string> = NOTHING_ELSE): HeaderFields {
+  const named = headers.has('connection') ? headers.tokens('connection') : [];
+  return headers.copyWithout((name) => HOP_BY_HOP.has(name) || alsoDrop.has(name) || (named.length > 0 && named.includes(name)));
 }
 
 /** Appends this hop to Via (RFC 9110 §7.6.3): `1.1 streamcache`, or `1.0 streamcache`. */
 export function appendVia(headers: HeaderFields, received: HttpVersion, pseudonym: string): HeaderFields {
-  const hop = `${received.major}.${received.minor} ${pseudonym}`;
-  const existing = headers.getAll('via');
-  return headers.set('Via', existing.length ? `${existing.join(', ')}, ${hop}` : hop);
+  return headers.appendToList('Via', `${received.major}.${received.minor} ${pseudonym}`);
 }
 
 /** F4: HEAD responses and 1xx/204/304 carry no body, whatever their headers say. */

@@ -2,7 +2,7 @@
 // (F6), our Via hop and the client's address added, the body re-framed by us.
 import type { HeaderFields } from '../http1/headers.js';
 import type { RequestHead } from '../http1/message.js';
-import { appendVia, stripHopByHop } from '../http1/semantics.js';
+import { appendVia, withoutHopByHop } from '../http1/semantics.js';
 import { requestHeadString } from '../http1/serializer.js';
 
 export interface OriginRequestPlan {
@@ -18,6 +18,12 @@ export interface ValidatedTarget {
   /** The authority from an absolute-form target, which overrides Host (RFC 9112 §3.2.2). */
   authority?: string;
 }
+
+/**
+ * Request fields never forwarded besides the hop-by-hop ones: we answer Expect: 100-continue
+ * ourselves (the origin gets the body without waiting), and frame the body ourselves.
+ */
+const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect', 'content-length']);
 
 /** uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or IPv4 address, or an IPv6 literal in brackets. */
 const VALID_HOST = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
@@ -49,16 +55,13 @@ export function planOriginRequest(
   target: ValidatedTarget,
   options: { clientAddress: string; viaName: string; defaultHost: string; bodyFraming: 'none' | 'length' | 'chunked'; bodyLength?: number },
 ): OriginRequestPlan {
-  const headers: HeaderFields = stripHopByHop(request.headers.clone());
-  // We answer Expect: 100-continue ourselves; the origin gets the body without waiting.
-  headers.delete('expect');
-  headers.delete('content-length');
+  const headers: HeaderFields = withoutHopByHop(request.headers, NOT_FORWARDED);
   if (target.authority) headers.set('Host', target.authority);
-  else if (!headers.has('host')) headers.set('Host', options.defaultHost);
+  else if (!headers.has('host')) headers.append('Host', options.defaultHost);
   appendVia(headers, request.version, options.viaName);
-  const forwarded = headers.getAll('x-forwarded-for');
-  headers.set('X-Forwarded-For', forwarded.length ? `${forwarded.join(', ')}, ${options.clientAddress}` : options.clientAddress);
-  if (options.bodyFraming === 'length') headers.set('Content-Length', String(options.bodyLength));
-  if (options.bodyFraming === 'chunked') headers.set('Transfer-Encoding', 'chunked');
+  headers.appendToList('X-Forwarded-For', options.clientAddress);
+  // Content-Length and Transfer-Encoding (hop-by-hop) were left out above: the framing is ours.
+  if (options.bodyFraming === 'length') headers.append('Content-Length', String(options.bodyLength));
+  if (options.bodyFraming === 'chunked') headers.append('Transfer-Encoding', 'chunked');
   return { head: requestHeadString(request.method, target.path, headers), bodyFraming: options.bodyFraming };
 }

@@ -12,6 +12,7 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+const PASS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'PASS']];
 
 /** Relays one origin response to one client, with backpressure from the client to the origin. */
 export class PassRelay implements OriginResponseHandler {
@@ -31,7 +32,7 @@ export class PassRelay implements OriginResponseHandler {
       viaName: ctx.options.viaName,
       maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
       waitForWholeBody: !stream,
-      extraHeaders: [['X-Cache', 'PASS']],
+      extraHeaders: PASS_FIELDS,
     });
     // R8: a pass fetch with no client left is aborted.
     exchange.onClientGone(() => {

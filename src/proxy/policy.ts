@@ -2,7 +2,7 @@
 // embedder's fetch hook; from them, whether the response is shared, stored, streamed (V1).
 import type { HeaderFields } from '../http1/headers.js';
 import type { BodyFraming, RequestHead, ResponseHead } from '../http1/message.js';
-import { appendVia, stripHopByHop } from '../http1/semantics.js';
+import { appendVia, withoutHopByHop } from '../http1/semantics.js';
 import { reasonPhrase } from '../http1/serializer.js';
 import { edgePolicy } from '../cache/freshness.js';
 import type { ObjectHead } from '../cache/object.js';
@@ -23,7 +23,7 @@ export interface PolicySettings {
 const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control']);
 
 export function clientHeadOf(head: ResponseHead, viaName: string): ObjectHead {
-  const headers: HeaderFields = stripHopByHop(head.headers.clone()).deleteAll(NOT_STORED);
+  const headers: HeaderFields = withoutHopByHop(head.headers, NOT_STORED);
   appendVia(headers, head.version, viaName);
   return { status: head.status, reason: head.reason || reasonPhrase(head.status), headers };
 }

@@ -5,10 +5,12 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { HeaderFields } from '../http1/headers.js';
 import type { ResponseHead } from '../http1/message.js';
-import { appendVia, chooseClientFraming, connectionField, stripHopByHop, type ClientFraming } from '../http1/semantics.js';
+import { appendVia, chooseClientFraming, connectionField, withoutHopByHop, type ClientFraming } from '../http1/semantics.js';
 import { LAST_CHUNK, frameChunk, responseHeadString, simpleResponse } from '../http1/serializer.js';
 
 const HTTP11 = { major: 1, minor: 1 };
+const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control']);
+const NOT_RELAYED_WITH_LENGTH: ReadonlySet<string> = new Set(['surrogate-control', 'content-length']);
 /** Bytes queued for a slow client before its origin read is paused (backpressure, R7 for a pass). */
 const WRITE_AHEAD = 1024 * 1024;
 
@@ -27,7 +29,7 @@ export interface ClientResponseOptions {
   /** Streaming off (`--no-stream`, doStream false): the client gets the body once complete, with Content-Length. */
   waitForWholeBody?: boolean;
   /** Fields added to every head this response writes, errors included (e.g. X-Cache). */
-  extraHeaders?: [string, string][];
+  extraHeaders?: readonly (readonly [string, string])[];
 }
 
 export class ClientResponse {
@@ -155,11 +157,11 @@ export class ClientResponse {
   }
 
   private clientHeaders(head: ResponseHead): HeaderFields {
-    // Surrogate-Control is addressed to us (C2), whether or not we store the response.
-    const headers = stripHopByHop(head.headers.clone()).delete('surrogate-control');
-    if (this.framing !== 'none' || this.exchange.request.method !== 'HEAD') headers.delete('content-length');
-    appendVia(headers, head.version, this.options.viaName);
-    return headers;
+    // Surrogate-Control is addressed to us (C2), whether or not we store the response. Content-Length
+    // is ours to set, except on a bodiless answer to HEAD, where it tells the length of a GET.
+    const keepLength = this.framing === 'none' && this.exchange.request.method === 'HEAD';
+    const headers = withoutHopByHop(head.headers, keepLength ? NOT_RELAYED : NOT_RELAYED_WITH_LENGTH);
+    return appendVia(headers, head.version, this.options.viaName);
   }
 
   private headText(head: ResponseHead, headers: HeaderFields): string {

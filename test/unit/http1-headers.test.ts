@@ -93,6 +93,48 @@ describe('HeaderFields', () => {
     expect(b.get('host')).toBe('b');
   });
 
+  it('copyWithout leaves out the fields it is told to, in one copy independent of the original', () => {
+    const a = HeaderFields.from([
+      ['Host', 'a'],
+      ['X-Drop', '1'],
+      ['Accept', '*/*'],
+      ['x-drop', '2'],
+    ]);
+    const b = a.copyWithout((name) => name === 'x-drop');
+    expect([...b]).toEqual([
+      ['Host', 'a'],
+      ['Accept', '*/*'],
+    ]);
+    b.set('accept', 'text/html').append('X-Drop', '3');
+    expect(b.get('Accept')).toBe('text/html');
+    expect(b.getAll('x-drop')).toEqual(['3']);
+    expect(a.getAll('X-Drop')).toEqual(['1', '2']);
+    expect(a.get('accept')).toBe('*/*');
+  });
+
+  it('appendToList adds an item to a list field: appended when absent, else joined at the first place', () => {
+    expect([...HeaderFields.from([['Host', 'a']]).appendToList('X-Forwarded-For', '10.0.0.1')]).toEqual([
+      ['Host', 'a'],
+      ['X-Forwarded-For', '10.0.0.1'],
+    ]);
+    const h = HeaderFields.from([
+      ['x-forwarded-for', '1.1.1.1'],
+      ['Host', 'a'],
+      ['X-Forwarded-For', '2.2.2.2, 3.3.3.3'],
+    ]);
+    expect([...h.appendToList('X-Forwarded-For', '10.0.0.1')]).toEqual([
+      ['x-forwarded-for', '1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.1'],
+      ['Host', 'a'],
+    ]);
+  });
+
+  it('delete of a name that is not there changes nothing', () => {
+    const h = sample();
+    const before = [...h];
+    h.delete('X-Absent');
+    expect([...h]).toEqual(before);
+  });
+
   it('toLines writes "Name: value\\r\\n" per field, in order', () => {
     expect(sample().toLines()).toBe('Host: a\r\nAccept: text/html\r\nX-Multi: one\r\naccept: text/plain\r\nx-multi: two, three\r\n');
     expect(new HeaderFields().toLines()).toBe('');

@@ -10,7 +10,7 @@ import {
   isHttp10,
   isSafeMethod,
   responseHasNoBody,
-  stripHopByHop,
+  withoutHopByHop,
   versionString,
   type HttpVersion,
   type RequestHead,
@@ -45,7 +45,7 @@ describe('clientWantsKeepAlive (F5, F3)', () => {
   });
 });
 
-describe('stripHopByHop (F6)', () => {
+describe('withoutHopByHop (F6)', () => {
   it('F6: the fixed set is exactly RFC 9110 §7.6.1 plus Proxy-Connection', () => {
     expect([...HOP_BY_HOP].sort()).toEqual(
       [
@@ -77,13 +77,30 @@ describe('stripHopByHop (F6)', () => {
       ['Content-Type', 'text/plain'],
       ['Cache-Control', 'max-age=1'],
     ]);
-    const out = stripHopByHop(h);
-    expect(out).toBe(h); // mutates and returns
+    const before = [...h];
+    const out = withoutHopByHop(h);
+    expect(out).not.toBe(h); // a copy: the message's own fields are left as they came
+    expect([...h]).toEqual(before);
     expect([...out]).toEqual([
       ['Host', 'a'],
       ['Content-Type', 'text/plain'],
       ['Cache-Control', 'max-age=1'],
     ]);
+    // The copy keeps answering lookups by lower-cased name after edits.
+    out.set('content-type', 'text/html');
+    expect(out.get('Content-Type')).toBe('text/html');
+    expect(out.has('connection')).toBe(false);
+  });
+
+  it('F6: also leaves out the fields it is told to, by lower-cased name, in any case', () => {
+    const h = HeaderFields.from([
+      ['Expect', '100-continue'],
+      ['Host', 'a'],
+      ['CONTENT-LENGTH', '5'],
+      ['Connection', 'x-foo'],
+      ['X-Foo', '1'],
+    ]);
+    expect([...withoutHopByHop(h, new Set(['expect', 'content-length']))]).toEqual([['Host', 'a']]);
   });
 
   it('F6: removes every field that Connection names, over several Connection fields, any case', () => {
@@ -97,7 +114,7 @@ describe('stripHopByHop (F6)', () => {
       ['X-Kept', '5'],
       ['Date', 'now'],
     ]);
-    expect([...stripHopByHop(h)]).toEqual([
+    expect([...withoutHopByHop(h)]).toEqual([
       ['X-Kept', '5'],
       ['Date', 'now'],
     ]);
@@ -110,7 +127,7 @@ describe('stripHopByHop (F6)', () => {
       ['Content-Length', '5'],
     ]);
     // Every token Connection names is hop-by-hop, "close" included (RFC 9110 §7.6.1).
-    expect([...stripHopByHop(h)]).toEqual([['Content-Length', '5']]);
+    expect([...withoutHopByHop(h)]).toEqual([['Content-Length', '5']]);
   });
 
   it('F6: nothing to strip leaves the fields untouched', () => {
@@ -119,8 +136,8 @@ describe('stripHopByHop (F6)', () => {
       ['Accept', '*/*'],
       ['Via', '1.1 other'],
     ];
-    expect([...stripHopByHop(HeaderFields.from(pairs))]).toEqual(pairs);
-    expect([...stripHopByHop(new HeaderFields())]).toEqual([]);
+    expect([...withoutHopByHop(HeaderFields.from(pairs))]).toEqual(pairs);
+    expect([...withoutHopByHop(new HeaderFields())]).toEqual([]);
   });
 });
 

@@ -14,7 +14,7 @@
 // template, not the page), and within the non-streaming size limit.
 import type { ClientExchange } from '../../net/client-exchange.js';
 import type { RequestHead } from '../../http1/message.js';
-import { stripHopByHop } from '../../http1/semantics.js';
+import { withoutHopByHop } from '../../http1/semantics.js';
 import type { CacheObject, ObjectHead } from '../../cache/object.js';
 import { contentCodingOf, decodeBody, type AssembledPage, type EsiAssembler } from '../../stream/transform.js';
 import type { ProxyContext } from '../context.js';
@@ -126,7 +126,7 @@ async function fetchFragment(ctx: ProxyContext, page: ClientExchange, src: strin
   if (path.includes(resource)) return { ok: false, reason: `"${src}": include loop (${chain})` };
   if (path.length > ESI_MAX_DEPTH) return { ok: false, reason: `"${src}": include depth limit of ${ESI_MAX_DEPTH} passed (${chain})` };
 
-  const headers = stripHopByHop(page.request.headers.clone()).deleteAll(NOT_INHERITED);
+  const headers = withoutHopByHop(page.request.headers, NOT_INHERITED);
   headers.set('Host', url.host);
   const request: RequestHead = { method: 'GET', target: `${url.pathname}${url.search}`, version: { major: 1, minor: 1 }, headers };
   const maxBytes = ctx.options.maxObjectSizeBuffered;
