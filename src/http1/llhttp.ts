@@ -182,9 +182,9 @@ export class LlhttpHandle {
       }
       if (errno !== ERR_OK) {
         const stoppedAt = offset + (ex.llhttp_get_error_pos(this.ptr) - scratch);
-        // A pause is no error: its reason is not worth reading out of wasm memory.
+        // A pause is no error: its name will do, without reading its reason out of wasm memory.
         const paused = errno === ERR_PAUSED || errno === ERR_PAUSED_UPGRADE;
-        return { errno, consumed: stoppedAt, reason: paused ? '' : this.errorReason(errno) };
+        return { errno, consumed: stoppedAt, reason: paused ? (errorNames.get(errno) ?? 'paused') : this.errorReason(errno) };
       }
       offset += len;
     }

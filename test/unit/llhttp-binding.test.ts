@@ -263,6 +263,8 @@ describe('llhttp binding: a raw handle', () => {
     const r = h.execute(input);
     expect(r.errno).toBe(ERR_PAUSED_UPGRADE);
     expect(r.consumed).toBe(first.length);
+    // A pause is named, not explained: no reason is read out of wasm memory for it.
+    expect(r.reason).toBe('PAUSED_UPGRADE');
     h.resumeAfterUpgrade();
     expect(h.execute(input, r.consumed).errno).toBe(ERR_OK);
     expect(cb.log.filter((e) => e === 'complete')).toHaveLength(2);
