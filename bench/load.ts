@@ -137,6 +137,8 @@ async function main(): Promise<void> {
   const ceilingRatio = ratio(sc?.rps, direct?.rps);
   const relayRatio = ratio(sc?.rps, relay?.rps);
   const cpuRatio = ratio(nodeProxy?.cpuUsPerReq, sc?.cpuUsPerReq);
+  // What HTTP itself costs a proxy: its CPU per request above the relay's, which does the same socket work.
+  const httpCpuRatio = relay && sc && nodeProxy ? ratio(nodeProxy.cpuUsPerReq - relay.cpuUsPerReq, sc.cpuUsPerReq - relay.cpuUsPerReq) : NaN;
   printTable(
     ['ratio', 'value', 'target', 'verdict'],
     [
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
       ['req/s  streamcache / net responder', `${fixed(ceilingRatio, 2)}x`, '(ceiling)', ''],
       ['req/s  streamcache / net relay', `${fixed(relayRatio, 2)}x`, '(a Node proxy\'s ceiling)', ''],
       ['CPU/req  node:http proxy / streamcache', `${fixed(cpuRatio, 2)}x`, '(info)', ''],
+      ['CPU/req above the relay  node:http / streamcache', `${fixed(httpCpuRatio, 2)}x`, '(info: the cost of HTTP itself)', ''],
     ],
   );
   console.log();
