@@ -124,7 +124,6 @@ export class ClientConnection implements ExchangeHost {
     else this.enter('idle');
   }
 
-
   // ---- bytes in ----
 
   private onData(chunk: Buffer): void {

@@ -164,7 +164,6 @@ export class OriginConnection {
     }
   }
 
-
   private armBetweenBytes(): void {
     if (this.paused) return this.timer.disarm();
     this.timer.arm(this.timeouts.betweenBytesTimeout, this.onBetweenBytesTimeout);

@@ -70,7 +70,7 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
 }
 
 function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): string {
-  const headers = exchange.request.headers.clone().deleteAll(CLIENT_CONDITIONALS);
+  const headers = exchange.request.headers.copyWithout((name) => CLIENT_CONDITIONALS.has(name));
   // C1, T1: the origin sees Accept-Encoding as the variant is keyed (`br`, `gzip` or none), as with Fastly.
   const acceptEncoding = normalizedAcceptEncoding(headers);
   if (acceptEncoding) headers.set('Accept-Encoding', acceptEncoding);

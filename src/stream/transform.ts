@@ -287,7 +287,7 @@ export class TransformingReader extends ObjectReader {
   /** T1: the stored bytes decoded for a client that does not accept their coding. */
   private async decode(source: CacheObject): Promise<AssembledPage> {
     const mark = marks.get(source)!;
-    const headers = source.head.headers.clone().delete('content-encoding');
+    const headers = source.head.headers.copyWithout((name) => name === 'content-encoding');
     const head: ObjectHead = { ...source.head, headers };
     if (this.exchange.request.method === 'HEAD' && mark.identityLength !== undefined) {
       // The length is known: no need to decode for a head.

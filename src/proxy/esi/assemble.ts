@@ -90,7 +90,7 @@ export async function assemblePage(ctx: ProxyContext, template: CacheObject, exc
   const bodies = parts.map((part) => (part as { ok: true; body: Buffer }).body);
   const length = bodies.reduce((n, body) => n + body.length, 0);
   if (length > maxBytes) return { ok: false, reason: `assembled ESI page passed the maximum object size (${maxBytes} bytes)` };
-  const head: ObjectHead = { ...template.head, headers: template.head.headers.clone().deleteAll(NOT_ON_PAGE) };
+  const head: ObjectHead = { ...template.head, headers: template.head.headers.copyWithout((name) => NOT_ON_PAGE.has(name)) };
   const headOnly = exchange.request.method === 'HEAD';
   // Text views point into the template, which stays pinned until this promise settles: copy now.
   return { ok: true, head, body: headOnly ? EMPTY : Buffer.concat(bodies, length), length };
