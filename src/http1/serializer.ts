@@ -25,17 +25,9 @@ export function responseHeadString(version: HttpVersion, status: number, reason:
   return `${versionString(version)} ${status} ${reason || reasonPhrase(status)}\r\n${headers.toLines()}${extraLines}\r\n`;
 }
 
-export function serializeResponseHead(version: HttpVersion, status: number, reason: string, headers: HeaderFields, extraLines = ''): Buffer {
-  return Buffer.from(responseHeadString(version, status, reason, headers, extraLines), 'latin1');
-}
-
 /** `GET /path HTTP/1.1\r\n` + header lines + `\r\n`, as a string to be written latin1. */
 export function requestHeadString(method: string, target: string, headers: HeaderFields): string {
   return `${method} ${target} HTTP/1.1\r\n${headers.toLines()}\r\n`;
-}
-
-export function serializeRequestHead(method: string, target: string, headers: HeaderFields): Buffer {
-  return Buffer.from(requestHeadString(method, target, headers), 'latin1');
 }
 
 /** The line that opens a chunk of `length` bytes (length > 0). */
