@@ -42,6 +42,7 @@ export class CacheObject implements StoreOwner {
   varyValues: string[] = [];
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
+  private cachedSurrogateLines: string | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;
 
   constructor(
@@ -77,6 +78,16 @@ export class CacheObject implements StoreOwner {
   /** Fresh (R6, C2): its TTL exceeds its current age, and it need not be revalidated before use. */
   isFresh(now: number): boolean {
     return !this.policy.mustRevalidate && isFresh(this.policy.ttl, this.headReceivedAt, this.ageAtOrigin, now);
+  }
+
+  /**
+   * I3, soft purge: stale from now on (its TTL cut to its current age, whole seconds, so that no
+   * rounding leaves it fresh). Its validators stay, for a conditional refetch (C3), and the stale
+   * windows of G1 and G2 count from here.
+   */
+  expire(now: number): void {
+    const ageSeconds = Math.floor((this.ageAtOrigin * 1000 + now - this.headReceivedAt) / 1000);
+    if (this.policy.ttl > ageSeconds) this.policy = { ...this.policy, ttl: Math.max(0, ageSeconds), source: 'soft purge' };
   }
 
   /** F6: seconds since the head arrived plus the origin's Age. */
@@ -140,6 +151,20 @@ export class CacheObject implements StoreOwner {
     this.headReceivedAt = receivedAt;
     this.ageAtOrigin = ageAtOrigin;
     this.cachedHeadBlock = null;
+    this.cachedSurrogateLines = null;
+  }
+
+  /**
+   * I2: the origin's Surrogate-Key and Surrogate-Control lines, for a client that is a tier of ours
+   * (every other client never sees them). Read from the origin's head, kept whole.
+   */
+  surrogateLines(): string {
+    if (this.cachedSurrogateLines === null) {
+      let lines = '';
+      for (const name of ['Surrogate-Key', 'Surrogate-Control']) for (const value of this.originHead.headers.getAll(name)) lines += `${name}: ${value}\r\n`;
+      this.cachedSurrogateLines = lines;
+    }
+    return this.cachedSurrogateLines;
   }
 
   /** `HTTP/1.1 200 OK\r\n` and the stored fields: built once, shared by every response. */

@@ -10,7 +10,12 @@ import { statsSnapshot, toPrometheus, type StatsSources } from './stats.js';
 export class AdminListener {
   private readonly listener: Listener;
 
-  constructor(config: ListenerConfig, private readonly sources: () => StatsSources) {
+  constructor(
+    config: ListenerConfig,
+    private readonly sources: () => StatsSources,
+    /** I1: the purge endpoints (POST /purge...); true when it answered the request. */
+    private readonly purge?: (exchange: ClientExchange) => boolean,
+  ) {
     this.listener = new Listener(config, {
       onExchange: (exchange) => this.answer(exchange),
       onProtocolError: () => {},
@@ -33,6 +38,7 @@ export class AdminListener {
   private answer(exchange: ClientExchange): void {
     const path = exchange.request.target.split('?')[0];
     const method = exchange.request.method;
+    if (this.purge?.(exchange)) return;
     if (method !== 'GET' && method !== 'HEAD') return this.send(exchange, 405, 'text/plain; charset=utf-8', 'GET only\n');
     if (path === '/stats') return this.send(exchange, 200, 'application/json', `${JSON.stringify(statsSnapshot(this.sources()), null, 2)}\n`);
     if (path === '/metrics') return this.send(exchange, 200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(statsSnapshot(this.sources())));
@@ -40,10 +46,17 @@ export class AdminListener {
   }
 
   private send(exchange: ClientExchange, status: number, type: string, body: string): void {
-    const payload = Buffer.from(body, 'utf8');
-    const connection = connectionField(exchange.persistent, exchange.request.version);
-    const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
-    exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
-    exchange.end();
+    sendGenerated(exchange, status, type, body);
   }
+}
+
+/** A response of our own (stats, a purge's answer), never cached downstream, with the client's persistence. */
+export function sendGenerated(exchange: ClientExchange, status: number, type: string, body: string, close = false): void {
+  const payload = Buffer.from(body, 'utf8');
+  // A request body we will not read leaves the connection unusable (`close`).
+  const connection = close ? 'close' : connectionField(exchange.persistent, exchange.request.version);
+  const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
+  exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
+  if (close) exchange.endAndClose();
+  else exchange.end();
 }

@@ -16,6 +16,7 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { handleExchange } from './pipeline.js';
+import { isFromTier } from './tier.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
@@ -42,7 +43,7 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
 
 function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
-  return new TransformingReader(
+  const reader = new TransformingReader(
     exchange,
     role,
     {
@@ -56,6 +57,8 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
     esiAssembler(ctx),
     ctx.options.maxObjectSizeBuffered,
   );
+  reader.forwardSurrogate = isFromTier(exchange.request, ctx.options.viaName);
+  return reader;
 }
 
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
@@ -66,7 +69,7 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
   fetch.attach(newReader(ctx, exchange, 'MISS', fetch));
   const head = originRequestHead(ctx, exchange, target, revalidating);
   // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
-  fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
+  fetch.start(ctx.shield ? ctx.shield.request(ctx.pool, request, ctx.options.viaName, head, fetch) : ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
 }
 
 function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): string {

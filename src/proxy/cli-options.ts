@@ -55,6 +55,11 @@ const VALUE_OPTIONS = [
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
   { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+  // Invalidation and the fleet (I1, I5, shielding).
+  { flag: '--purge-allow', key: 'purgeAllow', kind: 'text', arg: 'CIDR[,CIDR...]', help: 'networks allowed to PURGE (replaces the default, loopback only)' },
+  { flag: '--purge-token', key: 'purgeToken', kind: 'text', arg: 'TOKEN', help: 'a request with X-Purge-Token equal to this may purge from anywhere (16 characters at least)' },
+  { flag: '--purge-bus', key: 'purgeBus', kind: 'url', arg: 'redis://HOST:PORT[/CHANNEL]', help: 'publish every accepted purge there and apply every purge received from there' },
+  { flag: '--shield', key: 'shield', kind: 'url', arg: 'URL', help: 'send misses to this streamcache node instead of the origin (the origin when it cannot be reached)' },
 ] as const satisfies readonly ValueOption[];
 
 const SWITCH_OPTIONS = [

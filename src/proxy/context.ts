@@ -7,6 +7,8 @@ import type { FetchRegistry } from '../stream/registry.js';
 import type { CompiledRule, ProxyHooks } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
 import type { ProxyCounters } from './stats.js';
+import type { PurgeHttp } from './purge-http.js';
+import type { Shield } from './shield.js';
 
 export interface ProxyContext {
   readonly options: ResolvedOptions;
@@ -18,4 +20,8 @@ export interface ProxyContext {
   readonly hooks: ProxyHooks;
   readonly rules: readonly CompiledRule[];
   readonly stats: ProxyCounters;
+  /** I1-I5: the purge doors' shared parts (purger, access rules). */
+  readonly purge: PurgeHttp;
+  /** Cache fetches go through this shield node, when `--shield` is set. */
+  readonly shield: Shield | null;
 }

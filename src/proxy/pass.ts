@@ -10,6 +10,7 @@ import { ClientResponse } from '../stream/client-response.js';
 import { recordResponse } from './access-log.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
+import { isFromTier } from './tier.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const PASS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'PASS']];
@@ -33,6 +34,7 @@ export class PassRelay implements OriginResponseHandler {
       maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
       waitForWholeBody: !stream,
       extraHeaders: PASS_FIELDS,
+      forwardSurrogate: isFromTier(exchange.request, ctx.options.viaName),
     });
     // R8: a pass fetch with no client left is aborted.
     exchange.onClientGone(() => {

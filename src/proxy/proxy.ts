@@ -6,13 +6,19 @@ import { OriginPool } from '../net/origin-pool.js';
 import type { ProxyContext } from './context.js';
 import { createLogger } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
-import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
+import { ProxyCounters, statsSnapshot, type InvalidationSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
 import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
 import { FetchRegistry } from '../stream/registry.js';
+import { randomUUID } from 'node:crypto';
+import { Purger, toPurge, type PurgeRequest } from './purge.js';
+import { PurgeAccess } from './purge-access.js';
+import { answerAdminPurge } from './purge-http.js';
+import { PurgeBus } from './purge-bus.js';
+import { Shield } from './shield.js';
 
 export interface Proxy {
   /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
@@ -26,6 +32,13 @@ export interface Proxy {
   stats(): StatsSnapshot;
   /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
   storeCommitted(): Promise<void>;
+  /**
+   * I1-I4: purges by URL, surrogate key or everything, as PURGE and the admin listener do, and
+   * publishes it on the purge bus (I5). Throws PurgeError on a bad request.
+   */
+  purge(request: PurgeRequest): { purged: number };
+  /** I5: true while the purge bus (publish and subscribe) is connected; false without one. */
+  busConnected(): boolean;
   readonly options: ResolvedOptions;
 }
 
@@ -39,17 +52,15 @@ export interface CreateProxyOptions extends ProxyOptions {
 /** Keep-alive connections to the origin are dropped a little before a typical origin (5 s) drops them. */
 const ORIGIN_IDLE_TIMEOUT = 4_000;
 
-export function createProxy(input: CreateProxyOptions): Proxy {
-  const options = resolveOptions(input);
-  const logger = input.logger ?? createLogger(options.logLevel);
-  const { originUrl } = options;
-  const isTls = originUrl.protocol === 'https:';
-  const pool = new OriginPool(
+/** The connection pool to one upstream server (the origin, or a shield node), with the configured limits. */
+function upstreamPool(url: URL, options: ResolvedOptions): OriginPool {
+  const isTls = url.protocol === 'https:';
+  return new OriginPool(
     {
-      host: originUrl.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(originUrl.port) || (isTls ? 443 : 80),
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port) || (isTls ? 443 : 80),
       tls: isTls,
-      servername: /^[\d.]+$|:/.test(originUrl.hostname) ? undefined : originUrl.hostname,
+      servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname,
       ca: options.originCa,
       insecure: options.originInsecure,
     },
@@ -62,6 +73,13 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       betweenBytesTimeout: options.betweenBytesTimeout,
     },
   );
+}
+
+export function createProxy(input: CreateProxyOptions): Proxy {
+  const options = resolveOptions(input);
+  const logger = input.logger ?? createLogger(options.logLevel);
+  const { originUrl } = options;
+  const pool = upstreamPool(originUrl, options);
   const store = new RingStore(options.storeSize, options.storeSlabSize, { prefault: options.storePrefault });
   if (options.storePrefault) {
     void store.committed().then((state) => {
@@ -69,16 +87,25 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       else logger.info({ storeSize: options.storeSize }, 'store memory committed');
     });
   }
+  const index = new CacheIndex(store);
+  const registry = new FetchRegistry();
+  // I1-I5: one purger for every door; the bus publishes what it accepts and feeds it what others accept.
+  const purger = new Purger({ index, registry, logger });
+  const bus = options.purgeBus ? new PurgeBus(options.purgeBus, randomUUID(), logger, (purge, node) => purger.apply(purge, { door: 'bus', who: node })) : null;
+  purger.publisher = bus;
+  const shield = options.shieldUrl ? new Shield(upstreamPool(options.shieldUrl, options), options.shieldUrl, logger) : null;
   const ctx: ProxyContext = {
     options,
     logger,
     pool,
     store,
-    index: new CacheIndex(store),
-    registry: new FetchRegistry(),
+    index,
+    registry,
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    purge: { purger, access: new PurgeAccess(options.purgeAllow, options.purgeToken), logger },
+    shield,
   };
   const listener = new Listener(options, {
     onExchange: (exchange) => handleExchange(ctx, exchange),
@@ -91,13 +118,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       logger.warn({ reason, client }, 'connection refused');
     },
   });
-  const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry });
-  const admin = options.admin ? new AdminListener(options, sources) : null;
+  const invalidation = (): InvalidationSnapshot => ({ ...purger.counters, applied: { ...purger.counters.applied }, bus: bus?.stats() ?? null, shieldFallbacks: shield?.fallbacks ?? null });
+  const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry, invalidation });
+  const admin = options.admin ? new AdminListener(options, sources, (exchange) => answerAdminPurge(ctx.purge, exchange)) : null;
 
   return {
     options,
     async listen(port = options.listenPort, host = options.listenHost) {
       const address = await listener.listen(port, host);
+      bus?.start();
       if (admin && options.admin) {
         const { host: adminHost, port: adminPort } = parseHostPort(options.admin, 'admin');
         const adminAddress = await admin.listen(adminPort, adminHost).catch(async (err: unknown) => {
@@ -110,11 +139,14 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       return address;
     },
     async close(deadlineMs = options.closeDeadline) {
+      bus?.close();
       pool.close();
+      shield?.pool.close();
       const cut = setTimeout(() => pool.destroy(), deadlineMs);
       await Promise.all([listener.close(deadlineMs), admin?.close(deadlineMs), store.close()]);
       clearTimeout(cut);
       pool.destroy();
+      shield?.pool.destroy();
     },
     address: () => listener.address(),
     adminAddress: () => admin?.address() ?? null,
@@ -122,5 +154,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     storeCommitted: async () => {
       await store.committed();
     },
+    purge: (request) => ({ purged: purger.apply(toPurge(request), { door: 'library', who: 'library' }) }),
+    busConnected: () => bus?.connected ?? false,
   };
 }

@@ -5,6 +5,15 @@ import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
 import { CACHE_STATES, type CacheState } from './access-log.js';
+import { PURGE_DOORS, type PurgeStats } from './purge.js';
+import type { BusStats } from './purge-bus.js';
+
+/** I1-I5: purges by door, what they removed, and the bus (null without --purge-bus). */
+export interface InvalidationSnapshot extends PurgeStats {
+  bus: BusStats | null;
+  /** Misses sent to the origin because the shield could not be reached (null without --shield). */
+  shieldFallbacks: number | null;
+}
 
 /** Counters bumped on the hot path: plain fields, no allocation. */
 export class ProxyCounters {
@@ -28,6 +37,7 @@ export interface StatsSnapshot {
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
+  purge: InvalidationSnapshot;
 }
 
 export interface StatsSources {
@@ -37,6 +47,7 @@ export interface StatsSources {
   store: RingStore;
   index: CacheIndex;
   registry: FetchRegistry;
+  invalidation: () => InvalidationSnapshot;
 }
 
 export function statsSnapshot(sources: StatsSources): StatsSnapshot {
@@ -62,7 +73,32 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
+    purge: sources.invalidation(),
   };
+}
+
+type MetricWriter = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => void;
+
+function invalidationMetrics(p: InvalidationSnapshot, metric: MetricWriter): void {
+  metric('purges_total', 'counter', 'Purges applied, by the door they came through (bus: from another node).', PURGE_DOORS.map((door) => [`{door="${door}"}`, p.applied[door]]));
+  metric('purged_objects_total', 'counter', 'Objects removed or marked stale by purges.', [['', p.objects]]);
+  metric('purged_inflight_total', 'counter', 'Fetches in flight kept out of the cache by purges.', [['', p.inflight]]);
+  metric('purges_refused_total', 'counter', 'Purge requests refused: not allowed (403).', [['', p.refused]]);
+  metric('purges_invalid_total', 'counter', 'Purge requests refused: bad input (400, 405).', [['', p.invalid]]);
+  if (p.shieldFallbacks !== null) metric('shield_fallbacks_total', 'counter', 'Misses sent to the origin because the shield could not be reached.', [['', p.shieldFallbacks]]);
+  if (!p.bus) return;
+  const b = p.bus;
+  metric('bus_connected', 'gauge', 'Purge bus: 1 when connected.', [['', b.busConnected]]);
+  metric('bus_published_total', 'counter', 'Purge bus: purges published.', [['', b.busPublished]]);
+  metric('bus_received_total', 'counter', 'Purge bus: messages received.', [['', b.busReceived]]);
+  metric('bus_applied_total', 'counter', 'Purge bus: purges from other nodes applied.', [['', b.busApplied]]);
+  metric('bus_own_ignored_total', 'counter', 'Purge bus: our own purges coming back (applied when accepted).', [['', b.busOwnIgnored]]);
+  metric('bus_invalid_total', 'counter', 'Purge bus: messages that were not a readable purge.', [['', b.busInvalid]]);
+  metric('bus_queued', 'gauge', 'Purge bus: purges waiting for the bus to come back.', [['', b.busQueued]]);
+  metric('bus_queued_total', 'counter', 'Purge bus: purges queued because the bus was down.', [['', b.busQueuedTotal]]);
+  metric('bus_dropped_total', 'counter', 'Purge bus: queued purges dropped (queue full): never sent.', [['', b.busDropped]]);
+  metric('bus_errors_total', 'counter', 'Purge bus: connection and publish errors.', [['', b.busErrors]]);
+  metric('bus_reconnects_total', 'counter', 'Purge bus: reconnection attempts.', [['', b.busReconnects]]);
 }
 
 /** Prometheus text exposition format 0.0.4. */
@@ -92,5 +128,6 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('origin_queued_requests', 'gauge', 'Requests waiting for an origin connection.', [['', s.connections.originQueued]]);
   metric('protocol_errors_total', 'counter', 'Requests refused for their bytes or the connection limit.', [['', s.protocolErrors]]);
   metric('backlog_warnings_total', 'counter', 'In-flight objects whose buffered bytes passed the backlog threshold.', [['', s.backlogWarnings]]);
+  invalidationMetrics(s.purge, metric);
   return `${lines.join('\n')}\n`;
 }

@@ -9,8 +9,11 @@ import { appendVia, chooseClientFraming, connectionField, withoutHopByHop, type 
 import { LAST_CHUNK, frameChunk, responseHeadString, simpleResponse } from '../http1/serializer.js';
 
 const HTTP11 = { major: 1, minor: 1 };
-const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control']);
-const NOT_RELAYED_WITH_LENGTH: ReadonlySet<string> = new Set(['surrogate-control', 'content-length']);
+const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control', 'surrogate-key']);
+const NOT_RELAYED_WITH_LENGTH: ReadonlySet<string> = new Set(['surrogate-control', 'surrogate-key', 'content-length']);
+/** I2: what a tier of ours does not get: only our framing. */
+const NOT_RELAYED_TO_TIER: ReadonlySet<string> = new Set();
+const NOT_RELAYED_TO_TIER_WITH_LENGTH: ReadonlySet<string> = new Set(['content-length']);
 /** Bytes queued for a slow client before its origin read is paused (backpressure, R7 for a pass). */
 const WRITE_AHEAD = 1024 * 1024;
 
@@ -30,6 +33,8 @@ export interface ClientResponseOptions {
   waitForWholeBody?: boolean;
   /** Fields added to every head this response writes, errors included (e.g. X-Cache). */
   extraHeaders?: readonly (readonly [string, string])[];
+  /** I2: the client is a tier of ours: Surrogate-Key and Surrogate-Control are relayed. */
+  forwardSurrogate?: boolean;
 }
 
 export class ClientResponse {
@@ -160,7 +165,8 @@ export class ClientResponse {
     // Surrogate-Control is addressed to us (C2), whether or not we store the response. Content-Length
     // is ours to set, except on a bodiless answer to HEAD, where it tells the length of a GET.
     const keepLength = this.framing === 'none' && this.exchange.request.method === 'HEAD';
-    const headers = withoutHopByHop(head.headers, keepLength ? NOT_RELAYED : NOT_RELAYED_WITH_LENGTH);
+    const drop = this.options.forwardSurrogate ? (keepLength ? NOT_RELAYED_TO_TIER : NOT_RELAYED_TO_TIER_WITH_LENGTH) : keepLength ? NOT_RELAYED : NOT_RELAYED_WITH_LENGTH;
+    const headers = withoutHopByHop(head.headers, drop);
     return appendVia(headers, head.version, this.options.viaName);
   }
 

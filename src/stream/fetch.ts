@@ -123,9 +123,15 @@ export class InflightFetch implements OriginResponseHandler {
     return !object.overflowed && object.isFresh(now) && variantMatches(object, requestHeaders);
   }
 
-  /** C4: an unsafe request for this URL succeeded: what we are fetching may be out of date. */
-  invalidate(): void {
+  /**
+   * C4, I4: an unsafe request for this URL succeeded, or a purge named it: what we are fetching may
+   * be out of date. `abrupt` (a hard purge) also ends the fetch and its clients, never cleanly (O2).
+   */
+  invalidate(abrupt = false): void {
     this.invalidated = true;
+    if (!abrupt) return;
+    this.origin?.abort();
+    this.fail('purged');
   }
 
   attach(reader: ObjectReader): void {
@@ -309,8 +315,9 @@ export class InflightFetch implements OriginResponseHandler {
     // The stored response as the origin sent it, updated with the 304's fields (RFC 9111 §4.3.4).
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
-    // T1: the stored bytes keep their coding, whatever the hook says this time.
-    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, originAge(head.headers));
+    // T1: the stored bytes keep their coding, whatever the hook says this time. A purge since the
+    // request went out (I3, I4) keeps the object as the purge left it: this 304 may predate it.
+    if (!this.invalidated) stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, originAge(head.headers));
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {

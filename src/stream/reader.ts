@@ -60,6 +60,8 @@ export class ObjectReader {
   private pinned = false;
   status = 0;
   firstByteAt: number | undefined;
+  /** I2: the client is a tier of ours: it gets the object's Surrogate-Key and Surrogate-Control. */
+  forwardSurrogate = false;
 
   constructor(
     readonly exchange: ClientExchange,
@@ -185,6 +187,7 @@ export class ObjectReader {
   private headText(object: CacheObject, block: string, framingLine: string, status: number): string {
     const now = Date.now();
     let perResponse = `${framingLine}Age: ${object.age(now)}\r\nX-Cache: ${this.role === 'HIT' ? 'HIT' : 'MISS'}\r\nX-Cache-Hits: ${object.hits}\r\n`;
+    if (this.forwardSurrogate) perResponse += object.surrogateLines();
     const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
     if (connection) perResponse += `Connection: ${connection}\r\n`;
     if (this.deliver) return this.deliveredHead(block, perResponse, status);

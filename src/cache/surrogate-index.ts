@@ -1,0 +1,81 @@
+// Surrogate keys (I2): the origin tags a response with `Surrogate-Key: a b c`; a purge by key
+// removes every object tagged with it. A map key -> objects kept beside the index, so that a purge
+// costs the objects it tags, never a walk over the cache; each object remembers its own keys so
+// that forgetting it (eviction, replacement, purge) untags it in time proportional to its keys.
+import type { CacheObject } from './object.js';
+
+/** Longest key we index or accept in a purge (Fastly's limit): a longer one is ignored or refused. */
+export const MAX_SURROGATE_KEY_BYTES = 1024;
+/** Most bytes of Surrogate-Key we read from one response (Fastly's limit); the rest is not indexed. */
+export const MAX_SURROGATE_HEADER_BYTES = 16 * 1024;
+/** Most keys one purge may name. */
+export const MAX_PURGE_KEYS = 256;
+
+/**
+ * The keys an origin response is tagged with: space-separated tokens of every Surrogate-Key
+ * field, duplicates once, keys longer than MAX_SURROGATE_KEY_BYTES left out, nothing past
+ * MAX_SURROGATE_HEADER_BYTES read. Never throws: a bad tag must not fail a response.
+ */
+export function taggedKeys(values: readonly string[]): string[] {
+  if (values.length === 0) return [];
+  const joined = values.join(' ');
+  const text = joined.length > MAX_SURROGATE_HEADER_BYTES ? joined.slice(0, joined.lastIndexOf(' ', MAX_SURROGATE_HEADER_BYTES) + 1) : joined;
+  const keys = new Set<string>();
+  for (const key of text.split(/[ \t]+/)) if (key && Buffer.byteLength(key) <= MAX_SURROGATE_KEY_BYTES) keys.add(key);
+  return [...keys];
+}
+
+/** The keys a purge names (a PURGE's Surrogate-Key field, an admin path): the reason when they cannot be used. */
+export function purgeKeys(text: string): string[] | string {
+  const keys = [...new Set(text.split(/[ \t]+/).filter(Boolean))];
+  if (keys.length === 0) return 'empty Surrogate-Key list';
+  if (keys.length > MAX_PURGE_KEYS) return `too many surrogate keys (${keys.length}, at most ${MAX_PURGE_KEYS})`;
+  if (keys.some((key) => Buffer.byteLength(key) > MAX_SURROGATE_KEY_BYTES)) return `a surrogate key is longer than ${MAX_SURROGATE_KEY_BYTES} bytes`;
+  return keys;
+}
+
+export class SurrogateIndex {
+  private readonly byKey = new Map<string, Set<CacheObject>>();
+  private readonly keysOf = new Map<CacheObject, readonly string[]>();
+
+  /** Tags `object` with `keys` (an object is tagged once, when it enters the index). */
+  tag(object: CacheObject, keys: readonly string[]): void {
+    if (keys.length === 0 || this.keysOf.has(object)) return;
+    this.keysOf.set(object, keys);
+    for (const key of keys) {
+      const objects = this.byKey.get(key);
+      if (objects) objects.add(object);
+      else this.byKey.set(key, new Set([object]));
+    }
+  }
+
+  untag(object: CacheObject): void {
+    const keys = this.keysOf.get(object);
+    if (!keys) return;
+    this.keysOf.delete(object);
+    for (const key of keys) {
+      const objects = this.byKey.get(key);
+      if (!objects) continue;
+      objects.delete(object);
+      if (objects.size === 0) this.byKey.delete(key);
+    }
+  }
+
+  /** Every object tagged with any of `keys`, each once (a copy: the caller may untag while it walks). */
+  tagged(keys: readonly string[]): CacheObject[] {
+    if (keys.length === 1) return [...(this.byKey.get(keys[0]) ?? [])];
+    const found = new Set<CacheObject>();
+    for (const key of keys) for (const object of this.byKey.get(key) ?? []) found.add(object);
+    return [...found];
+  }
+
+  /** Keys in use and objects tagged, for stats. */
+  stats(): { surrogateKeys: number; taggedObjects: number } {
+    return { surrogateKeys: this.byKey.size, taggedObjects: this.keysOf.size };
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.keysOf.clear();
+  }
+}
