@@ -63,8 +63,9 @@ export function appendVia(headers: HeaderFields, received: HttpVersion, pseudony
 export function viaHasPseudonym(headers: HeaderFields, pseudonyms: readonly string[]): boolean {
   for (const value of headers.getAll('via')) {
     for (const entry of value.split(',')) {
-      const pseudonym = entry.trim().split(/[ \t]+/)[1];
-      if (pseudonym !== undefined && pseudonyms.includes(pseudonym.toLowerCase())) return true;
+      // received-by is a pseudonym or host[:port]: the port does not name the hop.
+      const receivedBy = entry.trim().split(/[ \t]+/)[1];
+      if (receivedBy !== undefined && pseudonyms.includes(receivedBy.replace(/:\d*$/, '').toLowerCase())) return true;
     }
   }
   return false;
