@@ -4,6 +4,9 @@
 // also while the bus is down, and is applied exactly once everywhere). While Redis is unreachable,
 // purges to publish wait in a bounded queue and go out when it is back: a remote node gets them
 // late, never silently not at all (a purge dropped from a full queue is counted and logged).
+// Pub/sub delivers only to whoever is subscribed at that instant, and after an outage the nodes
+// come back at slightly different times: the queued purges are sent when we are back and once
+// more a resend delay later, and a receiver applies each (node, seq) once.
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { purgeKeys } from '../cache/surrogate-index.js';
@@ -15,6 +18,10 @@ export const BUS_QUEUE_LIMIT = 10_000;
 /** Reconnect backoff: 100 ms, 200 ms, ... at most this, so the node is back within a few seconds. */
 const MAX_RETRY_DELAY_MS = 1_000;
 const MAX_MESSAGE_BYTES = 512 * 1024;
+/** Queued purges go out again this long after the bus is back, for nodes that resubscribed later than us. */
+const RESEND_AFTER_MS = 3 * MAX_RETRY_DELAY_MS;
+/** Messages remembered per receiver to apply each once (a resent one is a repeat). */
+const SEEN_LIMIT = 50_000;
 
 export interface BusStats {
   /** 1 when both connections (publish, subscribe) are up. */
@@ -25,6 +32,8 @@ export interface BusStats {
   busApplied: number;
   /** Our own messages coming back (applied already). */
   busOwnIgnored: number;
+  /** Messages received again (a resend after an outage), not applied twice. */
+  busRepeats: number;
   /** Messages that were not a purge we can read: counted, logged, not applied. */
   busInvalid: number;
   /** Waiting to be published (the bus is down), and ever queued. */
@@ -33,6 +42,8 @@ export interface BusStats {
   /** Dropped from a full queue: those purges never reach the other nodes. */
   busDropped: number;
   busErrors: number;
+  /** Connections (publish or subscribe) lost while running. */
+  busDisconnects: number;
   busReconnects: number;
 }
 
@@ -54,15 +65,20 @@ export class PurgeBus implements PurgePublisher {
   private subReady = false;
   private down = false;
   private closed = false;
+  private resendTimer: NodeJS.Timeout | null = null;
+  /** `node:seq` of the messages applied, oldest first (bounded by SEEN_LIMIT). */
+  private readonly seen = new Set<string>();
   readonly counters: Omit<BusStats, 'busConnected' | 'busQueued'> = {
     busPublished: 0,
     busReceived: 0,
     busApplied: 0,
     busOwnIgnored: 0,
+    busRepeats: 0,
     busInvalid: 0,
     busQueuedTotal: 0,
     busDropped: 0,
     busErrors: 0,
+    busDisconnects: 0,
     busReconnects: 0,
   };
 
@@ -83,12 +99,30 @@ export class PurgeBus implements PurgePublisher {
       lazyConnect: true,
     };
     this.pub = new Redis({ ...options, connectionName: `streamcache-pub-${nodeId}` });
-    this.sub = new Redis({ ...options, connectionName: `streamcache-sub-${nodeId}`, enableOfflineQueue: true, autoResubscribe: true });
+    // We subscribe ourselves on every `ready`: ioredis's own resubscription is not done when it says ready.
+    this.sub = new Redis({ ...options, connectionName: `streamcache-sub-${nodeId}`, autoResubscribe: false });
+    // The queue goes out once both connections are back: our own subscription coming back says
+    // the others' (on the same backoff) are about to.
     this.watch(this.pub, 'publish', (ready) => {
       this.pubReady = ready;
-      if (ready) this.flush();
+      this.cameUp();
     });
-    this.watch(this.sub, 'subscribe', (ready) => (this.subReady = ready));
+    this.watch(this.sub, 'subscribe', (ready) => {
+      if (!ready) {
+        this.subReady = false;
+        return;
+      }
+      this.sub.subscribe(this.config.channel).then(
+        () => {
+          this.subReady = true;
+          this.cameUp();
+        },
+        (err: Error) => {
+          this.counters.busErrors++;
+          this.logger.warn({ err: err.message, bus: this.config.url }, 'purge bus: subscribe failed (retried on reconnect)');
+        },
+      );
+    });
     this.sub.on('message', (_channel: string, message: string) => this.received(message));
   }
 
@@ -96,7 +130,6 @@ export class PurgeBus implements PurgePublisher {
   start(): void {
     this.pub.connect().catch(() => {});
     this.sub.connect().catch(() => {});
-    this.sub.subscribe(this.config.channel).catch(() => {});
   }
 
   get connected(): boolean {
@@ -116,6 +149,7 @@ export class PurgeBus implements PurgePublisher {
 
   close(): void {
     this.closed = true;
+    if (this.resendTimer) clearTimeout(this.resendTimer);
     this.pub.disconnect();
     this.sub.disconnect();
   }
@@ -147,25 +181,45 @@ export class PurgeBus implements PurgePublisher {
     const pending = this.queue.splice(0);
     this.logger.info({ purges: pending.length, bus: this.config.url }, 'purge bus back: sending the purges queued while it was down');
     for (const text of pending) this.send(text);
+    if (this.resendTimer) clearTimeout(this.resendTimer);
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      if (!this.pubReady) return this.queue.unshift(...pending);
+      for (const text of pending) this.send(text);
+    }, RESEND_AFTER_MS);
+    this.resendTimer.unref();
   }
 
   private watch(client: Redis, role: string, onReady: (ready: boolean) => void): void {
-    client.on('ready', () => {
-      onReady(true);
-      if (this.down && this.connected) {
-        this.down = false;
-        this.logger.info({ bus: this.config.url }, 'purge bus reconnected');
-      }
+    client.on('ready', () => onReady(true));
+    client.on('close', () => {
+      if (this.closed) return;
+      if (client.status !== 'connecting') this.counters.busDisconnects++;
+      onReady(false);
+      this.wentDown(role, 'connection closed');
     });
-    client.on('close', () => onReady(false));
     client.on('reconnecting', () => this.counters.busReconnects++);
     client.on('error', (err: Error) => {
       this.counters.busErrors++;
-      if (this.down || this.closed) return;
-      // One warning per outage; the counters tell how long it lasted.
-      this.down = true;
-      this.logger.warn({ err: err.message, role, bus: this.config.url }, 'purge bus unreachable: purges apply on this node only until it is back (retrying)');
+      this.wentDown(role, err.message);
     });
+  }
+
+  /** Both connections are up (again): say so after an outage, and send what was queued. */
+  private cameUp(): void {
+    if (!this.connected) return;
+    if (this.down) {
+      this.down = false;
+      this.logger.info({ bus: this.config.url }, 'purge bus reconnected');
+    }
+    this.flush();
+  }
+
+  /** One warning per outage; the counters tell how long it lasted. */
+  private wentDown(role: string, reason: string): void {
+    if (this.down || this.closed) return;
+    this.down = true;
+    this.logger.warn({ err: reason, role, bus: this.config.url }, 'purge bus unreachable: purges apply on this node only, and are queued for the others, until it is back (retrying)');
   }
 
   private received(text: string): void {
@@ -180,6 +234,13 @@ export class PurgeBus implements PurgePublisher {
       this.counters.busOwnIgnored++;
       return;
     }
+    const id = `${message.node}:${message.seq}`;
+    if (this.seen.has(id)) {
+      this.counters.busRepeats++;
+      return;
+    }
+    this.seen.add(id);
+    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
     this.counters.busApplied++;
     this.apply(message.purge, message.node);
   }

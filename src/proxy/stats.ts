@@ -93,11 +93,13 @@ function invalidationMetrics(p: InvalidationSnapshot, metric: MetricWriter): voi
   metric('bus_received_total', 'counter', 'Purge bus: messages received.', [['', b.busReceived]]);
   metric('bus_applied_total', 'counter', 'Purge bus: purges from other nodes applied.', [['', b.busApplied]]);
   metric('bus_own_ignored_total', 'counter', 'Purge bus: our own purges coming back (applied when accepted).', [['', b.busOwnIgnored]]);
+  metric('bus_repeats_total', 'counter', 'Purge bus: messages received again (resent after an outage), applied once.', [['', b.busRepeats]]);
   metric('bus_invalid_total', 'counter', 'Purge bus: messages that were not a readable purge.', [['', b.busInvalid]]);
   metric('bus_queued', 'gauge', 'Purge bus: purges waiting for the bus to come back.', [['', b.busQueued]]);
   metric('bus_queued_total', 'counter', 'Purge bus: purges queued because the bus was down.', [['', b.busQueuedTotal]]);
   metric('bus_dropped_total', 'counter', 'Purge bus: queued purges dropped (queue full): never sent.', [['', b.busDropped]]);
   metric('bus_errors_total', 'counter', 'Purge bus: connection and publish errors.', [['', b.busErrors]]);
+  metric('bus_disconnects_total', 'counter', 'Purge bus: connections lost.', [['', b.busDisconnects]]);
   metric('bus_reconnects_total', 'counter', 'Purge bus: reconnection attempts.', [['', b.busReconnects]]);
 }
 
