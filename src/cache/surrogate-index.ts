@@ -34,8 +34,14 @@ export function purgeKeys(text: string): string[] | string {
   return keys;
 }
 
+/**
+ * A key's objects: the object itself while it is the only one (a key per product, per page: the
+ * common case, and no Set to allocate for it), a Set from the second on.
+ */
+type Tagged = CacheObject | Set<CacheObject>;
+
 export class SurrogateIndex {
-  private readonly byKey = new Map<string, Set<CacheObject>>();
+  private readonly byKey = new Map<string, Tagged>();
   private readonly keysOf = new Map<CacheObject, readonly string[]>();
 
   /** Tags `object` with `keys` (an object is tagged once, when it enters the index). */
@@ -44,8 +50,9 @@ export class SurrogateIndex {
     this.keysOf.set(object, keys);
     for (const key of keys) {
       const objects = this.byKey.get(key);
-      if (objects) objects.add(object);
-      else this.byKey.set(key, new Set([object]));
+      if (objects === undefined) this.byKey.set(key, object);
+      else if (objects instanceof Set) objects.add(object);
+      else if (objects !== object) this.byKey.set(key, new Set([objects, object]));
     }
   }
 
@@ -55,17 +62,20 @@ export class SurrogateIndex {
     this.keysOf.delete(object);
     for (const key of keys) {
       const objects = this.byKey.get(key);
-      if (!objects) continue;
-      objects.delete(object);
-      if (objects.size === 0) this.byKey.delete(key);
+      if (objects === object) {
+        this.byKey.delete(key);
+      } else if (objects instanceof Set) {
+        objects.delete(object);
+        if (objects.size === 0) this.byKey.delete(key);
+      }
     }
   }
 
   /** Every object tagged with any of `keys`, each once (a copy: the caller may untag while it walks). */
   tagged(keys: readonly string[]): CacheObject[] {
-    if (keys.length === 1) return [...(this.byKey.get(keys[0]) ?? [])];
+    if (keys.length === 1) return objectsOf(this.byKey.get(keys[0]));
     const found = new Set<CacheObject>();
-    for (const key of keys) for (const object of this.byKey.get(key) ?? []) found.add(object);
+    for (const key of keys) for (const object of objectsOf(this.byKey.get(key))) found.add(object);
     return [...found];
   }
 
@@ -78,4 +88,9 @@ export class SurrogateIndex {
     this.byKey.clear();
     this.keysOf.clear();
   }
+}
+
+function objectsOf(tagged: Tagged | undefined): CacheObject[] {
+  if (tagged === undefined) return [];
+  return tagged instanceof Set ? [...tagged] : [tagged];
 }
