@@ -36,9 +36,6 @@ export interface IndexStats {
   keys: number;
   objects: number;
   hitForPass: number;
-  /** I2: surrogate keys in use, and objects tagged with one at least. */
-  surrogateKeys: number;
-  taggedObjects: number;
 }
 
 export class CacheIndex {
@@ -55,7 +52,12 @@ export class CacheIndex {
   ) {}
 
   stats(): IndexStats {
-    return { keys: this.entries.size, objects: this.objectCount, hitForPass: this.hitForPass.size, ...this.surrogates.stats() };
+    return { keys: this.entries.size, objects: this.objectCount, hitForPass: this.hitForPass.size };
+  }
+
+  /** I2: surrogate keys in use, and objects tagged with one at least. */
+  surrogateStats(): { surrogateKeys: number; taggedObjects: number } {
+    return this.surrogates.stats();
   }
 
   /** The stored variant of `key` that matches the request, fresh or not. */

@@ -33,7 +33,7 @@ export interface StatsSnapshot {
   /** Fetches in flight; the clients reading from them (subscribers of a stream); their bytes. */
   inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number };
   bytes: { in: number; out: number };
-  store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']>;
+  store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']> & ReturnType<CacheIndex['surrogateStats']>;
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
@@ -69,7 +69,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     collapsedAttaches: responses.COLLAPSED,
     inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes },
     bytes: { in: origin.bytesIn, out: counters.bytesOut },
-    store: { ...store.stats(), ...index.stats() },
+    store: { ...store.stats(), ...index.stats(), ...index.surrogateStats() },
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
