@@ -81,13 +81,14 @@ export class CacheObject implements StoreOwner {
   }
 
   /**
-   * I3, soft purge: stale from now on (its TTL cut to its current age, whole seconds, so that no
-   * rounding leaves it fresh). Its validators stay, for a conditional refetch (C3), and the stale
+   * I3, soft purge: stale from now on (its TTL cut to its current age less a millisecond, so that
+   * no rounding leaves it fresh). Its validators stay, for a conditional refetch (C3), and the stale
    * windows of G1 and G2 count from here.
    */
   expire(now: number): void {
-    const ageSeconds = Math.floor((this.ageAtOrigin * 1000 + now - this.headReceivedAt) / 1000);
-    if (this.policy.ttl > ageSeconds) this.policy = { ...this.policy, ttl: Math.max(0, ageSeconds), source: 'soft purge' };
+    const ageMs = this.ageAtOrigin * 1000 + Math.max(0, now - this.headReceivedAt);
+    const ttl = Math.max(0, ageMs - 1) / 1000;
+    if (this.policy.ttl > ttl) this.policy = { ...this.policy, ttl, source: 'soft purge' };
   }
 
   /** F6: seconds since the head arrived plus the origin's Age. */
