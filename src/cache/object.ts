@@ -40,6 +40,11 @@ export class CacheObject implements StoreOwner {
   /** Vary: the request field names (lower-case) and the values they had for this variant. */
   varyNames: string[] = [];
   varyValues: string[] = [];
+  /**
+   * The newest small live chunk, framed once for every caught-up client (src/stream/http1-writer.ts):
+   * an SSE event to thousands of subscribers is one allocation.
+   */
+  liveFrame: { index: number; bytes: Buffer } | null = null;
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;

@@ -3,7 +3,7 @@
 // hit, attach to an in-flight fetch, or miss (src/proxy/cache-flow.ts).
 import type { ClientExchange } from '../net/client-exchange.js';
 import { isSafeMethod } from '../http1/semantics.js';
-import { simpleResponse } from '../http1/serializer.js';
+import { Http1ResponseWriter } from '../stream/http1-writer.js';
 import { cacheKey } from '../cache/index.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
@@ -37,9 +37,8 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {
   ctx.logger.warn({ status, reason, client: exchange.clientAddress, path: exchange.request.target }, 'request rejected');
-  const firstByteAt = performance.now();
+  const writer = new Http1ResponseWriter(exchange);
   // The request may have a body we will not read: the connection cannot be reused.
-  exchange.write(simpleResponse(status, `${reason}\n`, { close: true, head: exchange.request.method === 'HEAD' }));
-  exchange.endAndClose();
-  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt, error: reason });
+  writer.fail(reason, { status, close: true });
+  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt: writer.firstByteAt, error: reason });
 }

@@ -319,7 +319,7 @@ export class InflightFetch implements OriginResponseHandler {
     }
     this.enter('complete');
     for (const reader of [...this.readers]) {
-      reader.role = 'HIT';
+      reader.servedFromStore();
       stale.hits++;
       reader.begin(stale, true);
     }
