@@ -162,7 +162,7 @@ export class InflightFetch implements OriginResponseHandler {
     const object = new CacheObject(this.key, head, clientHead, decision.policy, now, originAge(head.headers), decision.transform?.coding ? undefined : declared);
     object.varyNames = varyNamesOf(clientHead.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
-    if (!decision.store) object.dead = true;
+    if (!decision.store) object.forget();
     object.pin();
     this.fetchPinned = true;
     this.object = object;
@@ -250,9 +250,9 @@ export class InflightFetch implements OriginResponseHandler {
     const object = this.object;
     // After a 304 (C3) the fetch is already complete: the stale object was refreshed, not filled.
     if (!object || this.fetchState !== 'receiving') return;
-    object.state = 'complete';
+    object.markComplete();
     if (this.decision?.store && !object.overflowed && !object.dead && !this.invalidated) this.env.index.insert(object);
-    else object.dead = true;
+    else object.forget();
     this.enter('complete');
     this.wakeReaders();
   }
@@ -268,10 +268,7 @@ export class InflightFetch implements OriginResponseHandler {
     if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
     this.flushWake();
     this.encoder?.destroy();
-    if (this.object) {
-      this.object.state = 'failed';
-      this.object.dead = true;
-    }
+    this.object?.markFailed();
     this.enter('failed');
     for (const reader of [...this.readers]) reader.fail(reason);
   }
@@ -314,7 +311,7 @@ export class InflightFetch implements OriginResponseHandler {
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {
-      stale.dead = true;
+      stale.forget();
       this.env.index.remove(stale);
     }
     this.enter('complete');

@@ -201,10 +201,8 @@ export type EsiAssembler = (template: CacheObject, reader: ObjectReader) => Prom
 /** An unstored complete object holding a body made for one delivery, with the source's head timing. */
 export function derivedObject(source: CacheObject, head: ObjectHead, body: Buffer | null, length: number): CacheObject {
   const object = new CacheObject(source.key, source.originHead, head, source.policy, source.headReceivedAt, source.ageAtOrigin, undefined);
-  if (body && body.length > 0) object.chunks.push(body);
-  object.length = length;
-  object.state = 'complete';
-  object.dead = true;
+  object.fillWhole(body, length);
+  object.forget();
   object.hits = source.hits;
   return object;
 }
