@@ -3,13 +3,9 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { ProxyContext } from './context.js';
 
-/**
- * How a response was served. HIT: from a stored object. MISS: this client's request started the
- * fetch. COLLAPSED: attached to a fetch already in flight (R2). PASS: relayed for this client
- * alone, never stored.
- */
-export type CacheState = 'HIT' | 'MISS' | 'PASS' | 'COLLAPSED';
-export const CACHE_STATES: readonly CacheState[] = ['HIT', 'MISS', 'COLLAPSED', 'PASS'];
+import type { CacheState } from './cache-state.js';
+
+export { CACHE_STATES, type CacheState } from './cache-state.js';
 
 export interface AccessRecord {
   exchange: ClientExchange;

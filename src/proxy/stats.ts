@@ -4,7 +4,7 @@ import type { Listener } from '../net/listener.js';
 import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
-import { CACHE_STATES, type CacheState } from './access-log.js';
+import { CACHE_STATES, type CacheState } from './cache-state.js';
 
 /** Counters bumped on the hot path: plain fields, no allocation. */
 export class ProxyCounters {
