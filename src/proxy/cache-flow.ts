@@ -14,6 +14,7 @@ import type { ProxyContext } from './context.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
+import { PASS_REASONS, type Reason } from '../stream/reasons.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
@@ -29,7 +30,7 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   }
   const inflight = ctx.registry.find(key, headers, now);
   if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight));
-  if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target);
+  if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target, PASS_REASONS.hitForPass);
   startFetch(ctx, exchange, target, key, stored ?? null);
 }
 
@@ -44,7 +45,7 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
         progressed: () => fetch.readerProgressed(),
         finished(reader, error) {
           fetch.readerFinished(reader);
-          recordReader(ctx, reader, error);
+          recordReader(ctx, reader, error, fetch.noCacheReason);
         },
       }
     : ctx.hitReaderHooks;
@@ -53,8 +54,8 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
 }
 
 /** The access log line and counters of one reader's response. */
-export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: string): void {
-  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error });
+export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: string, noCache?: Reason): void {
+  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? noCache });
 }
 
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
@@ -107,7 +108,7 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
     },
     handOff(reader, origin, stream) {
       reader.release();
-      const relay = new PassRelay(ctx, reader.exchange, undefined, stream);
+      const relay = new PassRelay(ctx, reader.exchange, PASS_REASONS.unshareable, undefined, stream);
       relay.attach(origin);
       return relay;
     },

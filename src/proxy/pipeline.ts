@@ -4,6 +4,7 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import { isSafeMethod } from '../http1/semantics.js';
 import { Http1ResponseWriter } from '../stream/http1-writer.js';
+import { PASS_REASONS } from '../stream/reasons.js';
 import { cacheKey } from '../cache/index.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
@@ -24,14 +25,16 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
       ctx.index.purge(key);
       ctx.registry.invalidate(key);
     };
-    return passToOrigin(ctx, exchange, target, isSafeMethod(request.method) ? undefined : invalidate);
+    const safe = isSafeMethod(request.method);
+    return passToOrigin(ctx, exchange, target, safe ? PASS_REASONS.requestBody : PASS_REASONS.method, safe ? undefined : invalidate);
   }
   // Credentials make a response personal: such requests pass without marking the URL for anyone
   // else (as Varnish's builtin vcl_recv does), unless a rule or hook decides otherwise.
-  const recv: RecvContext = { request, path: target.path, key, pass: request.headers.has('authorization') };
+  const byDefault = request.headers.has('authorization');
+  const recv: RecvContext = { request, path: target.path, key, pass: byDefault };
   applyRecvRules(ctx.rules, recv);
   ctx.hooks.recv?.(recv);
-  if (recv.pass) return passToOrigin(ctx, exchange, target);
+  if (recv.pass) return passToOrigin(ctx, exchange, target, recv.pass === byDefault ? PASS_REASONS.authorization : PASS_REASONS.recv);
   serveFromCache(ctx, exchange, target, recv.key);
 }
 
@@ -40,5 +43,5 @@ function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: numb
   const writer = new Http1ResponseWriter(exchange);
   // The request may have a body we will not read: the connection cannot be reused.
   writer.fail(reason, { status, close: true });
-  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt: writer.firstByteAt, error: reason });
+  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt: writer.firstByteAt, error: reason, reason: { kind: 'bad-request', message: reason } });
 }

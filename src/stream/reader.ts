@@ -8,6 +8,7 @@ import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
 import type { DeliverHook, ResponseWriter } from './response-writer.js';
 import { Http1ResponseWriter } from './http1-writer.js';
+import type { Reason } from './reasons.js';
 
 export type { DeliverHook } from './response-writer.js';
 
@@ -38,6 +39,8 @@ export class ObjectReader {
   cursor = 0;
   private waitingDrain = false;
   private pinned = false;
+  /** Why this reader's response failed, when the fetch said (typed, for the access log and stats). */
+  failure: Reason | undefined = undefined;
   /** Turns this reader's views into what its client's protocol needs (framing, errors, write-ahead). */
   protected readonly writer: ResponseWriter;
 
@@ -124,8 +127,9 @@ export class ObjectReader {
   }
 
   /** The fetch failed: 503 while nothing was sent (O1, V2, L2, L3), an abrupt close after (O2, L4). */
-  fail(reason: string): void {
+  fail(reason: string, why?: Reason): void {
     if (this.readerState === 'done') return;
+    this.failure = why;
     this.writer.fail(reason);
     this.finish(reason);
   }

@@ -24,6 +24,7 @@ import { CacheObject, type ObjectHead } from '../cache/object.js';
 import { isNotModified } from '../cache/conditional.js';
 import { ObjectReader, type DeliverHook, type ReaderHooks, type ReaderRole } from './reader.js';
 import type { ClientExchange } from '../net/client-exchange.js';
+import { tooLarge, type FetchFailure, type Reason } from './reasons.js';
 
 /** What a fetch does to its object beyond storing it (HeadDecision.transform). */
 export interface ObjectTransform {
@@ -107,7 +108,7 @@ export interface EncoderSink {
   /** Every compressed byte was handed to data(): the object is complete. */
   end(): void;
   /** The body passed the size limit, or zlib failed: the fetch fails (503 to every client, L3). */
-  error(reason: string): void;
+  error(failure: FetchFailure): void;
   /** zlib is behind: pause the origin read until resume(). */
   pause(): void;
   resume(): void;
@@ -143,7 +144,7 @@ export class BodyEncoder {
       this.mark.identityLength = this.identityBytes;
       sink.end();
     });
-    this.stream.on('error', (err: Error) => this.fail(`compression failed: ${err.message}`));
+    this.stream.on('error', (err: Error) => this.fail({ kind: 'transform', message: `compression failed: ${err.message}` }));
     this.stream.on('drain', () => {
       if (!this.paused) return;
       this.paused = false;
@@ -154,7 +155,7 @@ export class BodyEncoder {
   write(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
     this.identityBytes += chunk.length;
-    if (this.identityBytes > this.limit) return this.fail(`body passed the maximum object size (${this.limit} bytes)`);
+    if (this.identityBytes > this.limit) return this.fail(tooLarge(this.limit));
     // The view belongs to the origin connection's read buffer, and zlib reads it later: copy.
     if (!this.stream.write(Buffer.from(chunk)) && !this.paused) {
       this.paused = true;
@@ -172,10 +173,10 @@ export class BodyEncoder {
     this.stream.destroy();
   }
 
-  private fail(reason: string): void {
+  private fail(failure: FetchFailure): void {
     if (this.stopped) return;
     this.destroy();
-    this.sink.error(reason);
+    this.sink.error(failure);
   }
 }
 
@@ -262,9 +263,9 @@ export class TransformingReader extends ObjectReader {
     );
   }
 
-  override fail(reason: string): void {
+  override fail(reason: string, why?: Reason): void {
     this.drop();
-    super.fail(reason);
+    super.fail(reason, why);
   }
 
   override release(): void {
