@@ -2,6 +2,7 @@
 // store (or, past the store's room, of buffers of its own: see `overflowed`). While its fetch runs
 // the object grows; readers follow it with their own cursors. It knows nothing of sockets.
 import type { HeaderFields } from '../http1/headers.js';
+import type { ContentCoding } from '../http1/accept-encoding.js';
 import type { ResponseHead } from '../http1/message.js';
 import type { RingStore, StoreOwner } from './store.js';
 import type { EdgePolicy } from './freshness.js';
@@ -22,6 +23,20 @@ const TRANSITIONS: Readonly<Record<ObjectState, readonly ObjectState[]>> = {
   complete: [],
   failed: [],
 };
+
+/** What a fetch does to its object beyond storing it (T1, T2). */
+export interface ObjectTransform {
+  /** T1: the body is compressed with this coding on its way into the store. */
+  readonly coding?: ContentCoding;
+  /** T2: the object is an ESI template, assembled per delivery. */
+  readonly esi?: boolean;
+}
+
+/** What a transformed object carries for its deliveries. */
+export interface TransformMark extends ObjectTransform {
+  /** T1: the body's length before compression, known once the object is complete. */
+  identityLength?: number;
+}
 
 export interface ObjectHead {
   status: number;
@@ -47,6 +62,8 @@ export class CacheObject implements StoreOwner {
   /** Vary: the request field names (lower-case) and the values they had for this variant. */
   varyNames: string[] = [];
   varyValues: string[] = [];
+  /** T1, T2: compressed on its way in, or an ESI template (src/stream/transform.ts); null for neither. */
+  transform: TransformMark | null = null;
   /**
    * The newest small live chunk, framed once for every caught-up client (src/stream/http1-writer.ts):
    * an SSE event to thousands of subscribers is one allocation.

@@ -9,7 +9,7 @@ import type { NoCacheReason } from '../stream/reasons.js';
 import type { ObjectHead } from '../cache/object.js';
 import type { HeadDecision } from '../stream/fetch.js';
 import { applyFetchRules, type CompiledRule, type FetchContext, type ProxyHooks } from './hooks.js';
-import { planTransform } from '../stream/transform.js';
+import { planTransform } from './transform-policy.js';
 import { isEsiFragmentRequest } from './esi/fragment.js';
 
 export interface PolicySettings {

@@ -21,7 +21,8 @@ import { originAge } from '../cache/freshness.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
 import { tooLarge, type FetchFailure, type NoCacheReason } from './reasons.js';
-import { transformObject, transformOf, transformedHead, type BodyEncoder, type ObjectTransform } from './transform.js';
+import { transformObject, transformOf, transformedHead, type ObjectTransform } from './transform.js';
+import type { BodyEncoder } from './codecs.js';
 
 export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complete' | 'failed';
 
