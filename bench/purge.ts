@@ -35,7 +35,7 @@ function tagged(i: number): CacheObject {
   const head = { status: 200, reason: 'OK', headers: new HeaderFields() };
   const origin = { ...head, version: { major: 1, minor: 1 }, headers: HeaderFields.from([['Surrogate-Key', tags]]) };
   const o = new CacheObject(`bench.test/object/${i}`, origin, head, { storable: true, ttl: 3600, mustRevalidate: false, source: 'bench' }, Date.now(), 0, 0);
-  o.state = 'complete';
+  o.markComplete();
   return o;
 }
 

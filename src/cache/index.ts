@@ -153,7 +153,7 @@ export class CacheIndex {
     const [object] = variants.splice(index, 1);
     this.objectCount--;
     this.surrogates.untag(object);
-    object.dead = true;
+    object.forget();
   }
 
   private evictOldestKey(): void {

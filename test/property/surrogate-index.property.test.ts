@@ -27,7 +27,7 @@ function object(key: string, lang: string, tags: string[]): CacheObject {
   const o = new CacheObject(key, { ...head, headers: origin, version: { major: 1, minor: 1 } }, head, { storable: true, ttl: 60, mustRevalidate: false, source: 'test' }, NOW, 0, 0);
   o.varyNames = ['accept-language'];
   o.varyValues = [lang];
-  o.state = 'complete';
+  o.markComplete();
   return o;
 }
 

@@ -9,7 +9,7 @@ const NOW = Date.parse('2024-05-01T12:00:00Z');
 function object(ttl: number, ageAtOrigin = 0): CacheObject {
   const head = { status: 200, reason: 'OK', headers: HeaderFields.from([['ETag', '"v1"']]) };
   const o = new CacheObject('k', { ...head, version: { major: 1, minor: 1 } }, head, { storable: true, ttl, mustRevalidate: false, source: 'test' }, NOW, ageAtOrigin, 0);
-  o.state = 'complete';
+  o.markComplete();
   return o;
 }
 
