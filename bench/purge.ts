@@ -52,6 +52,7 @@ function benchIndex(): void {
   const hard: number[] = [];
   const soft: number[] = [];
   const scan: number[] = [];
+  const hardCpu: number[] = [];
   let fillMs = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const t0 = performance.now();
@@ -66,13 +67,17 @@ function benchIndex(): void {
     const softCount = index.purgeTagged(['hot'], true);
     soft.push(performance.now() - s);
     s = performance.now();
+    const cpu = process.cpuUsage();
     const hardCount = index.purgeTagged(['hot']);
     hard.push(performance.now() - s);
+    const used = process.cpuUsage(cpu);
+    hardCpu.push((used.user + used.system) / 1000);
     if (found !== TAGGED || softCount !== TAGGED || hardCount !== TAGGED || index.stats().objects !== OBJECTS - TAGGED) throw new Error(`wrong counts: ${found} ${softCount} ${hardCount} ${index.stats().objects}`);
   }
   rows.push(['purge by key (remove)', fixed(median(hard), 2), fixed(Math.min(...hard), 2), fixed(Math.max(...hard), 2)]);
   rows.push(['soft purge by key (mark stale)', fixed(median(soft), 2), fixed(Math.min(...soft), 2), fixed(Math.max(...soft), 2)]);
   rows.push(['scan of every object for the tag (no map)', fixed(median(scan), 2), fixed(Math.min(...scan), 2), fixed(Math.max(...scan), 2)]);
+  rows.push(['purge by key (remove), CPU time', fixed(median(hardCpu), 2), fixed(Math.min(...hardCpu), 2), fixed(Math.max(...hardCpu), 2)]);
   printTable(['operation', 'median ms', 'min ms', 'max ms'], rows);
   console.log(`${ROUNDS} rounds; filling the index with ${int(OBJECTS)} tagged objects took ${fixed(fillMs, 0)} ms`);
 }
