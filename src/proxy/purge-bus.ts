@@ -191,10 +191,16 @@ export class PurgeBus implements PurgePublisher {
   }
 
   private watch(client: Redis, role: string, onReady: (ready: boolean) => void): void {
-    client.on('ready', () => onReady(true));
+    // A connection lost counts once, not once per failed attempt to get it back.
+    let up = false;
+    client.on('ready', () => {
+      up = true;
+      onReady(true);
+    });
     client.on('close', () => {
       if (this.closed) return;
-      if (client.status !== 'connecting') this.counters.busDisconnects++;
+      if (up) this.counters.busDisconnects++;
+      up = false;
       onReady(false);
       this.wentDown(role, 'connection closed');
     });
