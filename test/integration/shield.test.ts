@@ -443,3 +443,30 @@ describe('first-class shielding (--shield): both tiers cache, one purge reaches 
     expect((await getAll(edges[1].port, '/sc')).xCache).toMatch(/HIT$/);
   });
 });
+
+describe('shielding: a shield that never answers the connect', () => {
+  let originServer: http.Server;
+  let edge: RunningProxy;
+
+  beforeAll(async () => {
+    originServer = http.createServer((req, res) => res.writeHead(200, { 'Content-Length': 6, 'Surrogate-Control': 'max-age=60' }).end('origin'));
+    const originPort = await listenOnFreePort(originServer as unknown as net.Server);
+    // TEST-NET-1 (RFC 5737): nothing answers there; a connect either times out or is unreachable.
+    edge = await startProxy(`http://127.0.0.1:${originPort}`, { shield: 'http://192.0.2.1:9', connectTimeout: 200 });
+  });
+
+  afterAll(async () => {
+    await edge?.close();
+    originServer.closeAllConnections();
+    await closeServer(originServer as unknown as net.Server);
+  });
+
+  it('shielding: the connect timeout (or an unreachable network) sends the miss to the origin, counted', async () => {
+    const started = Date.now();
+    const res = await fetch(`${edge.url}/slow-shield`, { headers: { Host: HOST } });
+    expect(await res.text()).toBe('origin');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(edge.proxy.stats().purge.shieldFallbacks).toBe(1);
+    expect(res.headers.get('x-cache')).toBe('MISS');
+  });
+});
