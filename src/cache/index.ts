@@ -55,6 +55,14 @@ export class CacheIndex {
     return { keys: this.entries.size, objects: this.objectCount, hitForPass: this.hitForPass.size };
   }
 
+  /**
+   * I4: may a response with these Surrogate-Key fields, whose fetch started at `since`, hold what a
+   * purge by key (or of everything) removed since? Then it must not be committed.
+   */
+  purgedSince(surrogateKeyFields: readonly string[], since: number): boolean {
+    return this.surrogates.purgedSince(taggedKeys(surrogateKeyFields), since);
+  }
+
   /** I2: surrogate keys in use, and objects tagged with one at least. */
   surrogateStats(): { surrogateKeys: number; taggedObjects: number } {
     return this.surrogates.stats();
@@ -113,6 +121,7 @@ export class CacheIndex {
 
   /** I2: purges every object tagged with any of `keys`, in time proportional to those objects. */
   purgeTagged(keys: readonly string[], soft = false, now = Date.now()): number {
+    this.surrogates.notePurge(keys, now);
     const objects = this.surrogates.tagged(keys);
     for (const object of objects) {
       if (soft) object.expire(now);
@@ -124,6 +133,7 @@ export class CacheIndex {
 
   /** Purge-all (I1, as Fastly's): every object, soft or not; hit-for-pass marks stay (they are not content). */
   purgeAll(soft = false, now = Date.now()): number {
+    this.surrogates.notePurge('all', now);
     const count = this.objectCount;
     if (soft) {
       for (const variants of this.entries.values()) for (const object of variants) object.expire(now);

@@ -10,6 +10,13 @@ export const MAX_SURROGATE_KEY_BYTES = 1024;
 export const MAX_SURROGATE_HEADER_BYTES = 16 * 1024;
 /** Most keys one purge may name. */
 export const MAX_PURGE_KEYS = 256;
+/**
+ * How long a key's purge time is remembered (I4): a fetch whose head arrives later than this after
+ * a purge of one of its keys is not caught (far beyond the first-byte timeout, 15 s by default).
+ */
+export const PURGE_MEMORY_MS = 5 * 60_000;
+/** Most purged keys remembered; past it the oldest are forgotten first. */
+export const PURGE_MEMORY_KEYS = 100_000;
 
 /**
  * The keys an origin response is tagged with: space-separated tokens of every Surrogate-Key
@@ -43,6 +50,36 @@ type Tagged = CacheObject | Set<CacheObject>;
 export class SurrogateIndex {
   private readonly byKey = new Map<string, Tagged>();
   private readonly keysOf = new Map<CacheObject, readonly string[]>();
+  /** When each key was last purged (ms since epoch), oldest first: for fetches whose head was not in yet (I4). */
+  private readonly purgedAt = new Map<string, number>();
+  private allPurgedAt = -Infinity;
+
+  /** Remembers that `keys` (or, without keys, everything) were purged at `now`. */
+  notePurge(keys: readonly string[] | 'all', now: number): void {
+    if (keys === 'all') {
+      this.allPurgedAt = now;
+      this.purgedAt.clear();
+      return;
+    }
+    for (const key of keys) {
+      this.purgedAt.delete(key); // re-insert: Map order is purge order
+      this.purgedAt.set(key, now);
+    }
+    for (const [key, at] of this.purgedAt) {
+      if (at > now - PURGE_MEMORY_MS && this.purgedAt.size <= PURGE_MEMORY_KEYS) break;
+      this.purgedAt.delete(key);
+    }
+  }
+
+  /** I4: was any of `keys` (or everything) purged at or after `since`? Then a fetch started then may hold what was purged. */
+  purgedSince(keys: readonly string[], since: number): boolean {
+    if (this.allPurgedAt >= since) return true;
+    for (const key of keys) {
+      const at = this.purgedAt.get(key);
+      if (at !== undefined && at >= since) return true;
+    }
+    return false;
+  }
 
   /** Tags `object` with `keys` (an object is tagged once, when it enters the index). */
   tag(object: CacheObject, keys: readonly string[]): void {

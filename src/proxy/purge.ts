@@ -113,8 +113,9 @@ export class Purger {
       stopped = registry.invalidate(purge.cacheKey, purge.hard);
     } else if (purge.kind === 'keys') {
       purged = index.purgeTagged(purge.keys, purge.soft, now);
-      // A fetch whose head is not in yet may be tagged too: it is kept out of the cache as well.
-      stopped = registry.invalidateWhere((fetch) => isTaggedOrUnknown(fetch, purge.keys), purge.hard);
+      // A fetch whose head is not in yet is checked when it arrives (CacheIndex.purgedSince), unless
+      // the purge is hard: that one cannot wait to know, and cuts those too.
+      stopped = registry.invalidateWhere((fetch) => isTaggedOrUnknown(fetch, purge.keys, purge.hard), purge.hard);
     } else {
       purged = index.purgeAll(purge.soft, now);
       stopped = registry.invalidateWhere(() => true, purge.hard);
@@ -128,9 +129,9 @@ export class Purger {
   }
 }
 
-function isTaggedOrUnknown(fetch: InflightFetch, keys: readonly string[]): boolean {
+function isTaggedOrUnknown(fetch: InflightFetch, keys: readonly string[], unknownToo: boolean): boolean {
   const object = fetch.object;
-  if (!object) return fetch.state === 'awaiting-head';
+  if (!object) return unknownToo && fetch.state === 'awaiting-head';
   const tags = object.originHead.headers.getAll('surrogate-key').join(' ').split(/[ \t]+/);
   return keys.some((key) => tags.includes(key));
 }

@@ -97,6 +97,9 @@ export class InflightFetch implements OriginResponseHandler {
     revalidating?.pin();
   }
 
+  /** ms since epoch when the request went out: a purge since then may concern its response (I4). */
+  private readonly startedAt = Date.now();
+
   get state(): FetchState {
     return this.fetchState;
   }
@@ -154,6 +157,10 @@ export class InflightFetch implements OriginResponseHandler {
   onHead(head: ResponseHead, framing: BodyFraming): void {
     if (this.relay) return this.relay.onHead(head, framing);
     const now = Date.now();
+    // I4: a purge by one of its surrogate keys (or of everything) since the request went out: the
+    // response may be what was purged (a 304 speaks for the stored object's keys).
+    const tagged = this.revalidating && head.status === 304 ? this.revalidating.originHead.headers : head.headers;
+    if (this.env.index.purgedSince(tagged.getAll('surrogate-key'), this.startedAt)) this.invalidated = true;
     if (this.revalidating && head.status === 304) return this.revalidated(head, now);
     const decision = this.env.decide(this.request, head, now, framing);
     this.decision = decision;

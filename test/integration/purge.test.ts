@@ -292,6 +292,28 @@ describe('I4: a purge of a key whose fetch is in flight', () => {
     });
   }
 
+  it('I4: a purge by key while a fetch waits for its head: a tagged response is not committed, an untagged one is', async () => {
+    const heads = signal();
+    const { origin, proxy } = await setup(async (req, res) => {
+      if (gets(origin, req.target).length === 1) await heads.promise;
+      const tagged = req.target.startsWith('/tagged');
+      await res.send({ headers: [['Cache-Control', 'max-age=60'], ...(tagged ? [['Surrogate-Key', 'late'] as [string, string]] : [])], body: `body of ${req.target}` });
+    });
+    const waiting = [await client(proxy.port), await client(proxy.port)];
+    await waiting[0].write(request('/tagged-late'));
+    await waiting[1].write(request('/untagged-late'));
+    await origin.waitForRequests(2);
+    expect(proxy.proxy.purge({ key: 'late' })).toEqual({ purged: 0 });
+    heads.resolve();
+    for (const c of waiting) expect((await c.readResponse()).complete).toBe(true);
+    await delay(20);
+    // The tagged one was kept out of the cache (its request went out before the purge); the other is a hit.
+    expect((await fetchOnce(proxy.port, '/tagged-late')).header('x-cache')).toBe('MISS');
+    expect((await fetchOnce(proxy.port, '/untagged-late')).header('x-cache')).toBe('HIT');
+    // And a fetch that starts after the purge is committed as usual.
+    expect((await fetchOnce(proxy.port, '/tagged-late')).header('x-cache')).toBe('HIT');
+  });
+
   it('I4: hard: true ends the attached clients abruptly (never a clean end), and nothing is cached', async () => {
     const { script } = heldOrigin();
     const { origin, proxy } = await setup(script);
