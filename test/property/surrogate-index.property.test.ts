@@ -13,7 +13,7 @@ import { HeaderFields } from '../../src/http1/headers.js';
 import { CacheIndex } from '../../src/cache/index.js';
 import { CacheObject } from '../../src/cache/object.js';
 import { RingStore } from '../../src/cache/store.js';
-import { MAX_SURROGATE_KEY_BYTES, purgeKeys, taggedKeys } from '../../src/cache/surrogate-index.js';
+import { MAX_SURROGATE_KEY_BYTES, PURGE_MEMORY_KEYS, PURGE_MEMORY_MS, SurrogateIndex, purgeKeys, taggedKeys } from '../../src/cache/surrogate-index.js';
 import { fcOptions } from '../support/fc.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');
@@ -129,5 +129,30 @@ describe('I2: reading Surrogate-Key lists', () => {
     expect(purgeKeys(' \t ')).toBe('empty Surrogate-Key list');
     expect(purgeKeys(Array.from({ length: 257 }, (_, i) => `k${i}`).join(' '))).toBe('too many surrogate keys (257, at most 256)');
     expect(purgeKeys('é'.repeat(513))).toBe('a surrogate key is longer than 1024 bytes');
+  });
+});
+
+describe('I4: purge times, for fetches whose head was not in yet', () => {
+  it('I4 purgedSince: a key purged at or after the fetch started; purge-all covers every key; old and excess entries are forgotten', () => {
+    const index = new SurrogateIndex();
+    index.notePurge(['a', 'b'], NOW);
+    expect(index.purgedSince(['x', 'a'], NOW)).toBe(true);
+    expect(index.purgedSince(['a'], NOW - 5)).toBe(true);
+    expect(index.purgedSince(['a'], NOW + 1)).toBe(false);
+    expect(index.purgedSince(['c'], 0)).toBe(false);
+    expect(index.purgedSince([], 0)).toBe(false);
+    // A later purge of one key leaves the other's memory; past PURGE_MEMORY_MS the old one goes.
+    index.notePurge(['c'], NOW + PURGE_MEMORY_MS + 1);
+    expect(index.purgedSince(['a'], 0)).toBe(false);
+    expect(index.purgedSince(['c'], NOW + PURGE_MEMORY_MS)).toBe(true);
+    index.notePurge('all', NOW + PURGE_MEMORY_MS + 2);
+    expect(index.purgedSince(['never-tagged'], NOW + PURGE_MEMORY_MS + 2)).toBe(true);
+    expect(index.purgedSince(['never-tagged'], NOW + PURGE_MEMORY_MS + 3)).toBe(false);
+    // At most PURGE_MEMORY_KEYS keys: the oldest are forgotten first.
+    const many = new SurrogateIndex();
+    const keys = Array.from({ length: PURGE_MEMORY_KEYS + 10 }, (_, i) => `k${i}`);
+    for (let i = 0; i < keys.length; i += 1000) many.notePurge(keys.slice(i, i + 1000), NOW);
+    expect(many.purgedSince(['k0'], NOW)).toBe(false);
+    expect(many.purgedSince([keys[keys.length - 1]], NOW)).toBe(true);
   });
 });
