@@ -126,7 +126,7 @@ describe('I1: who may purge', () => {
   it('I1: X-Purge-Token equal to --purge-token is allowed from anywhere; a wrong token of any length is 403', async () => {
     const token = 'a-long-enough-secret-token';
     const o = taggingOrigin();
-    const { proxy } = await setup(o.script, { purgeAllow: '10.0.0.0/8', purgeToken: token });
+    const { origin, proxy } = await setup(o.script, { purgeAllow: '10.0.0.0/8', purgeToken: token });
     await fetchOnce(proxy.port, '/secret');
     for (const wrong of ['x', `${token}x`, token.replace(/.$/, 'X'), '']) {
       const res = await fetchOnce(proxy.port, '/secret', { method: 'PURGE', headers: [['X-Purge-Token', wrong]] });
@@ -136,6 +136,11 @@ describe('I1: who may purge', () => {
     const ok = await fetchOnce(proxy.port, '/secret', { method: 'PURGE', headers: [['X-Purge-Token', token]] });
     expect(ok.status).toBe(200);
     expect(purgeJson(ok.body)).toEqual({ purged: 1 });
+    // The token is ours: a request that carries it to the cache never carries it to the origin.
+    await fetchOnce(proxy.port, '/secret', { headers: [['X-Purge-Token', token]] });
+    await fetchOnce(proxy.port, '/secret-post', { method: 'POST', body: 'x', headers: [['X-Purge-Token', token]] });
+    expect(origin.requests.length).toBe(3);
+    for (const r of origin.requests) expect(r.header('x-purge-token')).toBeUndefined();
   });
 });
 
