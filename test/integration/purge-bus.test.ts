@@ -132,3 +132,29 @@ describe('I5: purges across a fleet over Redis', () => {
     console.log(`I5: bus down ${JSON.stringify(busStats(nodes[0]))}; every node reconnected ${reconnectMs} ms after Redis restarted`);
   }, 20_000);
 });
+
+describe('I5: a bus that is down when the node starts', () => {
+  it('I5: the node starts and serves, purges apply locally and are queued, and it joins the bus once Redis comes up', async () => {
+    const origin = await startScriptedOrigin((req, res) => res.send({ headers: [['Cache-Control', 'max-age=300']], body: 'x' }));
+    const redisPort = await freePort();
+    const node = await startProxy(origin.url, { purgeBus: `redis://127.0.0.1:${redisPort}/late` });
+    try {
+      await fetchOnce(node.port, '/early');
+      expect((await fetchOnce(node.port, '/early', { method: 'PURGE' })).status).toBe(200);
+      expect(node.proxy.busConnected()).toBe(false);
+      expect(node.proxy.stats().purge.bus).toMatchObject({ busConnected: 0, busQueued: 1 });
+      expect((await fetchOnce(node.port, '/early')).header('x-cache')).toBe('MISS');
+      const redis = await startRedis(redisPort);
+      try {
+        await waitFor(() => node.proxy.busConnected(), 5_000, 'the node on the bus once Redis is up');
+        await waitFor(() => node.proxy.stats().purge.bus!.busPublished >= 1, 2_000, 'the queued purge published');
+        expect(node.proxy.stats().purge.bus).toMatchObject({ busQueued: 0, busQueuedTotal: 1 });
+      } finally {
+        await redis.stop();
+      }
+    } finally {
+      await node.close();
+      await origin.close();
+    }
+  });
+});

@@ -27,11 +27,12 @@ async function accepting(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
+/** Starts redis-server on `port` (a free one by default). */
+export async function startRedis(port?: number): Promise<RunningRedis> {
+  port ??= await freePort();
   let child: ChildProcess | null = null;
   const redis: RunningRedis = {
-    port,
+    port: port as number,
     url: (channel) => `redis://${LOOPBACK}:${port}${channel ? `/${channel}` : ''}`,
     async start() {
       const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', LOOPBACK, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
