@@ -123,7 +123,8 @@ export class Purger {
     this.counters.applied[origin.door]++;
     this.counters.objects += purged;
     this.counters.inflight += stopped;
-    this.ctx.logger.info({ purge: describePurge(purge), door: origin.door, who: origin.who, purged, inflight: stopped }, 'purge');
+    // A flood of purges must not pay for a line nobody reads.
+    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ purge: describePurge(purge), door: origin.door, who: origin.who, purged, inflight: stopped }, 'purge');
     if (origin.door !== 'bus') this.publisher?.publish(purge);
     return purged;
   }
