@@ -8,6 +8,7 @@ import { connectionField } from '../http1/semantics.js';
 import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
+import { partialFramingLines, partialStatusLine, planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
 
 /**
  * waiting-head   attached to a fetch whose response head has not arrived
@@ -28,6 +29,38 @@ export interface ReaderHooks {
   progressed?(reader: ObjectReader): void;
   /** The reader is finished; `error` says why when it did not end cleanly. */
   finished(reader: ObjectReader, error?: string): void;
+}
+
+/**
+ * B4: a reader that writes one part of a response made of several objects (a segment of a file).
+ * The walker that owns the response says, once the object's head is known, what to write from it.
+ */
+export interface ReaderPart {
+  /** The window to write (null: nothing, this object cannot serve; 'not-modified': answer 304). */
+  plan(object: CacheObject): PartPlan | 'not-modified' | null;
+}
+
+export interface PartPlan {
+  /** Bytes of this object to write. */
+  readonly window: BodyWindow;
+  /** The first part writes the response head (the walker chose status and framing lines). */
+  readonly head?: { readonly status: number; readonly block: string; readonly framingLine: string };
+  /** The last part ends the response. */
+  readonly last: boolean;
+}
+
+const WHOLE: RangePlan = { kind: 'whole' };
+
+/** What planRange needs of an object: the length is known once complete or declared. */
+function rangeTargetOf(object: CacheObject) {
+  const { headers } = object.head;
+  return {
+    status: object.head.status,
+    length: object.complete ? object.length : object.declaredLength,
+    etag: object.etag,
+    lastModified: object.lastModified,
+    date: headers.get('date'),
+  };
 }
 
 /** How far ahead of the client's socket a reader writes before waiting for it to drain. */
@@ -60,14 +93,22 @@ export class ObjectReader {
   private pinned = false;
   status = 0;
   firstByteAt: number | undefined;
+  /** B1-B3: the 200, 206 or 416 this client gets. */
+  private plan: RangePlan = WHOLE;
+  /** B1-B4: only these bytes of the object are written; `position` is the offset of chunks[cursor]. */
+  private window: BodyWindow | null = null;
+  private position = 0;
+  private partPlan: PartPlan | null = null;
 
   constructor(
     readonly exchange: ClientExchange,
     public role: ReaderRole,
     private readonly hooks: ReaderHooks,
     private readonly deliver?: DeliverHook,
+    /** B4: this reader writes one part of a walker's response; the walker watches the client. */
+    private readonly part?: ReaderPart,
   ) {
-    exchange.onClientGone(() => this.finish('client closed the connection'));
+    if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
   get state(): ReaderState {
@@ -92,8 +133,15 @@ export class ObjectReader {
     object.pin();
     this.pinned = true;
     const { request } = this.exchange;
+    if (this.part) return this.beginPart(object, stream);
     if (isNotModified(request.headers, object.etag, object.lastModified) && object.head.status === 200) {
       return this.sendNotModified(object);
+    }
+    // B2: a range on an object whose length is not known yet waits for the complete object.
+    this.plan = planRange(request, rangeTargetOf(object));
+    if (this.plan.kind === 'wait') {
+      this.readerState = 'waiting-body';
+      return this.wake();
     }
     const lengthKnown = object.complete || object.declaredLength !== undefined;
     const canStream = stream && (lengthKnown || request.version.minor >= 1 || request.method === 'HEAD');
@@ -117,7 +165,8 @@ export class ObjectReader {
     const object = this.object;
     if (!object) return;
     if (this.readerState === 'waiting-body') {
-      if (object.state === 'failed') return this.failBeforeHead('origin fetch failed');
+      // A 503 while no head is out; a part after the first continues a response: abrupt (O2).
+      if (object.state === 'failed') return this.fail('origin fetch failed');
       if (object.state === 'complete') this.startWriting();
       return;
     }
@@ -146,6 +195,10 @@ export class ObjectReader {
   private startWriting(): void {
     const object = this.object!;
     const { request } = this.exchange;
+    if (this.partPlan) return this.startPart(object);
+    if (this.plan.kind === 'wait') this.plan = planRange(request, rangeTargetOf(object));
+    const partialLine = partialStatusLine(this.plan);
+    if (partialLine) return this.startPartial(object, partialLine);
     const headOnly = request.method === 'HEAD' || object.head.status === 204 || object.head.status === 304;
     let framingLine: string;
     if (object.complete || object.declaredLength !== undefined) {
@@ -167,6 +220,41 @@ export class ObjectReader {
       return this.end();
     }
     this.pump(head);
+  }
+
+  /** B1: a 206 with the window's bytes, or a 416 with none. */
+  private startPartial(object: CacheObject, statusLine: string): void {
+    const plan = this.plan;
+    this.readerState = 'writing';
+    this.status = plan.kind === 'partial' ? 206 : 416;
+    this.firstByteAt = performance.now();
+    this.framing = plan.kind === 'partial' ? 'length' : 'none';
+    this.window = plan.kind === 'partial' ? plan.window : { start: 0, end: 0 };
+    const head = this.headText(object, withStatusLine(object.headBlock(), statusLine), partialFramingLines(plan), this.status);
+    this.pump(head);
+  }
+
+  /** B4: the walker says what this part writes; a part that continues a response has its head out already. */
+  private beginPart(object: CacheObject, stream: boolean): void {
+    const plan = this.part!.plan(object);
+    if (plan === null) return this.finish('not a part of this response');
+    if (plan === 'not-modified') return this.sendNotModified(object);
+    this.partPlan = plan;
+    this.window = plan.window;
+    if (!plan.head) this.firstByteAt = performance.now();
+    if (stream || object.complete) return this.startPart(object);
+    this.readerState = 'waiting-body';
+    this.wake();
+  }
+
+  private startPart(object: CacheObject): void {
+    const plan = this.partPlan!;
+    this.readerState = 'writing';
+    this.framing = 'length';
+    if (!plan.head) return this.pump();
+    this.status = plan.head.status;
+    this.firstByteAt = performance.now();
+    this.pump(this.headText(object, plan.head.block, plan.head.framingLine, plan.head.status));
   }
 
   private sendNotModified(object: CacheObject): void {
@@ -213,6 +301,7 @@ export class ObjectReader {
    * ends the body: a hit is one write of head, body and (chunked) the last chunk.
    */
   private pump(head?: string): void {
+    if (this.window) return this.pumpWindow(head);
     const object = this.object!;
     const chunks = object.chunks;
     const start = this.cursor;
@@ -242,6 +331,35 @@ export class ObjectReader {
     if (object.state === 'failed') this.fail('origin fetch failed mid-body');
   }
 
+  /**
+   * B1-B4: as pump, for the bytes of the window only: chunks before it are passed over, a chunk
+   * across its edge is written as a view of its inside, and the response ends at the window's end,
+   * whether or not the object is complete yet.
+   */
+  private pumpWindow(head?: string): void {
+    const object = this.object!;
+    const window = this.window!;
+    const chunks = object.chunks;
+    const start = this.cursor;
+    const batch: OutgoingBytes[] = head ? [head] : [];
+    let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
+    while (this.cursor < chunks.length && this.position < window.end && budget > 0) {
+      const chunk = chunks[this.cursor++]!;
+      const view = windowView(chunk, this.position, window);
+      this.position += chunk.length;
+      if (view) {
+        batch.push(view);
+        budget -= view.length;
+      }
+    }
+    if (this.position >= window.end) return this.end(batch);
+    if (head && batch.length === 1) this.exchange.writeNow(head);
+    else if (batch.length > 0) this.exchange.write(batch);
+    if (this.cursor !== start) this.hooks.progressed?.(this);
+    if (this.cursor < chunks.length) return this.waitForDrain();
+    if (object.state === 'failed') this.fail('origin fetch failed mid-body');
+  }
+
   /** The common case of a caught-up reader: one new chunk, one buffer, written at once. */
   private writeLive(object: CacheObject, index: number, chunk: Buffer): void {
     if (this.framing !== 'chunked') this.exchange.writeNow(chunk);
@@ -262,7 +380,8 @@ export class ObjectReader {
     if (this.framing === 'chunked') batch.push(LAST_CHUNK);
     // Our pin on the store lasts until the kernel has every byte that points into it.
     this.exchange.write(batch.length > 0 ? batch : EMPTY, () => this.unpin());
-    this.exchange.end();
+    // B4: a part other than the last leaves the response open for the next one.
+    if (!this.partPlan || this.partPlan.last) this.exchange.end();
     this.hooks.progressed?.(this);
     this.finish();
   }
