@@ -11,10 +11,11 @@ export interface ByteWindow {
 
 /**
  * A segment's cache key. The separator is a space, which no request-target can contain, so a
- * segment key never equals the key of a URL.
+ * segment key never equals the key of a URL; the size is part of it, so that segments cut at
+ * different sizes (a rule changed) never mix.
  */
-export function segmentKey(fileKey: string, index: number): string {
-  return `${fileKey} segment:${index}`;
+export function segmentKey(fileKey: string, index: number, size: number): string {
+  return `${fileKey} segment:${size}:${index}`;
 }
 
 /** The bytes segment `index` covers, cut at the file's end when its length is known. */

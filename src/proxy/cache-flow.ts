@@ -16,15 +16,18 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { handleExchange } from './pipeline.js';
+import { serveSegmented } from './segment-flow.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
-export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string): void {
+export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, segmentSize = 0): void {
   const { headers } = exchange.request;
   const now = Date.now();
   let stored = ctx.index.lookup(key, headers);
   if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
+  // B4: an object kept whole (the origin would not serve segments) is a hit as above; else segments.
+  if (segmentSize > 0 && !ctx.segments.isUnsegmented(key, now)) return serveSegmented(ctx, exchange, target, key, segmentSize);
   if (stored && !stored.hasValidators) {
     ctx.index.remove(stored);
     stored = undefined;
@@ -69,8 +72,10 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
 }
 
-function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): string {
+/** The origin request of a fetch through the cache; `range` (B4: one segment) is ours, never the client's (B3). */
+export function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null, range?: string): string {
   const headers = exchange.request.headers.copyWithout((name) => CLIENT_CONDITIONALS.has(name));
+  if (range !== undefined) headers.append('Range', range);
   // C1, T1: the origin sees Accept-Encoding as the variant is keyed (`br`, `gzip` or none), as with Fastly.
   const acceptEncoding = normalizedAcceptEncoding(headers);
   if (acceptEncoding) headers.set('Accept-Encoding', acceptEncoding);
@@ -85,7 +90,7 @@ function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: 
   }).head;
 }
 
-function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
+export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
   const { options } = ctx;
   return {
     store: ctx.store,

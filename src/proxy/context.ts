@@ -4,6 +4,7 @@ import type { OriginPool } from '../net/origin-pool.js';
 import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
+import type { SegmentFiles } from '../cache/segment-files.js';
 import type { CompiledRule, ProxyHooks } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
 import type { ProxyCounters } from './stats.js';
@@ -18,4 +19,6 @@ export interface ProxyContext {
   readonly hooks: ProxyHooks;
   readonly rules: readonly CompiledRule[];
   readonly stats: ProxyCounters;
+  /** B4: the identity of each segmented file, and the URLs not served as segments. */
+  readonly segments: SegmentFiles;
 }

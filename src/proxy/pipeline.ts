@@ -22,17 +22,18 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
     const invalidate = (status: number) => {
       if (status >= 400) return;
       ctx.index.purge(key);
+      ctx.segments.forget(key, ctx.index);
       ctx.registry.invalidate(key);
     };
     return passToOrigin(ctx, exchange, target, isSafeMethod(request.method) ? undefined : invalidate);
   }
   // Credentials make a response personal: such requests pass without marking the URL for anyone
   // else (as Varnish's builtin vcl_recv does), unless a rule or hook decides otherwise.
-  const recv: RecvContext = { request, path: target.path, key, pass: request.headers.has('authorization') };
+  const recv: RecvContext = { request, path: target.path, key, pass: request.headers.has('authorization'), segmentSize: ctx.options.segmentSize };
   applyRecvRules(ctx.rules, recv);
   ctx.hooks.recv?.(recv);
   if (recv.pass) return passToOrigin(ctx, exchange, target);
-  serveFromCache(ctx, exchange, target, recv.key);
+  serveFromCache(ctx, exchange, target, recv.key, recv.segmentSize);
 }
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {

@@ -13,6 +13,7 @@ import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
 import { FetchRegistry } from '../stream/registry.js';
+import { SegmentFiles } from '../cache/segment-files.js';
 
 export interface Proxy {
   /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
@@ -79,6 +80,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    segments: new SegmentFiles(),
   };
   const listener = new Listener(options, {
     onExchange: (exchange) => handleExchange(ctx, exchange),

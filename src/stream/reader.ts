@@ -38,6 +38,8 @@ export interface ReaderHooks {
 export interface ReaderPart {
   /** The window to write (null: nothing, this object cannot serve; 'not-modified': answer 304). */
   plan(object: CacheObject): PartPlan | 'not-modified' | null;
+  /** The fetch this reader waited for cannot serve it (the origin did not answer with the segment). */
+  refused(reason: string): void;
 }
 
 export interface PartPlan {
@@ -106,7 +108,7 @@ export class ObjectReader {
     private readonly hooks: ReaderHooks,
     private readonly deliver?: DeliverHook,
     /** B4: this reader writes one part of a walker's response; the walker watches the client. */
-    private readonly part?: ReaderPart,
+    readonly part?: ReaderPart,
   ) {
     if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }

@@ -29,7 +29,7 @@ describe('segment arithmetic', () => {
   });
 
   it('B4: a segment key never equals the key of a URL (a request-target has no space)', () => {
-    expect(segmentKey('example.com/big.bin', 7)).toBe('example.com/big.bin segment:7');
+    expect(segmentKey('example.com/big.bin', 7, 1024)).toBe('example.com/big.bin segment:1024:7');
   });
 });
 
