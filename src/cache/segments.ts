@@ -49,17 +49,20 @@ export interface SegmentIdentity {
  * ok         a 206 for exactly the bytes asked for
  * whole      the origin ignored the Range: a 200 with the whole file (served as an ordinary object)
  * mismatch   a 206 for other bytes, or one whose Content-Range we cannot read
- * other      any other status (an error page, a 416 past the end): relayed, never a segment
+ * past-end   a 416: the file ends before this segment (only the first segment asked for can tell)
+ * other      any other status (an error page): never a segment
  */
 export type SegmentAnswer =
   | { readonly kind: 'ok'; readonly range: ParsedContentRange; readonly identity: SegmentIdentity }
   | { readonly kind: 'whole' }
   | { readonly kind: 'mismatch'; readonly reason: string }
+  | { readonly kind: 'past-end' }
   | { readonly kind: 'other' };
 
 /** Reads the origin's answer to a request for segment `index` of `size` bytes. */
 export function classifySegmentAnswer(status: number, fields: { get(name: string): string | undefined }, index: number, size: number): SegmentAnswer {
   if (status === 200) return { kind: 'whole' };
+  if (status === 416) return { kind: 'past-end' };
   if (status !== 206) return { kind: 'other' };
   const range = parseContentRange(fields.get('content-range'));
   if (!range) return { kind: 'mismatch', reason: `unreadable Content-Range "${fields.get('content-range') ?? ''}"` };

@@ -96,11 +96,12 @@ const DISCARD: OriginResponseHandler = { onHead() {}, onBody() {}, onEnd() {}, o
 /** A fetch of one segment: the ordinary environment, with the origin's answer read as B4 says. */
 function segmentEnvironment(ctx: ProxyContext, path: string, key: string, size: number, index: number): FetchEnvironment {
   const base = fetchEnvironment(ctx, path);
+  let refusal = '';
+  let pastEnd = false;
   const refuse = (reader: ObjectReader, reason: string) => {
     reader.release();
-    reader.part?.refused(reason);
+    reader.part?.refused(reason, pastEnd);
   };
-  let refusal = '';
   return {
     ...base,
     decide(request, head, now, framing): HeadDecision {
@@ -111,6 +112,13 @@ function segmentEnvironment(ctx: ProxyContext, path: string, key: string, size: 
         // Unshareable and unstored: the fetch hands its clients back (handOff, redispatch below).
         return { ...base.decide(request, head, now, framing), share: false, store: false, hitForPass: false, transform: undefined };
       };
+      if (answer.kind === 'past-end' && index > 0) {
+        // Not a refusal of segments: this one does not exist. The walker asks for segment 0 instead.
+        pastEnd = true;
+        refusal = 'the file ends before this segment';
+        return { ...base.decide(request, head, now, framing), share: false, store: false, hitForPass: false, transform: undefined };
+      }
+      if (answer.kind === 'past-end') return notSegment('the origin answered segment 0 with 416 (an empty file)');
       if (answer.kind === 'whole') return notSegment('the origin answered a segment request with the whole file (200)');
       if (answer.kind === 'mismatch') return notSegment(answer.reason);
       if (answer.kind === 'other') return notSegment(`the origin answered a segment request with ${head.status}`);

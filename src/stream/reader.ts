@@ -38,8 +38,11 @@ export interface ReaderHooks {
 export interface ReaderPart {
   /** The window to write (null: nothing, this object cannot serve; 'not-modified': answer 304). */
   plan(object: CacheObject): PartPlan | 'not-modified' | null;
-  /** The fetch this reader waited for cannot serve it (the origin did not answer with the segment). */
-  refused(reason: string): void;
+  /**
+   * The fetch this reader waited for cannot serve it (the origin did not answer with the segment);
+   * `pastEnd`: the file ends before this segment.
+   */
+  refused(reason: string, pastEnd?: boolean): void;
 }
 
 export interface PartPlan {

@@ -85,11 +85,11 @@ export class SegmentWalker {
   private firstIndexGuess(): number {
     const range = parseRange(this.exchange.request.headers.getAll('range'));
     if (range.kind !== 'bytes' || range.ranges.length !== 1 || this.exchange.request.method !== 'GET') return 0;
-    const spec = range.ranges[0];
-    if (spec.kind === 'int') return Math.floor(spec.first / this.size);
-    // A suffix range needs the total: known from an earlier segment, else segment 0 tells it.
     const total = this.source.knownTotal();
-    if (total === undefined) return 0;
+    const spec = range.ranges[0];
+    // Unknown total: the range's first segment (if the file ends before it, a 416 says so); a
+    // suffix range needs the total, which segment 0 tells.
+    if (total === undefined) return spec.kind === 'int' ? Math.floor(spec.first / this.size) : 0;
     const resolved = resolveRange(range, total);
     return resolved.kind === 'partial' ? Math.floor(resolved.start / this.size) : 0;
   }
@@ -99,7 +99,11 @@ export class SegmentWalker {
     let reader: ObjectReader | null = null;
     const part: ReaderPart = {
       plan: (object) => this.planPart(index, object),
-      refused: (reason) => this.refused(reader, reason),
+      refused: (reason, pastEnd) => {
+        // A range that starts past the end of a file seen for the first time: segment 0 tells its length (416).
+        if (pastEnd && index > 0 && this.walkerState === 'first' && (this.current === null || this.current === reader)) return this.open(0);
+        this.refused(reader, reason);
+      },
     };
     // A hit may begin, and even finish, inside open(): until it returns, any reader is the current one.
     this.current = null;

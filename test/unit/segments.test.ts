@@ -46,13 +46,13 @@ describe('classifySegmentAnswer', () => {
     expect(answer).toMatchObject({ kind: 'ok', identity: { total: 350, validator: undefined } });
   });
 
-  it('B4: a 200 is the whole file; other bytes or an unreadable Content-Range are a mismatch; other statuses are other', () => {
+  it('B4: a 200 is the whole file; other bytes or an unreadable Content-Range are a mismatch; a 416 is past the end; other statuses are other', () => {
     expect(classifySegmentAnswer(200, fields(), 1, 100)).toEqual({ kind: 'whole' });
     expect(classifySegmentAnswer(206, fields(['Content-Range', 'bytes 0-99/350']), 1, 100).kind).toBe('mismatch');
     expect(classifySegmentAnswer(206, fields(['Content-Range', 'bytes 100-149/350']), 1, 100).kind).toBe('mismatch');
     expect(classifySegmentAnswer(206, fields(), 0, 100).kind).toBe('mismatch');
     expect(classifySegmentAnswer(404, fields(), 0, 100)).toEqual({ kind: 'other' });
-    expect(classifySegmentAnswer(416, fields(['Content-Range', 'bytes */350']), 4, 100)).toEqual({ kind: 'other' });
+    expect(classifySegmentAnswer(416, fields(['Content-Range', 'bytes */350']), 4, 100)).toEqual({ kind: 'past-end' });
   });
 
   it('B4: segments agree when total and validator agree', () => {
