@@ -5,7 +5,7 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import type { RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
-import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
+import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
 import type { ObjectReader, ReaderRole } from '../stream/reader.js';
 import { TransformingReader } from '../stream/transform.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
@@ -90,6 +90,12 @@ export function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, t
   }).head;
 }
 
+/** B1: we serve byte ranges of every 200 fetched through the cache, whatever the origin says. */
+function withAcceptRanges(decision: HeadDecision): HeadDecision {
+  if (decision.clientHead.status === 200) decision.clientHead.headers.set('Accept-Ranges', 'bytes');
+  return decision;
+}
+
 export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
   const { options } = ctx;
   return {
@@ -106,7 +112,7 @@ export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironm
       ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
     },
     decide: (request, head, now, framing) =>
-      decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
+      withAcceptRanges(decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing)),
     redispatch(reader) {
       reader.release();
       handleExchange(ctx, reader.exchange);

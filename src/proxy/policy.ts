@@ -25,8 +25,6 @@ const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control']);
 export function clientHeadOf(head: ResponseHead, viaName: string): ObjectHead {
   const headers: HeaderFields = withoutHopByHop(head.headers, NOT_STORED);
   appendVia(headers, head.version, viaName);
-  // B1: we serve byte ranges of every 200 we keep, whatever the origin does.
-  if (head.status === 200) headers.set('Accept-Ranges', 'bytes');
   return { status: head.status, reason: head.reason || reasonPhrase(head.status), headers };
 }
 

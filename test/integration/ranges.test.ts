@@ -105,6 +105,21 @@ describe('B1: ranges from complete objects', () => {
   });
 });
 
+/** A miss whose origin sent 300 of 1000 bytes (Content-Length) and waits for `go`; a first client holds those 300. */
+async function fetchStalledAt300() {
+  const go = kit.signal();
+  const started = await startOriginAndProxy(cleanups, async (_req, res) => {
+    await res.head(200, [...cacheable, ['Content-Length', '1000']]);
+    await res.write(BODY.subarray(0, 300));
+    await go.promise;
+    await res.write(BODY.subarray(300));
+  });
+  const first = await kit.client(started.proxy.port);
+  await first.write(request('/file'));
+  await bodyBytes(first, 300);
+  return { go, ...started };
+}
+
 describe('B2, B3: ranges on fetches in flight and on misses', () => {
   it('B3: a range miss fetches the whole object without Range, gets its range, and the object is cached whole', async () => {
     const { origin, proxy } = await startOriginAndProxy(cleanups, serveBody);
@@ -121,16 +136,7 @@ describe('B2, B3: ranges on fetches in flight and on misses', () => {
   });
 
   it('B2: a range on a fetch in flight with a known length gets 206 at once, then its bytes as they arrive', async () => {
-    const go = kit.signal();
-    const { origin, proxy } = await startOriginAndProxy(cleanups, async (_req, res) => {
-      await res.head(200, [...cacheable, ['Content-Length', '1000']]);
-      await res.write(BODY.subarray(0, 300));
-      await go.promise;
-      await res.write(BODY.subarray(300));
-    });
-    const first = await kit.client(proxy.port);
-    await first.write(request('/file'));
-    await bodyBytes(first, 300);
+    const { go, origin, proxy } = await fetchStalledAt300();
     const ranged = await kit.client(proxy.port);
     await ranged.write(request('/file', { headers: [['Range', 'bytes=200-499']] }));
     // The head and the 100 bytes that have arrived come before the rest exists.
@@ -147,16 +153,7 @@ describe('B2, B3: ranges on fetches in flight and on misses', () => {
   });
 
   it('B2: a range whose bytes have arrived ends before the object is complete', async () => {
-    const go = kit.signal();
-    const { proxy } = await startOriginAndProxy(cleanups, async (_req, res) => {
-      await res.head(200, [...cacheable, ['Content-Length', '1000']]);
-      await res.write(BODY.subarray(0, 300));
-      await go.promise;
-      await res.write(BODY.subarray(300));
-    });
-    const first = await kit.client(proxy.port);
-    await first.write(request('/file'));
-    await bodyBytes(first, 300);
+    const { proxy } = await fetchStalledAt300();
     const ranged = await kit.client(proxy.port);
     await ranged.write(request('/file', { headers: [['Range', 'bytes=0-99']] }));
     const res = await ranged.readResponse();
