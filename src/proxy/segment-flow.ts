@@ -11,25 +11,31 @@ import type { OriginResponseHandler } from '../net/origin-connection.js';
 import { rangeFieldValue } from '../http1/range.js';
 import { classifySegmentAnswer, segmentKey, segmentWindow } from '../cache/segments.js';
 import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
-import { ObjectReader, type ReaderPart, type ReaderRole } from '../stream/reader.js';
+import { MISS_FIELDS, ObjectReader, type ReaderPart, type ReaderRole } from '../stream/reader.js';
+import { Http1ResponseWriter } from '../stream/http1-writer.js';
 import { SegmentWalker, type SegmentSource } from '../stream/segmented.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import type { ValidatedTarget } from './origin-request.js';
-import { fetchEnvironment, originRequestHead } from './cache-flow.js';
-import { handleExchange } from './pipeline.js';
 
-export function serveSegmented(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, size: number): void {
+/** What a segment fetch shares with every fetch through the cache (src/proxy/cache-flow.ts). */
+export interface SegmentFetching {
+  environment(ctx: ProxyContext, path: string): FetchEnvironment;
+  originRequest(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: null, range: string): string;
+}
+
+export function serveSegmented(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, size: number, fetching: SegmentFetching): void {
   const source: SegmentSource = {
     knownTotal: () => ctx.segments.identity(key, size)?.total,
-    open: (index, part, finished) => openSegment(ctx, exchange, target, key, size, index, part, finished),
+    open: (index, part, finished) => openSegment(ctx, fetching, exchange, target, key, size, index, part, finished),
     drop: () => ctx.segments.forget(key, ctx.index),
   };
-  const walker = new SegmentWalker(exchange, size, source, {
+  const writer = new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver: ctx.hooks.deliver });
+  const walker = new SegmentWalker(exchange, writer, size, source, {
     unsegmented(reason) {
       ctx.logger.info({ key, reason }, 'origin does not serve this file as segments: served as an ordinary object');
       ctx.segments.markUnsegmented(key, Date.now() + ctx.options.hitForPassTtl * 1000);
-      handleExchange(ctx, exchange);
+      ctx.dispatch(exchange);
     },
     finished: ({ status, role, firstByteAt, error }) => recordResponse(ctx, { exchange, status, cache: role, firstByteAt, error }),
   });
@@ -38,6 +44,7 @@ export function serveSegmented(ctx: ProxyContext, exchange: ClientExchange, targ
 
 function openSegment(
   ctx: ProxyContext,
+  fetching: SegmentFetching,
   exchange: ClientExchange,
   target: ValidatedTarget,
   key: string,
@@ -64,12 +71,12 @@ function openSegment(
     inflight.attach(reader);
     return reader;
   }
-  const fetch: InflightFetch = new InflightFetch(segmentEnvironment(ctx, target.path, key, size, index), segKey, exchange.request, null);
+  const fetch: InflightFetch = new InflightFetch(segmentEnvironment(ctx, fetching.environment(ctx, target.path), key, size, index), segKey, exchange.request, null);
   ctx.registry.add(fetch);
   const reader = partReader(ctx, exchange, 'MISS', fetch, part, finished);
   fetch.attach(reader);
   const bytes = segmentWindow(index, size);
-  const head = originRequestHead(ctx, exchange, target, null, rangeFieldValue(bytes.start, bytes.end));
+  const head = fetching.originRequest(ctx, exchange, target, null, rangeFieldValue(bytes.start, bytes.end));
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
   return reader;
 }
@@ -94,8 +101,7 @@ function partReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRol
 const DISCARD: OriginResponseHandler = { onHead() {}, onBody() {}, onEnd() {}, onError() {} };
 
 /** A fetch of one segment: the ordinary environment, with the origin's answer read as B4 says. */
-function segmentEnvironment(ctx: ProxyContext, path: string, key: string, size: number, index: number): FetchEnvironment {
-  const base = fetchEnvironment(ctx, path);
+function segmentEnvironment(ctx: ProxyContext, base: FetchEnvironment, key: string, size: number, index: number): FetchEnvironment {
   let refusal = '';
   let pastEnd = false;
   const refuse = (reader: ObjectReader, reason: string) => {

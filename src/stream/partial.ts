@@ -56,20 +56,6 @@ export function planRange(request: RequestHead, target: RangeTarget): RangePlan 
   return { kind: 'partial', window, contentRange: contentRange(window.start, window.end, target.length) };
 }
 
-/** The status line for a plan's response, given the object's own (`HTTP/1.1 200 OK\r\n...`). */
-export function partialStatusLine(plan: RangePlan): string | undefined {
-  if (plan.kind === 'partial') return 'HTTP/1.1 206 Partial Content\r\n';
-  if (plan.kind === 'unsatisfiable') return 'HTTP/1.1 416 Range Not Satisfiable\r\n';
-  return undefined;
-}
-
-/** The framing lines of a 206 or 416 (Content-Length, Content-Range). */
-export function partialFramingLines(plan: RangePlan): string {
-  if (plan.kind === 'partial') return `Content-Length: ${plan.window.end - plan.window.start}\r\nContent-Range: ${plan.contentRange}\r\n`;
-  if (plan.kind === 'unsatisfiable') return `Content-Length: 0\r\nContent-Range: ${plan.contentRange}\r\n`;
-  return '';
-}
-
 /** A stored head block (`HTTP/1.1 200 OK\r\n` + fields) with another status line. */
 export function withStatusLine(block: string, statusLine: string): string {
   return statusLine + block.slice(block.indexOf('\r\n') + 2);

@@ -2,13 +2,17 @@
 // the head when the object's head is known, then every body view as it arrives (replay first,
 // then live), framed for this client (F1-F3); or, for a client that must wait (F3, V1, V2), the
 // whole body at once with Content-Length. Views are written as they are: no per-client copy.
-import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
+import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
-import { connectionField } from '../http1/semantics.js';
-import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
-import { partialFramingLines, partialStatusLine, planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
+import { reasonPhrase } from '../http1/serializer.js';
+import type { DeliverHook, OutgoingHead, ResponseWriter } from './response-writer.js';
+import { Http1ResponseWriter } from './http1-writer.js';
+import type { Reason } from './reasons.js';
+import { planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
+
+export type { DeliverHook } from './response-writer.js';
 
 /**
  * waiting-head   attached to a fetch whose response head has not arrived
@@ -21,9 +25,6 @@ export type ReaderState = 'waiting-head' | 'waiting-body' | 'writing' | 'done';
 /** How the response reached this client, for X-Cache and the access log. */
 export type ReaderRole = 'HIT' | 'MISS' | 'COLLAPSED';
 
-/** Lets an embedder edit one client's head (src/proxy/hooks.ts DeliverContext has this shape). */
-export type DeliverHook = (ctx: { readonly request: ClientExchange['request']; status: number; readonly headers: HeaderFields }) => void;
-
 export interface ReaderHooks {
   /** The reader moved its cursor (an overflowed object may release what every reader has passed). */
   progressed?(reader: ObjectReader): void;
@@ -31,11 +32,16 @@ export interface ReaderHooks {
   finished(reader: ObjectReader, error?: string): void;
 }
 
+export const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
+
 /**
- * B4: a reader that writes one part of a response made of several objects (a segment of a file).
- * The walker that owns the response says, once the object's head is known, what to write from it.
+ * B4: a reader that writes one part of a response made of several objects (a segment of a file),
+ * through the writer the parts share. The walker that owns the response says, once the object's
+ * head is known, what to write from it.
  */
 export interface ReaderPart {
+  /** The response's one writer: the first part writes the head into it, the others only bytes. */
+  readonly writer: ResponseWriter;
   /** The window to write (null: nothing, this object cannot serve; 'not-modified': answer 304). */
   plan(object: CacheObject): PartPlan | 'not-modified' | null;
   /**
@@ -48,8 +54,8 @@ export interface ReaderPart {
 export interface PartPlan {
   /** Bytes of this object to write. */
   readonly window: BodyWindow;
-  /** The first part writes the response head (the walker chose status and framing lines). */
-  readonly head?: { readonly status: number; readonly block: string; readonly framingLine: string };
+  /** The first part writes the response head: status, body length, fields of its own (Content-Range). */
+  readonly head?: { readonly status: number; readonly length: number; readonly fields: readonly (readonly [string, string])[] };
   /** The last part ends the response. */
   readonly last: boolean;
 }
@@ -58,34 +64,13 @@ const WHOLE: RangePlan = { kind: 'whole' };
 
 /** What planRange needs of an object: the length is known once complete or declared. */
 function rangeTargetOf(object: CacheObject) {
-  const { headers } = object.head;
   return {
     status: object.head.status,
     length: object.complete ? object.length : object.declaredLength,
     etag: object.etag,
     lastModified: object.lastModified,
-    date: headers.get('date'),
+    date: object.head.headers.get('date'),
   };
-}
-
-/** How far ahead of the client's socket a reader writes before waiting for it to drain. */
-const WRITE_AHEAD = 1024 * 1024;
-const EMPTY = Buffer.alloc(0);
-/** A live chunk up to this size is framed once per object (a copy) and shared by its chunked readers. */
-const SHARED_FRAME_MAX = 16 * 1024;
-
-/**
- * The newest small chunk of each object, framed: every caught-up chunked reader writes this same
- * buffer (an SSE event to thousands of subscribers is one allocation and one write call each).
- */
-const liveFrames = new WeakMap<CacheObject, { index: number; bytes: Buffer }>();
-
-function sharedFrame(object: CacheObject, index: number, chunk: Buffer): Buffer {
-  const memo = liveFrames.get(object);
-  if (memo?.index === index) return memo.bytes;
-  const bytes = framedChunk(chunk);
-  liveFrames.set(object, { index, bytes });
-  return bytes;
 }
 
 export class ObjectReader {
@@ -93,11 +78,12 @@ export class ObjectReader {
   private object: CacheObject | null = null;
   /** Index of the next chunk of object.chunks to write. */
   cursor = 0;
-  private framing: 'length' | 'chunked' | 'none' = 'none';
   private waitingDrain = false;
   private pinned = false;
-  status = 0;
-  firstByteAt: number | undefined;
+  /** Why this reader's response failed, when the fetch said (typed, for the access log and stats). */
+  failure: Reason | undefined = undefined;
+  /** Turns this reader's views into what its client's protocol needs (framing, errors, write-ahead). */
+  protected readonly writer: ResponseWriter;
   /** B1-B3: the 200, 206 or 416 this client gets. */
   private plan: RangePlan = WHOLE;
   /** B1-B4: only these bytes of the object are written; `position` is the offset of chunks[cursor]. */
@@ -107,12 +93,13 @@ export class ObjectReader {
 
   constructor(
     readonly exchange: ClientExchange,
-    public role: ReaderRole,
+    private readerRole: ReaderRole,
     private readonly hooks: ReaderHooks,
-    private readonly deliver?: DeliverHook,
+    deliver?: DeliverHook,
     /** B4: this reader writes one part of a walker's response; the walker watches the client. */
     readonly part?: ReaderPart,
   ) {
+    this.writer = part?.writer ?? new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver });
     if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
@@ -120,12 +107,30 @@ export class ObjectReader {
     return this.readerState;
   }
 
+  get role(): ReaderRole {
+    return this.readerRole;
+  }
+
   get isDone(): boolean {
     return this.readerState === 'done';
   }
 
   get headSent(): boolean {
-    return this.firstByteAt !== undefined;
+    return this.writer.headSent;
+  }
+
+  /** The status the client got (or is getting), for the access log. */
+  get status(): number {
+    return this.writer.status;
+  }
+
+  get firstByteAt(): number | undefined {
+    return this.writer.firstByteAt;
+  }
+
+  /** C3: the fetch this reader waited on revalidated the stored object: it is served as a hit. */
+  servedFromStore(): void {
+    this.readerRole = 'HIT';
   }
 
   /**
@@ -148,8 +153,8 @@ export class ObjectReader {
       this.readerState = 'waiting-body';
       return this.wake();
     }
-    const lengthKnown = object.complete || object.declaredLength !== undefined;
-    const canStream = stream && (lengthKnown || request.version.minor >= 1 || request.method === 'HEAD');
+    const framing = this.writer.framingFor(object.head.status, this.knownLength(object));
+    const canStream = stream && framing !== 'buffered';
     if (canStream || object.complete) return this.startWriting();
     this.readerState = 'waiting-body';
     this.wake();
@@ -170,7 +175,6 @@ export class ObjectReader {
     const object = this.object;
     if (!object) return;
     if (this.readerState === 'waiting-body') {
-      // A 503 while no head is out; a part after the first continues a response: abrupt (O2).
       if (object.state === 'failed') return this.fail('origin fetch failed');
       if (object.state === 'complete') this.startWriting();
       return;
@@ -179,64 +183,59 @@ export class ObjectReader {
   }
 
   /** The fetch failed: 503 while nothing was sent (O1, V2, L2, L3), an abrupt close after (O2, L4). */
-  fail(reason: string): void {
+  fail(reason: string, why?: Reason): void {
     if (this.readerState === 'done') return;
-    if (this.headSent) {
-      this.exchange.abort(reason);
-      return this.finish(reason);
-    }
-    this.failBeforeHead(reason);
+    this.failure = why;
+    this.writer.fail(reason);
+    this.finish(reason);
   }
 
-  private failBeforeHead(reason: string): void {
-    this.status = 503;
-    this.firstByteAt = performance.now();
-    const close = !this.exchange.persistent;
-    this.exchange.write(simpleResponse(503, `${reason}\n`, { close, head: this.exchange.request.method === 'HEAD', headers: [['X-Cache', 'MISS']] }));
-    this.exchange.end();
-    this.finish(reason);
+  private knownLength(object: CacheObject): number | undefined {
+    return object.complete ? object.length : object.declaredLength;
   }
 
   private startWriting(): void {
     const object = this.object!;
-    const { request } = this.exchange;
     if (this.partPlan) return this.startPart(object);
-    if (this.plan.kind === 'wait') this.plan = planRange(request, rangeTargetOf(object));
-    const partialLine = partialStatusLine(this.plan);
-    if (partialLine) return this.startPartial(object, partialLine);
-    const headOnly = request.method === 'HEAD' || object.head.status === 204 || object.head.status === 304;
-    let framingLine: string;
-    if (object.complete || object.declaredLength !== undefined) {
-      this.framing = headOnly ? 'none' : 'length';
-      framingLine = object.head.status === 204 ? '' : `Content-Length: ${object.complete ? object.length : object.declaredLength}\r\n`;
-    } else if (request.version.minor >= 1) {
-      this.framing = headOnly ? 'none' : 'chunked';
-      framingLine = 'Transfer-Encoding: chunked\r\n';
-    } else {
-      this.framing = 'none';
-      framingLine = '';
-    }
+    const plan = this.plan.kind === 'wait' ? planRange(this.exchange.request, rangeTargetOf(object)) : this.plan;
+    this.plan = plan;
+    if (plan.kind === 'partial' || plan.kind === 'unsatisfiable') return this.startPartial(object, plan);
+    const length = this.knownLength(object);
+    const framing = this.writer.framingFor(object.head.status, length);
+    // HEAD (and a bodiless status) tells what a GET would get (F4).
+    const advertise = length !== undefined ? 'length' : this.exchange.request.version.minor >= 1 ? 'chunked' : undefined;
     this.readerState = 'writing';
-    this.status = object.head.status;
-    this.firstByteAt = performance.now();
-    const head = this.headText(object, object.headBlock(), framingLine, object.head.status);
-    if (this.framing === 'none') {
-      this.exchange.write(head);
-      return this.end();
-    }
-    this.pump(head);
+    this.writer.head({
+      source: 'object',
+      status: object.head.status,
+      reason: object.head.reason,
+      headers: object.head.headers,
+      http1Block: object.headBlock(),
+      fields: this.perResponseFields(object),
+      framing,
+      length,
+      advertise,
+    });
+    if (framing === 'none') return this.end();
+    this.pump(true);
   }
 
   /** B1: a 206 with the window's bytes, or a 416 with none. */
-  private startPartial(object: CacheObject, statusLine: string): void {
-    const plan = this.plan;
-    this.readerState = 'writing';
-    this.status = plan.kind === 'partial' ? 206 : 416;
-    this.firstByteAt = performance.now();
-    this.framing = plan.kind === 'partial' ? 'length' : 'none';
+  private startPartial(object: CacheObject, plan: Extract<RangePlan, { kind: 'partial' | 'unsatisfiable' }>): void {
     this.window = plan.kind === 'partial' ? plan.window : { start: 0, end: 0 };
-    const head = this.headText(object, withStatusLine(object.headBlock(), statusLine), partialFramingLines(plan), this.status);
-    this.pump(head);
+    this.readerState = 'writing';
+    const length = this.window.end - this.window.start;
+    this.writer.head(this.windowHead(object, plan.kind === 'partial' ? 206 : 416, length, [['Content-Range', plan.contentRange]]));
+    this.pump(true);
+  }
+
+  /** The head of a response that is a window of the object (or of a file of segments): 200, 206 or 416 with Content-Length. */
+  private windowHead(object: CacheObject, status: number, length: number, fields: readonly (readonly [string, string])[]): OutgoingHead {
+    const reason = status === object.head.status ? object.head.reason : reasonPhrase(status);
+    const block = object.headBlock();
+    const http1Block = status === object.head.status ? block : withStatusLine(block, `HTTP/1.1 ${status} ${reason}\r\n`);
+    const framing = this.writer.framingFor(status, length);
+    return { source: 'object', status, reason, headers: object.head.headers, http1Block, fields: [...fields, ...this.perResponseFields(object)], framing, length, advertise: 'length' };
   }
 
   /** B4: the walker says what this part writes; a part that continues a response has its head out already. */
@@ -246,7 +245,6 @@ export class ObjectReader {
     if (plan === 'not-modified') return this.sendNotModified(object);
     this.partPlan = plan;
     this.window = plan.window;
-    if (!plan.head) this.firstByteAt = performance.now();
     if (stream || object.complete) return this.startPart(object);
     this.readerState = 'waiting-body';
     this.wake();
@@ -255,81 +253,55 @@ export class ObjectReader {
   private startPart(object: CacheObject): void {
     const plan = this.partPlan!;
     this.readerState = 'writing';
-    this.framing = 'length';
-    if (!plan.head) return this.pump();
-    this.status = plan.head.status;
-    this.firstByteAt = performance.now();
-    this.pump(this.headText(object, plan.head.block, plan.head.framingLine, plan.head.status));
+    if (plan.head) this.writer.head(this.windowHead(object, plan.head.status, plan.head.length, plan.head.fields));
+    this.pump(plan.head !== undefined);
   }
 
   private sendNotModified(object: CacheObject): void {
-    let block = 'HTTP/1.1 304 Not Modified\r\n';
+    const headers = new HeaderFields();
     for (const name of NOT_MODIFIED_FIELDS) {
-      for (const value of object.head.headers.getAll(name)) block += `${name.replace(/(^|-)\w/g, (c) => c.toUpperCase())}: ${value}\r\n`;
+      for (const value of object.head.headers.getAll(name)) headers.append(name.replace(/(^|-)\w/g, (c) => c.toUpperCase()), value);
     }
     this.readerState = 'writing';
-    this.status = 304;
-    this.firstByteAt = performance.now();
-    this.exchange.write(this.headText(object, block, '', 304));
+    const http1Block = `HTTP/1.1 304 Not Modified\r\n${headers.toLines()}`;
+    this.writer.head({ source: 'object', status: 304, reason: 'Not Modified', headers, http1Block, fields: this.perResponseFields(object), framing: 'none' });
     this.end();
   }
 
-  /** The head for this client, as latin1 text. */
-  private headText(object: CacheObject, block: string, framingLine: string, status: number): string {
-    const now = Date.now();
-    let perResponse = `${framingLine}Age: ${object.age(now)}\r\nX-Cache: ${this.role === 'HIT' ? 'HIT' : 'MISS'}\r\nX-Cache-Hits: ${object.hits}\r\n`;
-    const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
-    if (connection) perResponse += `Connection: ${connection}\r\n`;
-    if (this.deliver) return this.deliveredHead(block, perResponse, status);
-    return `${block}${perResponse}\r\n`;
-  }
-
-  /** The slow path, only with a deliver hook: the head as fields the embedder may edit. */
-  private deliveredHead(block: string, perResponse: string, status: number): string {
-    const lines = `${block}${perResponse}`.split('\r\n');
-    lines.shift(); // the status line: rebuilt from ctx.status
-    const headers = new HeaderFields();
-    for (const line of lines) {
-      if (!line) continue;
-      const colon = line.indexOf(':');
-      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
-    }
-    const ctx = { request: this.exchange.request, status, headers };
-    this.deliver!(ctx);
-    this.status = ctx.status;
-    return `HTTP/1.1 ${ctx.status} ${reasonPhrase(ctx.status)}\r\n${headers.toLines()}\r\n`;
+  /** F6 Age, and how this client was served. */
+  private perResponseFields(object: CacheObject): [string, string][] {
+    return [
+      ['Age', String(object.age(Date.now()))],
+      ['X-Cache', this.readerRole === 'HIT' ? 'HIT' : 'MISS'],
+      ['X-Cache-Hits', String(object.hits)],
+    ];
   }
 
   /**
-   * Writes every chunk available (after `head`, in one write at the end of the tick), up to
-   * WRITE_AHEAD beyond the socket. When that reaches the end of a complete object, the same write
-   * ends the body: a hit is one write of head, body and (chunked) the last chunk.
+   * Writes every chunk available (after the head, in one write at the end of the tick), up to
+   * the writer's room. When that reaches the end of a complete object, the same write ends the
+   * body: a hit is one write of head, body and (chunked) the last chunk.
    */
-  private pump(head?: string): void {
-    if (this.window) return this.pumpWindow(head);
+  private pump(first = false): void {
+    if (this.window) return this.pumpWindow(first);
     const object = this.object!;
     const chunks = object.chunks;
     const start = this.cursor;
-    const caughtUp = !head && chunks.length === start + 1 && object.state !== 'complete';
-    if (caughtUp && this.exchange.bufferedBytes < WRITE_AHEAD) {
+    const writer = this.writer;
+    const caughtUp = !first && chunks.length === start + 1 && object.state !== 'complete';
+    if (caughtUp && writer.room > 0) {
       this.cursor++;
-      this.writeLive(object, start, chunks[start]!);
+      writer.live(chunks[start]!, start, object);
     } else {
-      const batch: OutgoingBytes[] = head ? [head] : [];
-      let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
+      let budget = writer.room;
       while (this.cursor < chunks.length && budget > 0) {
         const chunk = chunks[this.cursor++]!;
-        if (this.framing === 'chunked') batch.push(chunkHeader(chunk.length), chunk, CRLF);
-        else batch.push(chunk);
+        writer.body(chunk);
         budget -= chunk.length;
       }
       const atEnd = this.cursor === chunks.length && object.state === 'complete';
-      if (atEnd) return this.end(batch);
-      // A head with no body yet (a miss) leaves at once: the origin's first body bytes, read in the
-      // same tick, are appended to the store first, and that can take a new slab (and the garbage
-      // collection its size may set off) before a head batched to the end of the tick would have left.
-      if (head && batch.length === 1) this.exchange.writeNow(head);
-      else if (batch.length > 0) this.exchange.write(batch);
+      if (atEnd) return this.end();
+      writer.flush(first && this.cursor === start);
     }
     if (this.cursor !== start) this.hooks.progressed?.(this);
     if (this.cursor < chunks.length) return this.waitForDrain();
@@ -341,52 +313,43 @@ export class ObjectReader {
    * across its edge is written as a view of its inside, and the response ends at the window's end,
    * whether or not the object is complete yet.
    */
-  private pumpWindow(head?: string): void {
+  private pumpWindow(first: boolean): void {
     const object = this.object!;
     const window = this.window!;
     const chunks = object.chunks;
     const start = this.cursor;
-    const batch: OutgoingBytes[] = head ? [head] : [];
-    let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
+    const writer = this.writer;
+    let budget = writer.room;
     while (this.cursor < chunks.length && this.position < window.end && budget > 0) {
       const chunk = chunks[this.cursor++]!;
       const view = windowView(chunk, this.position, window);
       this.position += chunk.length;
       if (view) {
-        batch.push(view);
+        writer.body(view);
         budget -= view.length;
       }
     }
-    if (this.position >= window.end) return this.end(batch);
-    if (head && batch.length === 1) this.exchange.writeNow(head);
-    else if (batch.length > 0) this.exchange.write(batch);
+    if (this.position >= window.end) return this.end();
+    writer.flush(first && this.cursor === start);
     if (this.cursor !== start) this.hooks.progressed?.(this);
     if (this.cursor < chunks.length) return this.waitForDrain();
     if (object.state === 'failed') this.fail('origin fetch failed mid-body');
   }
 
-  /** The common case of a caught-up reader: one new chunk, one buffer, written at once. */
-  private writeLive(object: CacheObject, index: number, chunk: Buffer): void {
-    if (this.framing !== 'chunked') this.exchange.writeNow(chunk);
-    else if (chunk.length <= SHARED_FRAME_MAX) this.exchange.writeNow(sharedFrame(object, index, chunk));
-    else this.exchange.write(frameChunk(chunk));
-  }
-
   private waitForDrain(): void {
     this.waitingDrain = true;
-    this.exchange.onDrain(() => {
+    this.writer.onDrain(() => {
       this.waitingDrain = false;
       if (this.readerState === 'writing') this.pump();
     });
   }
 
   /** Writes the last bytes of the response (and the last chunk), then lets the connection go on. */
-  private end(batch: OutgoingBytes[] = []): void {
-    if (this.framing === 'chunked') batch.push(LAST_CHUNK);
+  private end(): void {
     // Our pin on the store lasts until the kernel has every byte that points into it.
-    this.exchange.write(batch.length > 0 ? batch : EMPTY, () => this.unpin());
     // B4: a part other than the last leaves the response open for the next one.
-    if (!this.partPlan || this.partPlan.last) this.exchange.end();
+    if (this.partPlan && !this.partPlan.last) this.writer.flush(false, () => this.unpin());
+    else this.writer.end(() => this.unpin());
     this.hooks.progressed?.(this);
     this.finish();
   }

@@ -14,8 +14,9 @@ import type { CacheObject } from '../cache/object.js';
 import { isNotModified } from '../cache/conditional.js';
 import { classifySegmentAnswer, sameFile, segmentsFor, windowInSegment, type SegmentIdentity } from '../cache/segments.js';
 import { parseRange, resolveRange } from '../http1/range.js';
-import { partialFramingLines, partialStatusLine, planRange, withStatusLine, type BodyWindow } from './partial.js';
+import { planRange, type BodyWindow } from './partial.js';
 import type { ObjectReader, PartPlan, ReaderPart, ReaderRole } from './reader.js';
+import type { ResponseWriter } from './response-writer.js';
 
 export type WalkerState = 'first' | 'walking' | 'done';
 
@@ -47,14 +48,14 @@ export class SegmentWalker {
   private window: BodyWindow = { start: 0, end: 0 };
   private lastIndex = -1;
   private nextIndex = 0;
-  private status = 0;
   private role: ReaderRole = 'HIT';
-  private firstByteAt: number | undefined;
   /** Inside source.open(): a part that finishes at once opens the next one on a later turn, not deeper in the stack. */
   private opening = false;
 
   constructor(
     private readonly exchange: ClientExchange,
+    /** The response's one writer, shared by every part (the first writes the head). */
+    private readonly writer: ResponseWriter,
     private readonly size: number,
     private readonly source: SegmentSource,
     private readonly hooks: WalkerHooks,
@@ -98,6 +99,7 @@ export class SegmentWalker {
     this.nextIndex = index + 1;
     let reader: ObjectReader | null = null;
     const part: ReaderPart = {
+      writer: this.writer,
       plan: (object) => this.planPart(index, object),
       refused: (reason, pastEnd) => {
         // A range that starts past the end of a file seen for the first time: segment 0 tells its length (416).
@@ -135,11 +137,9 @@ export class SegmentWalker {
     }
     this.enter('walking');
     const plan = planRange(request, { status: 200, length: total, etag: object.etag, lastModified: object.lastModified, date: object.head.headers.get('date') });
-    const statusLine = partialStatusLine(plan);
-    const block = statusLine ? withStatusLine(object.headBlock(), statusLine) : object.headBlock();
-    this.status = plan.kind === 'partial' ? 206 : plan.kind === 'unsatisfiable' ? 416 : 200;
-    this.firstByteAt = performance.now();
-    const head = { status: this.status, block, framingLine: statusLine ? partialFramingLines(plan) : `Content-Length: ${total}\r\n` };
+    const status = plan.kind === 'partial' ? 206 : plan.kind === 'unsatisfiable' ? 416 : 200;
+    const length = plan.kind === 'partial' ? plan.window.end - plan.window.start : plan.kind === 'unsatisfiable' ? 0 : total;
+    const head = { status, length, fields: plan.kind === 'partial' || plan.kind === 'unsatisfiable' ? [['Content-Range', plan.contentRange] as const] : [] };
     // HEAD and 416 carry no body (F4); otherwise the window is the range, or the whole file.
     const bodiless = request.method === 'HEAD' || plan.kind === 'unsatisfiable';
     this.window = bodiless ? { start: 0, end: 0 } : plan.kind === 'partial' ? plan.window : { start: 0, end: total };
@@ -162,19 +162,16 @@ export class SegmentWalker {
     if (this.current !== null && reader !== this.current) return;
     if (reader.role !== 'HIT') this.role = 'MISS';
     if (this.walkerState === 'done') {
-      // A 304 (the reader ended the exchange itself) is logged here; anything else was already.
-      if (reader.status === 304 && this.status === 0) {
-        this.status = 304;
-        this.hooks.finished({ status: 304, role: this.role, firstByteAt: reader.firstByteAt });
-      }
+      // A 304: the reader answered and ended the exchange itself; it is logged here.
+      if (reader.status === 304) this.hooks.finished({ status: 304, role: this.role, firstByteAt: reader.firstByteAt });
       return;
     }
     if (error !== undefined) {
-      // The part reader answered 503 while no head was out, or cut the response after (O2).
-      if (this.walkerState === 'first' && reader.status === 0) return this.refused(reader, error);
-      if (reader.status === 503) this.status = 503;
-      this.exchange.abort(error);
-      return this.end(error, reader.firstByteAt);
+      // Nothing written yet and the segment could not serve: the response takes another path.
+      if (!this.writer.headSent && !this.writer.done) return this.refused(reader, error);
+      // The writer answered 503 while no head was out, or cut the response after (O2).
+      this.writer.fail(error);
+      return this.end(error);
     }
     if (this.nextIndex > this.lastIndex) return this.end();
     const next = this.nextIndex;
@@ -187,20 +184,20 @@ export class SegmentWalker {
   /** The segment cannot serve this response (the origin did not answer with it, or it disagrees). */
   private refused(reader: ObjectReader | null, reason: string): void {
     if (this.walkerState === 'done' || (this.current !== null && reader !== this.current)) return;
-    if (this.walkerState === 'first') {
+    if (!this.writer.headSent) {
       this.walkerState = 'done';
       this.current = null;
       return this.hooks.unsegmented(reason);
     }
     // Bytes of the file are out already: the client can only tell by an abrupt end (O2).
-    this.exchange.abort(reason);
+    this.writer.fail(reason);
     this.end(reason);
   }
 
-  private end(error?: string, firstByteAt = this.firstByteAt): void {
+  private end(error?: string): void {
     if (this.walkerState === 'done') return;
     this.enter('done');
     this.current = null;
-    this.hooks.finished({ status: this.status, role: this.role, firstByteAt, error });
+    this.hooks.finished({ status: this.writer.status, role: this.role, firstByteAt: this.writer.firstByteAt, error });
   }
 }
