@@ -146,8 +146,9 @@ export class SegmentWalker {
     const needed = segmentsFor(this.window, this.size);
     if (!needed) return { window: { start: 0, end: 0 }, head, last: true };
     this.lastIndex = needed.last;
-    // The segment we opened first may lie before the window (a suffix range of a file seen for the first time).
-    if (index < needed.first) {
+    // The segment opened first may not be the window's first: a suffix range of a file seen for the
+    // first time (segment 0 told the length), or a range that If-Range turned into the whole file.
+    if (index !== needed.first) {
       this.nextIndex = needed.first;
       return { window: { start: 0, end: 0 }, head, last: false };
     }

@@ -66,6 +66,14 @@ describe('B4: segmented caching', () => {
     expect(ranges(origin.requests).slice(2)).toEqual(['bytes=100-199', 'bytes=200-299']);
   });
 
+  it('B4, B1: a range in the middle whose If-Range does not match gets the whole file, in order', async () => {
+    const { proxy } = await segmented();
+    const res = await fetchOnce(proxy.port, '/file', { headers: [['Range', 'bytes=250-'], ['If-Range', '"other"']] });
+    expect(res.status).toBe(200);
+    expect(res.header('content-length')).toBe('350');
+    expect(res.body.equals(BODY)).toBe(true);
+  });
+
   it('B4, B1: an unsatisfiable range gets 416; HEAD gets the whole head; If-None-Match gets 304', async () => {
     const { proxy } = await segmented();
     const unsatisfiable = await fetchOnce(proxy.port, '/file', { headers: [['Range', 'bytes=350-']] });

@@ -1,5 +1,5 @@
 // B4 (with B1, O2, R2) as a property on real loopback sockets: for any file length, segment size,
-// client range, origin arrival schedule, failure point and a second client joining (collapsing), a client gets exactly the bytes of its
+// client range (and If-Range), origin arrival schedule, failure point and a second client joining (collapsing), a client gets exactly the bytes of its
 // range, or a prefix of them and an abrupt end; never a wrong byte. A second request then gets
 // them whole, and the origin has seen every segment at most once, except the one that failed
 // (which was not cached, so it is fetched again).
@@ -23,6 +23,8 @@ interface Scenario {
   length: number;
   size: number;
   range: string | undefined;
+  /** If-Range: the file's strong ETag (the range applies), another one (the whole file), or none. */
+  ifRange: string | undefined;
   chunk: number;
   gapMs: number;
   failAt: number | undefined;
@@ -77,9 +79,11 @@ const scenario: fc.Arbitrary<Scenario> = fc
     gapMs: fc.constantFrom(0, 0, 1),
     fail: fc.option(fc.nat(2999), { nil: undefined }),
     joinAfterMs: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+    ifRange: fc.constantFrom(undefined, undefined, '"p"', '"q"'),
   })
-  .map(({ length, segments, rangeKind, a, b, chunk, gapMs, fail, joinAfterMs }) => ({
+  .map(({ length, segments, rangeKind, a, b, chunk, gapMs, fail, joinAfterMs, ifRange }) => ({
     joinAfterMs,
+    ifRange,
     length,
     size: Math.max(1, Math.ceil(length / segments)),
     range: rangeKind === 'none' ? undefined : rangeKind === 'int' ? `bytes=${Math.min(a, b)}-${Math.max(a, b)}` : rangeKind === 'open' ? `bytes=${a}-` : `bytes=-${a}`,
@@ -98,8 +102,10 @@ function expectExactOrCut(res: ParsedResponse, status: number, expected: Buffer)
   if (res.complete) expect(res.body.length).toBe(expected.length);
 }
 
-async function get(path: string, range: string | undefined) {
-  const exchange = await sendRaw(proxy.port, requestText(path, { host: 'segprop.test', headers: range ? [['Range', range]] : [] }), { idleMs: 3000 });
+async function get(path: string, range: string | undefined, ifRange?: string) {
+  const headers: [string, string][] = range ? [['Range', range]] : [];
+  if (range && ifRange) headers.push(['If-Range', ifRange]);
+  const exchange = await sendRaw(proxy.port, requestText(path, { host: 'segprop.test', headers }), { idleMs: 3000 });
   return parseResponses(exchange, ['GET'], { closedCleanly: exchange.error === undefined })[0];
 }
 
@@ -109,15 +115,16 @@ describe('segmented caching (property, real sockets)', () => {
       fc.asyncProperty(scenario, async (s) => {
         const path = `/p/${++counter}`;
         runs.set(path, { scenario: s, failed: new Set() });
-        const resolved = resolveRange(parseRange(s.range ? [s.range] : []), s.length);
+        const honoured = s.range !== undefined && s.ifRange !== '"q"';
+        const resolved = resolveRange(parseRange(honoured ? [s.range!] : []), s.length);
         const [start, end, status] = resolved.kind === 'partial' ? [resolved.start, resolved.end, 206] : resolved.kind === 'whole' ? [0, s.length, 200] : [0, 0, 416];
         const expected = patternBytes(start, end - start);
 
         const joiner = s.joinAfterMs === undefined ? undefined : delay(s.joinAfterMs).then(() => get(path, undefined));
-        const first = await get(path, s.range);
+        const first = await get(path, s.range, s.ifRange);
         expectExactOrCut(first, status, expected);
         if (joiner) expectExactOrCut(await joiner, 200, patternBytes(0, s.length));
-        const second = await get(path, s.range);
+        const second = await get(path, s.range, s.ifRange);
         expect(second.status).toBe(status);
         expect(second.complete).toBe(true);
         expect(second.body.equals(expected)).toBe(true);
