@@ -108,6 +108,34 @@ describe('B4: segmented caching', () => {
     expect(ranges(origin.requests)).toEqual(['bytes=0-99', 'none']);
   });
 
+  it('B4: a 206 without a total length, an uncacheable segment or an error status: the file takes the ordinary path', async () => {
+    const { origin, proxy } = await segmented(async (req, res) => {
+      const range = req.header('range');
+      if (req.target === '/no-total' && range) return res.send({ status: 206, headers: [...fileHeaders, ['Content-Range', 'bytes 0-99/*']], body: BODY.subarray(0, 100) });
+      if (req.target === '/no-store') return serveRange(req, res, BODY, [['Cache-Control', 'no-store']]);
+      if (req.target === '/missing') return res.send({ status: 404, headers: [['Cache-Control', 'max-age=60']], body: 'no such file' });
+      await serveRange(req, res, BODY);
+    });
+    const noTotal = await fetchOnce(proxy.port, '/no-total');
+    expect(noTotal.status).toBe(200);
+    expect(noTotal.body.equals(BODY)).toBe(true);
+    const noStore = await fetchOnce(proxy.port, '/no-store');
+    expect(noStore.status).toBe(200);
+    expect(noStore.body.equals(BODY)).toBe(true);
+    const missing = await fetchOnce(proxy.port, '/missing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.toString()).toBe('no such file');
+    // Each: one segment request, then the ordinary request (no Range).
+    expect(origin.requests.map((r) => `${r.target} ${r.header('range') ?? 'none'}`)).toEqual([
+      '/no-total bytes=0-99',
+      '/no-total none',
+      '/no-store bytes=0-99',
+      '/no-store none',
+      '/missing bytes=0-99',
+      '/missing none',
+    ]);
+  });
+
   it('B4: segments that disagree on the validator: the response is cut (O2) and the segments are dropped and refetched', async () => {
     let version = 1;
     const { origin, proxy } = await segmented(async (req, res) => {
