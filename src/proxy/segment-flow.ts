@@ -35,6 +35,7 @@ export function serveSegmented(ctx: ProxyContext, exchange: ClientExchange, targ
     unsegmented(reason) {
       ctx.logger.info({ key, reason }, 'origin does not serve this file as segments: served as an ordinary object');
       ctx.segments.markUnsegmented(key, Date.now() + ctx.options.hitForPassTtl * 1000);
+      ctx.stats.segments.unsegmented++;
       ctx.dispatch(exchange);
     },
     finished: ({ status, role, firstByteAt, error }) => recordResponse(ctx, { exchange, status, cache: role, firstByteAt, error }),
@@ -59,6 +60,7 @@ function openSegment(
   const stored = ctx.index.lookup(segKey, headers);
   if (stored?.isFresh(now)) {
     stored.hits++;
+    ctx.stats.segments.hits++;
     const reader = partReader(ctx, exchange, 'HIT', null, part, finished);
     reader.begin(stored, true);
     return reader;
@@ -67,12 +69,14 @@ function openSegment(
   if (stored) ctx.index.remove(stored);
   const inflight = ctx.registry.find(segKey, headers, now);
   if (inflight) {
+    ctx.stats.segments.collapsed++;
     const reader = partReader(ctx, exchange, 'COLLAPSED', inflight, part, finished);
     inflight.attach(reader);
     return reader;
   }
   const fetch: InflightFetch = new InflightFetch(segmentEnvironment(ctx, fetching.environment(ctx, target.path), key, size, index), segKey, exchange.request, null);
   ctx.registry.add(fetch);
+  ctx.stats.segments.fetches++;
   const reader = partReader(ctx, exchange, 'MISS', fetch, part, finished);
   fetch.attach(reader);
   const bytes = segmentWindow(index, size);

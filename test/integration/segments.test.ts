@@ -44,6 +44,7 @@ describe('B4: segmented caching', () => {
     expect(again.header('x-cache')).toBe('HIT');
     expect(again.body.equals(BODY)).toBe(true);
     expect(origin.requests).toHaveLength(4);
+    expect(proxy.proxy.stats().segments).toEqual({ hits: 4, collapsed: 0, fetches: 4, unsegmented: 0 });
   });
 
   it('B4: a range in the middle fetches only its segments and gets 206', async () => {
@@ -125,6 +126,7 @@ describe('B4: segmented caching', () => {
     const missing = await fetchOnce(proxy.port, '/missing');
     expect(missing.status).toBe(404);
     expect(missing.body.toString()).toBe('no such file');
+    expect(proxy.proxy.stats().segments.unsegmented).toBe(3);
     // Each: one segment request, then the ordinary request (no Range).
     expect(origin.requests.map((r) => `${r.target} ${r.header('range') ?? 'none'}`)).toEqual([
       '/no-total bytes=0-99',
