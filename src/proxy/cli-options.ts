@@ -55,6 +55,7 @@ const VALUE_OPTIONS = [
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
   { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+  { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
   // Invalidation and the fleet (I1, I5, shielding).
   { flag: '--purge-allow', key: 'purgeAllow', kind: 'text', arg: 'CIDR[,CIDR...]', help: 'networks allowed to PURGE (replaces the default, loopback only)' },
   { flag: '--purge-token', key: 'purgeToken', kind: 'text', arg: 'TOKEN', help: 'a request with X-Purge-Token equal to this may purge from anywhere (16 characters at least)' },
@@ -257,6 +258,7 @@ function configType(kind: ConfigKind): string {
 function describeDefault(option: ValueOption): string {
   const value = (DEFAULTS as Partial<Record<keyof ProxyOptions, unknown>>)[option.key];
   if (value === undefined) return '';
+  if (option.kind === 'size' && value === 0) return ' (default off)';
   return ` (default ${option.kind === 'size' ? formatSize(value as number) : String(value)})`;
 }
 

@@ -65,6 +65,9 @@ export interface ProxyOptions {
   backlogWarningBytes?: number;
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
+  // ---- B4 segmented caching ----
+  /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
+  segmentSize?: number;
   // ---- invalidation and the fleet (I1, I5, shielding) ----
   /** I1: networks allowed to purge, `CIDR[,CIDR...]` (replaces the loopback default). */
   purgeAllow?: string | string[];
@@ -151,6 +154,7 @@ export const DEFAULTS = {
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
   backlogWarningBytes: 500 * 1000,
+  segmentSize: 0,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -225,11 +229,13 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
     rules,
+    // B4: 0 is off; any other value is a size.
+    segmentSize: merged.segmentSize === 0 ? 0 : parseSize(merged.segmentSize, 'segmentSize'),
     ...resolvePurgeOptions(options),
   };
 }
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -240,7 +246,8 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex, compress } = rule as CacheRule;
+    const { path, regex, compress, segmentSize } = rule as CacheRule;
+    if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

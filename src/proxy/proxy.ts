@@ -15,6 +15,7 @@ import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
 import { FetchRegistry } from '../stream/registry.js';
+import { SegmentFiles } from '../cache/segment-files.js';
 import { randomUUID } from 'node:crypto';
 import { Purger, toPurge, type PurgeRequest } from './purge.js';
 import { PurgeAccess } from './purge-access.js';
@@ -92,7 +93,8 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   const index = new CacheIndex(store);
   const registry = new FetchRegistry();
   // I1-I5: one purger for every door; the bus publishes what it accepts and feeds it what others accept.
-  const purger = new Purger({ index, registry, logger });
+  const segments = new SegmentFiles();
+  const purger = new Purger({ index, registry, logger, segments });
   const bus = options.purgeBus ? new PurgeBus(options.purgeBus, randomUUID(), logger, (purge, node) => purger.apply(purge, { door: 'bus', who: node })) : null;
   purger.publisher = bus;
   const shield = options.shieldUrl ? new Shield(upstreamPool(options.shieldUrl, options), options.shieldUrl, logger) : null;
@@ -106,6 +108,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    segments,
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),

@@ -4,6 +4,8 @@
 // not come from the bus is published on it (I5).
 import type { Logger } from 'pino';
 import type { CacheIndex } from '../cache/index.js';
+import type { SegmentFiles } from '../cache/segment-files.js';
+import { segmentKeyPrefix } from '../cache/segments.js';
 import type { FetchRegistry } from '../stream/registry.js';
 import { purgeKeys } from '../cache/surrogate-index.js';
 import type { InflightFetch } from '../stream/fetch.js';
@@ -100,7 +102,7 @@ export class Purger {
   readonly counters: PurgeStats = { applied: { method: 0, admin: 0, library: 0, bus: 0 }, objects: 0, inflight: 0, refused: 0, invalid: 0 };
   publisher: PurgePublisher | null = null;
 
-  constructor(private readonly ctx: { index: CacheIndex; registry: FetchRegistry; logger: Logger }) {}
+  constructor(private readonly ctx: { index: CacheIndex; registry: FetchRegistry; logger: Logger; segments: SegmentFiles }) {}
 
   /** The one function every door calls. Returns how many objects were purged here. */
   apply(purge: Purge, origin: PurgeOrigin): number {
@@ -109,8 +111,7 @@ export class Purger {
     let purged: number;
     let stopped: number;
     if (purge.kind === 'url') {
-      purged = index.purge(purge.cacheKey, purge.soft, now);
-      stopped = registry.invalidate(purge.cacheKey, purge.hard);
+      ({ purged, stopped } = this.purgeUrl(purge.cacheKey, purge, now));
     } else if (purge.kind === 'keys') {
       purged = index.purgeTagged(purge.keys, purge.soft, now);
       // A fetch whose head is not in yet is checked when it arrives (CacheIndex.purgedSince), unless
@@ -127,6 +128,19 @@ export class Purger {
     if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ purge: describePurge(purge), door: origin.door, who: origin.who, purged, inflight: stopped }, 'purge');
     if (origin.door !== 'bus') this.publisher?.publish(purge);
     return purged;
+  }
+
+  /** I1: every variant of the key, and (B4) every segment of it, stored or in flight. */
+  private purgeUrl(key: string, purge: Purge, now: number): { purged: number; stopped: number } {
+    const { index, registry, segments } = this.ctx;
+    let purged = index.purge(key, purge.soft, now);
+    let stopped = registry.invalidate(key, purge.hard);
+    for (const segment of segments.segmentKeys(key)) purged += index.purge(segment, purge.soft, now);
+    // Segments in flight, also of a file whose first segment has not told its length yet.
+    const prefix = segmentKeyPrefix(key);
+    stopped += registry.invalidateWhere((fetch) => fetch.key.startsWith(prefix), purge.hard);
+    if (!purge.soft) segments.forget(key, index);
+    return { purged, stopped };
   }
 }
 

@@ -8,6 +8,13 @@ import type { RequestHead } from '../http1/message.js';
 import type { OriginResponseHandler } from '../net/origin-connection.js';
 import type { OriginPool, OriginRequest } from '../net/origin-pool.js';
 import { isFromTier } from './tier.js';
+import type { ProxyContext } from './context.js';
+
+/** A cache fetch (a miss, a revalidation, a segment) goes upstream: through the shield when there is one. */
+export function cacheFetchRequest(ctx: ProxyContext, request: RequestHead, head: string, handler: OriginResponseHandler): OriginRequest {
+  if (ctx.shield) return ctx.shield.request(ctx.pool, request, ctx.options.viaName, head, handler);
+  return ctx.pool.request(head, { expectNoBody: false, hasBody: false }, handler);
+}
 
 export class Shield {
   fallbacks = 0;
