@@ -26,6 +26,11 @@ export interface Proxy {
   stats(): StatsSnapshot;
   /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
   storeCommitted(): Promise<void>;
+  /**
+   * H1: a new certificate and key (PEM) for TLS connections from now on; connections already open
+   * keep theirs. Throws (and the running pair stays) when the PEM does not load or TLS is off.
+   */
+  reloadTls(material: { cert: string | Buffer; key: string | Buffer }): void;
   readonly options: ResolvedOptions;
 }
 
@@ -80,7 +85,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
   };
-  const listener = new Listener(options, {
+  const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { cert: options.tlsCert, key: options.tlsKey } : undefined;
+  const h2 = {
+    maxConcurrentStreams: options.h2MaxConcurrentStreams,
+    maxHeaderListSize: options.h2MaxHeaderListSize,
+    resetLimit: options.h2ResetLimit,
+    pingLimit: options.h2PingLimit,
+    settingsLimit: options.h2SettingsLimit,
+  };
+  const listener = new Listener({ ...options, tls, h2 }, {
     onExchange: (exchange) => handleExchange(ctx, exchange),
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
@@ -89,6 +102,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     onConnectionRefused: (reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ reason, client }, 'connection refused');
+    },
+    onHttp2Abuse: (kind, reason, client) => {
+      ctx.stats.protocolErrors++;
+      logger.warn({ kind, reason, client }, 'http2 limit');
     },
   });
   const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry });
@@ -106,7 +123,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
         });
         logger.info({ admin: `${adminAddress.address}:${adminAddress.port}` }, 'admin listening (/stats, /metrics)');
       }
-      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin }, 'streamcache listening');
+      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin, tls: tls !== undefined, h2c: options.h2c }, 'streamcache listening');
       return address;
     },
     async close(deadlineMs = options.closeDeadline) {
@@ -121,6 +138,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     stats: () => statsSnapshot(sources()),
     storeCommitted: async () => {
       await store.committed();
+    },
+    reloadTls: (material) => {
+      listener.reloadTls(material);
+      logger.info('TLS certificate reloaded');
     },
   };
 }

@@ -1,0 +1,245 @@
+// One HTTP/2 stream as the host of one ClientExchange: the proxy serves it like any HTTP/1.1
+// request, and this adapter turns the HTTP/1.1 response it writes into HTTP/2. The exchange's
+// bytes are read back by OwnResponseDecoder (src/http1/own-response.ts): its head becomes a HEADERS frame without the hop-by-hop fields, its body (chunk framing removed) becomes
+// DATA frames, a clean end is END_STREAM and an abrupt end is RST_STREAM(INTERNAL_ERROR) (H2). The
+// body views are handed to the stream as they are, so a hit or a live chunk is still not copied
+// per client before nghttp2 frames it.
+//
+// Framing, HPACK and flow control are node:http2's. Backpressure is the stream's own: a stream
+// whose peer gives no window holds its writes (up to the reader's write-ahead) and nothing else.
+import http2, { type ServerHttp2Stream } from 'node:http2';
+import { HeaderFields } from '../http1/headers.js';
+import type { BodyFraming, RequestHead } from '../http1/message.js';
+import { OwnResponseDecoder } from '../http1/own-response.js';
+import { withoutHopByHop } from '../http1/semantics.js';
+import { ClientExchange, type ExchangeHost } from './client-exchange.js';
+import { Deadline } from './deadline.js';
+import type { OutgoingBytes } from './output-batch.js';
+
+const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
+/** An HTTP/2 request has every capability of an HTTP/1.1 one (chunk-free streaming, persistence). */
+const HTTP11 = { major: 1, minor: 1 };
+const END_STREAM_FLAG = 0x1;
+/** Fields a response to an HTTP/2 client never carries (RFC 9113 §8.2.2), besides the hop-by-hop ones. */
+const NOT_IN_HTTP2: ReadonlySet<string> = new Set(['http2-settings']);
+
+export interface H2StreamEvents {
+  /** The exchange's response ended or the stream closed: the session forgets the stream. */
+  onStreamClosed(host: H2StreamHost, clientCancelled: boolean): void;
+}
+
+/**
+ * writing   the response is open (the head may or may not be out)
+ * ended     END_STREAM written (or about to be, after the queued DATA)
+ * reset     RST_STREAM sent, by us or by the client, or the session died
+ */
+type StreamState = 'writing' | 'ended' | 'reset';
+
+export class H2StreamHost implements ExchangeHost {
+  readonly exchange: ClientExchange;
+  readonly remoteAddress: string;
+  private streamState: StreamState = 'writing';
+  private readonly decoder: OwnResponseDecoder;
+  private responded = false;
+  /** Body chunks the parser produced during the current write(), handed to the stream after it. */
+  private out: Buffer[] = [];
+  private writesIssued = 0;
+  private writesDone = 0;
+  /** Write callbacks waiting for every stream write issued before them to finish. */
+  private waiters: Array<{ after: number; callback: (err?: Error | null) => void }> = [];
+  private readonly sendTimer = new Deadline();
+  private closedReported = false;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    request: RequestHead,
+    endStream: boolean,
+    private readonly sendTimeout: number,
+    private readonly events: H2StreamEvents,
+  ) {
+    this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
+    this.exchange = new ClientExchange(this, request, requestFraming(request, endStream), true);
+    this.decoder = new OwnResponseDecoder(
+      {
+        onHead: (status, headers, bodyless) => this.onResponseHead(status, headers, bodyless),
+        onBody: (chunk) => this.out.push(chunk),
+      },
+      request.method === 'HEAD',
+    );
+    stream.on('data', (chunk: Buffer) => this.onRequestData(chunk));
+    stream.on('end', () => this.exchange.bodyComplete());
+    stream.on('drain', () => this.sendTimer.disarm());
+    stream.on('error', () => {}); // 'close' follows; a reset by the client is not our error
+    stream.on('close', () => this.onStreamClose());
+  }
+
+  // ---- request body ----
+
+  private onRequestData(chunk: Buffer): void {
+    // A response that ended without reading the body (a 400, say) discards the rest.
+    if (this.streamState !== 'writing') return;
+    if (!this.exchange.pushBody(chunk)) this.stream.pause();
+  }
+
+  resumeReading(): void {
+    if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  // ---- ExchangeHost: response ----
+
+  canPersist(): boolean {
+    // Nothing to keep or close per request: the connection is the session's.
+    return true;
+  }
+
+  write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
+    if (this.streamState !== 'writing' || this.stream.destroyed) {
+      onWritten?.(null);
+      return false;
+    }
+    for (const piece of Array.isArray(data) ? data : [data as OutgoingBytes]) {
+      const error = this.decoder.feed(typeof piece === 'string' ? Buffer.from(piece, 'latin1') : piece);
+      // Our own response does not parse: nothing sane can follow on this stream.
+      if (error) {
+        onWritten?.(null);
+        this.reset(NGHTTP2_INTERNAL_ERROR);
+        return false;
+      }
+    }
+    return this.flushBody(onWritten);
+  }
+
+  writeNow(data: OutgoingBytes): boolean {
+    return this.write(data);
+  }
+
+  get bufferedBytes(): number {
+    return this.stream.writableLength;
+  }
+
+  waitDrain(_exchange: ClientExchange, callback: () => void): void {
+    if (!this.stream.writableNeedDrain || this.streamState !== 'writing') return callback();
+    this.stream.once('drain', callback);
+  }
+
+  exchangeEnded(_exchange: ClientExchange, abrupt: boolean): void {
+    if (this.streamState !== 'writing') return;
+    if (abrupt) return this.reset(NGHTTP2_INTERNAL_ERROR);
+    this.streamState = 'ended';
+    this.sendTimer.stop();
+    if (!this.responded) {
+      // The exchange ended without a head: only possible through a bug upstream; never a clean end.
+      return this.reset(NGHTTP2_INTERNAL_ERROR);
+    }
+    if (!this.stream.writableEnded) this.stream.end();
+    // Unread request body: the peer is told to stop sending it (RFC 9113 §8.1).
+    if (!this.stream.readableEnded) this.stream.resume();
+  }
+
+  // ---- the HTTP/1.1 response, translated ----
+
+  private onResponseHead(status: number, headers: HeaderFields, bodyless: boolean): void {
+    if (status < 200) return; // an interim response (100 Continue): HTTP/2 clients do without
+    const fields: Record<string, string | string[] | number> = { ':status': status };
+    for (const [name, value] of withoutHopByHop(headers, NOT_IN_HTTP2)) {
+      const key = name.toLowerCase();
+      const earlier = fields[key];
+      if (earlier === undefined) fields[key] = value;
+      else if (Array.isArray(earlier)) earlier.push(value);
+      else fields[key] = [earlier as string, value];
+    }
+    this.responded = true;
+    if (this.stream.destroyed || this.stream.headersSent) return;
+    this.stream.respond(fields, { endStream: bodyless });
+    if (bodyless) this.streamState = 'ended';
+  }
+
+  private flushBody(onWritten?: (err?: Error | null) => void): boolean {
+    const chunks = this.out;
+    this.out = [];
+    let ok = true;
+    for (let i = 0; i < chunks.length; i++) {
+      const last = i === chunks.length - 1;
+      this.writesIssued++;
+      ok = this.stream.write(chunks[i], (err) => this.writeFinished(last ? onWritten : undefined, err));
+    }
+    if (chunks.length === 0 && onWritten) {
+      // Nothing of this call points into a buffer; the writes before it may still do.
+      if (this.writesDone === this.writesIssued) queueMicrotask(() => onWritten(null));
+      else this.waiters.push({ after: this.writesIssued, callback: onWritten });
+    }
+    // A client that gives no window for the send timeout loses the stream, not the session.
+    if (!ok && !this.sendTimer.armed) this.sendTimer.arm(this.sendTimeout, () => this.reset(NGHTTP2_CANCEL));
+    return ok;
+  }
+
+  private writeFinished(callback: ((err?: Error | null) => void) | undefined, err?: Error | null): void {
+    this.writesDone++;
+    callback?.(err ?? null);
+    while (this.waiters.length > 0 && this.waiters[0].after <= this.writesDone) this.waiters.shift()!.callback(null);
+  }
+
+  /** RST_STREAM: the client sees the stream end without END_STREAM (O2, L4); the session goes on. */
+  private reset(code: number): void {
+    if (this.streamState === 'reset') return;
+    this.streamState = 'reset';
+    this.sendTimer.stop();
+    if (!this.stream.destroyed && !this.stream.closed) this.stream.close(code);
+    if (this.exchange.isOpen) this.exchange.abort('stream reset');
+  }
+
+  private onStreamClose(): void {
+    this.sendTimer.stop();
+    const cancelled = this.exchange.isOpen;
+    if (this.streamState === 'writing') this.streamState = 'reset';
+    if (cancelled) this.exchange.clientGone();
+    for (const waiter of this.waiters.splice(0)) waiter.callback(null);
+    if (this.closedReported) return;
+    this.closedReported = true;
+    this.events.onStreamClosed(this, cancelled);
+  }
+}
+
+/** The request's body framing: a declared length, none (END_STREAM on HEADERS), else streamed until END_STREAM. */
+function requestFraming(request: RequestHead, endStream: boolean): BodyFraming {
+  if (endStream) return { kind: 'none' };
+  // nghttp2 checks that the DATA frames add up to a declared Content-Length.
+  const declared = request.headers.get('content-length');
+  if (declared !== undefined && /^\d+$/.test(declared)) return Number(declared) > 0 ? { kind: 'length', length: Number(declared) } : { kind: 'none' };
+  return { kind: 'chunked' };
+}
+
+/**
+ * The HTTP/1.1 request an HTTP/2 stream stands for: method and target from the pseudo-fields,
+ * Host from :authority (RFC 9113 §8.3.1), every other field as received and in order. Returns a
+ * short reason instead when the request cannot be one (a CONNECT, a missing :path).
+ */
+export function requestFromHttp2(rawHeaders: readonly string[], flags: number): { request: RequestHead; endStream: boolean } | string {
+  let method = '';
+  let path = '';
+  let authority = '';
+  const raw: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    const value = rawHeaders[i + 1];
+    if (name === ':method') method = value;
+    else if (name === ':path') path = value;
+    else if (name === ':authority') authority = value;
+    else if (name[0] !== ':') raw.push(name, value);
+  }
+  if (method === 'CONNECT') return 'CONNECT is not supported by a reverse proxy';
+  if (!method || !path) return 'HTTP/2 request without :method or :path';
+  const headers = new HeaderFields(raw);
+  if (authority) {
+    headers.delete('host');
+    headers.append('host', authority);
+  }
+  return { request: { method, target: path, version: HTTP11, headers }, endStream: (flags & END_STREAM_FLAG) !== 0 };
+}
+
+/** RFC 9113 §6.5.2: the size of a header list is the sum of name, value and 32 per field. */
+export function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) size += rawHeaders[i].length + rawHeaders[i + 1].length + 32;
+  return size;
+}
