@@ -7,7 +7,7 @@
 //
 // Framing, HPACK and flow control are node:http2's. Backpressure is the stream's own: a stream
 // whose peer gives no window holds its writes (up to the reader's write-ahead) and nothing else.
-import http2, { type ServerHttp2Stream } from 'node:http2';
+import type { ServerHttp2Stream } from 'node:http2';
 import { HeaderFields } from '../http1/headers.js';
 import type { BodyFraming, RequestHead } from '../http1/message.js';
 import { OwnResponseDecoder } from '../http1/own-response.js';
@@ -16,7 +16,6 @@ import { ClientExchange, type ExchangeHost } from './client-exchange.js';
 import { Deadline } from './deadline.js';
 import type { OutgoingBytes } from './output-batch.js';
 
-const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 /** An HTTP/2 request has every capability of an HTTP/1.1 one (chunk-free streaming, persistence). */
 const HTTP11 = { major: 1, minor: 1 };
 const END_STREAM_FLAG = 0x1;
@@ -102,7 +101,7 @@ export class H2StreamHost implements ExchangeHost {
       // Our own response does not parse: nothing sane can follow on this stream.
       if (error) {
         onWritten?.(null);
-        this.reset(NGHTTP2_INTERNAL_ERROR);
+        this.reset(`unreadable response: ${error}`);
         return false;
       }
     }
@@ -122,14 +121,14 @@ export class H2StreamHost implements ExchangeHost {
     this.stream.once('drain', callback);
   }
 
-  exchangeEnded(_exchange: ClientExchange, abrupt: boolean): void {
+  exchangeEnded(_exchange: ClientExchange, abrupt: boolean, reason?: string): void {
     if (this.streamState !== 'writing') return;
-    if (abrupt) return this.reset(NGHTTP2_INTERNAL_ERROR);
+    if (abrupt) return this.reset(reason ?? 'response aborted');
     this.streamState = 'ended';
     this.sendTimer.stop();
     if (!this.responded) {
       // The exchange ended without a head: only possible through a bug upstream; never a clean end.
-      return this.reset(NGHTTP2_INTERNAL_ERROR);
+      return this.reset('response ended without a head');
     }
     if (!this.stream.writableEnded) this.stream.end();
     // Unread request body: the peer is told to stop sending it (RFC 9113 §8.1).
@@ -169,7 +168,7 @@ export class H2StreamHost implements ExchangeHost {
       else this.waiters.push({ after: this.writesIssued, callback: onWritten });
     }
     // A client that gives no window for the send timeout loses the stream, not the session.
-    if (!ok && !this.sendTimer.armed) this.sendTimer.arm(this.sendTimeout, () => this.reset(NGHTTP2_CANCEL));
+    if (!ok && !this.sendTimer.armed) this.sendTimer.arm(this.sendTimeout, () => this.reset(`no window for ${this.sendTimeout} ms`));
     return ok;
   }
 
@@ -179,12 +178,17 @@ export class H2StreamHost implements ExchangeHost {
     while (this.waiters.length > 0 && this.waiters[0].after <= this.writesDone) this.waiters.shift()!.callback(null);
   }
 
-  /** RST_STREAM: the client sees the stream end without END_STREAM (O2, L4); the session goes on. */
-  private reset(code: number): void {
+  /**
+   * RST_STREAM(INTERNAL_ERROR): the client sees the stream end without END_STREAM (O2, L4); the
+   * session goes on. Not stream.close(code): node:http2 ends the writable side first there, and
+   * the END_STREAM that ending queues can leave before the RST_STREAM, a clean end to the client.
+   * A destroy with an error resets without ending; DATA already queued is still sent first.
+   */
+  private reset(reason: string): void {
     if (this.streamState === 'reset') return;
     this.streamState = 'reset';
     this.sendTimer.stop();
-    if (!this.stream.destroyed && !this.stream.closed) this.stream.close(code);
+    if (!this.stream.destroyed) this.stream.destroy(new Error(reason));
     if (this.exchange.isOpen) this.exchange.abort('stream reset');
   }
 
