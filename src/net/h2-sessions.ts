@@ -1,8 +1,9 @@
 // The HTTP/2 sessions of a listener: node:http2 does the framing, HPACK and flow control; this
 // file turns each stream into a ClientExchange (through H2StreamHost) and guards the session
 // against the floods HTTP/2 makes cheap for a client (H1, limits):
-//   - streams beyond maxConcurrentStreams are refused (REFUSED_STREAM), counted by us as well as
-//     by nghttp2, because a client may open them before it has acknowledged our SETTINGS;
+//   - streams beyond maxConcurrentStreams are refused (REFUSED_STREAM) by nghttp2, which tells
+//     node:http2 nothing; client stream ids only grow, so a gap before the next stream we are given
+//     is what we log (one line per session);
 //   - rapid reset (CVE-2023-44487): every stream the client cancels before its response ended
 //     cost us a dispatch; past `resetLimit` such cancellations in one second the session gets
 //     GOAWAY(ENHANCE_YOUR_CALM) and no further stream is dispatched, so the work per session is
@@ -72,6 +73,8 @@ class H2Session {
   /** GOAWAY sent: no stream is dispatched any more. */
   private condemned = false;
   private refusedLogged = false;
+  /** The id of the last client stream we were given (client ids are odd and only grow). */
+  private lastStreamId = -1;
   /** Streams dispatched to the proxy over the session's life (tests read the rapid-reset bound from it). */
   dispatched = 0;
   readonly remoteAddress: string;
@@ -100,14 +103,7 @@ class H2Session {
 
   private onStream(stream: ServerHttp2Stream, flags: number, rawHeaders: string[]): void {
     if (this.condemned) return void stream.close(NGHTTP2_REFUSED_STREAM);
-    const { limits } = this.config;
-    if (this.streams.size >= limits.maxConcurrentStreams) {
-      if (!this.refusedLogged) {
-        this.refusedLogged = true;
-        this.events.onHttp2Abuse('too-many-streams', `stream refused: more than ${limits.maxConcurrentStreams} streams open at once`, this.remoteAddress);
-      }
-      return void stream.close(NGHTTP2_REFUSED_STREAM);
-    }
+    this.noticeRefused(stream.id ?? 0);
     const size = headerListSize(rawHeaders);
     if (size > this.config.maxHeadSize) {
       const reason = `request header list of ${size} bytes passes the limit (${this.config.maxHeadSize} bytes)`;
@@ -122,6 +118,16 @@ class H2Session {
     this.dispatched++;
     this.idle.disarm();
     this.events.onExchange(host.exchange);
+  }
+
+  /** Ids skipped since the last stream were refused before node:http2 made streams of them. */
+  private noticeRefused(id: number): void {
+    const skipped = this.lastStreamId < 0 ? (id - 1) / 2 : (id - this.lastStreamId) / 2 - 1;
+    this.lastStreamId = id;
+    if (skipped <= 0 || this.refusedLogged) return;
+    this.refusedLogged = true;
+    const { maxConcurrentStreams } = this.config.limits;
+    this.events.onHttp2Abuse('too-many-streams', `${skipped} stream(s) refused: more than ${maxConcurrentStreams} streams open at once (or past node:http2's header or memory limits)`, this.remoteAddress);
   }
 
   /** A request that never reaches the proxy: the status and reason, and a log line (P1, P2). */
