@@ -183,7 +183,10 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   for (const key of durations) checkPositiveInteger(merged[key], key);
   for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow', 'backlogWarningBytes'] as const) checkPositiveInteger(merged[key], key);
   for (const key of ['h2MaxConcurrentStreams', 'h2MaxHeaderListSize', 'h2ResetLimit', 'h2PingLimit', 'h2SettingsLimit'] as const) checkPositiveInteger(merged[key], key);
-  if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) throw new OptionError(`${merged.tlsCert === undefined ? 'tlsCert' : 'tlsKey'}: required with ${merged.tlsCert === undefined ? 'tlsKey' : 'tlsCert'} (TLS needs both)`);
+  if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) {
+    const [given, missing] = merged.tlsCert === undefined ? ['tlsKey', 'the certificate (tlsCert, --tls-cert)'] : ['tlsCert', 'the key (tlsKey, --tls-key)'];
+    throw new OptionError(`${given}: TLS needs a certificate and its key; ${missing} is missing`);
+  }
   for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
     if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
   }
