@@ -11,7 +11,10 @@
 //   - PING and SETTINGS floods: each frame costs nghttp2 an ACK; past `pingLimit` / `settingsLimit`
 //     frames in one second the session gets the same GOAWAY;
 //   - a request header list above maxHeadSize gets 431 (P2), as on HTTP/1; node:http2 resets
-//     streams whose list passes maxHeaderListSize (advertised) before we see them.
+//     streams whose list passes maxHeaderListSize (advertised) before we see them;
+//   - a client that stops reading: when no write of any stream reaches the socket for sendTimeout
+//     while the connection's window is used up, the session is destroyed (as an HTTP/1 socket is).
+//     A single stream without window is the client's flow control, held as long as it likes (H3).
 import http2, { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { H2StreamHost, headerListSize, requestFromHttp2 } from './h2-stream-host.js';
@@ -70,6 +73,9 @@ class H2Session {
   private readonly pings = new RateWindow();
   private readonly settings = new RateWindow();
   private readonly idle = new Deadline();
+  /** Armed while some stream's writes wait: fires when none progressed for sendTimeout. */
+  private readonly send = new Deadline();
+  private readonly onSendTimeout = (): void => this.checkProgress();
   /** GOAWAY sent: no stream is dispatched any more. */
   private condemned = false;
   private refusedLogged = false;
@@ -96,6 +102,7 @@ class H2Session {
     session.on('error', () => {}); // 'close' follows; a broken client is not our error
     session.on('close', () => {
       this.idle.stop();
+      this.send.stop();
       this.onGone(this);
     });
     this.armIdle();
@@ -111,8 +118,14 @@ class H2Session {
     }
     const parsed = requestFromHttp2(rawHeaders, flags);
     if (typeof parsed === 'string') return this.answerDirectly(stream, 400, parsed);
-    const host = new H2StreamHost(stream, parsed.request, parsed.endStream, this.config.sendTimeout, {
+    const host = new H2StreamHost(stream, parsed.request, parsed.endStream, {
       onStreamClosed: (closed, cancelled) => this.onStreamClosed(closed, cancelled),
+      onBlocked: () => {
+        if (!this.send.armed) this.send.arm(this.config.sendTimeout, this.onSendTimeout);
+      },
+      onProgress: () => {
+        if (this.send.armed) this.send.arm(this.config.sendTimeout, this.onSendTimeout);
+      },
     });
     this.streams.add(host);
     this.dispatched++;
@@ -134,6 +147,8 @@ class H2Session {
   private answerDirectly(stream: ServerHttp2Stream, status: number, reason: string): void {
     this.events.onProtocolError(status, reason, this.remoteAddress);
     stream.on('error', () => {});
+    // The client may have reset it already (in the same read as its HEADERS).
+    if (stream.destroyed || stream.closed) return;
     stream.respond({ ':status': status, 'content-type': 'text/plain' });
     stream.end(`${reason}\n`);
   }
@@ -144,6 +159,19 @@ class H2Session {
       this.goAway('rapid-reset', `more than ${this.config.limits.resetLimit} streams cancelled by the client in one second`);
     }
     if (this.streams.size === 0) this.armIdle();
+  }
+
+  /** No write reached the socket for sendTimeout: a client that reads nothing at all is dropped. */
+  private checkProgress(): void {
+    const waiting = [...this.streams].some((h) => h.bufferedBytes > 0);
+    if (!waiting) return;
+    const window = this.session.destroyed ? 0 : (this.session.state.remoteWindowSize ?? 0);
+    // Window left on the connection: the waiting streams are held by their own flow control.
+    if (window > 0) return this.send.arm(this.config.sendTimeout, this.onSendTimeout);
+    const reason = `HTTP/2 client read nothing for ${this.config.sendTimeout} ms: connection closed`;
+    this.events.onProtocolError(0, reason, this.remoteAddress);
+    for (const host of [...this.streams]) host.abort(reason);
+    setImmediate(() => this.session.destroy());
   }
 
   /** GOAWAY(ENHANCE_YOUR_CALM): streams in progress are cut, the session closes. */

@@ -6,14 +6,14 @@
 // per client before nghttp2 frames it.
 //
 // Framing, HPACK and flow control are node:http2's. Backpressure is the stream's own: a stream
-// whose peer gives no window holds its writes (up to the reader's write-ahead) and nothing else.
+// whose peer gives no window holds its writes (up to the reader's write-ahead) and nothing else;
+// it is never cut for that (H3). The send timeout is the session's (src/net/h2-sessions.ts).
 import type { ServerHttp2Stream } from 'node:http2';
 import { HeaderFields } from '../http1/headers.js';
 import type { BodyFraming, RequestHead } from '../http1/message.js';
 import { OwnResponseDecoder } from '../http1/own-response.js';
 import { withoutHopByHop } from '../http1/semantics.js';
 import { ClientExchange, type ExchangeHost } from './client-exchange.js';
-import { Deadline } from './deadline.js';
 import type { OutgoingBytes } from './output-batch.js';
 
 /** An HTTP/2 request has every capability of an HTTP/1.1 one (chunk-free streaming, persistence). */
@@ -25,6 +25,10 @@ const NOT_IN_HTTP2: ReadonlySet<string> = new Set(['http2-settings']);
 export interface H2StreamEvents {
   /** The exchange's response ended or the stream closed: the session forgets the stream. */
   onStreamClosed(host: H2StreamHost, clientCancelled: boolean): void;
+  /** A write left the stream's buffer full: the session watches for progress (send timeout). */
+  onBlocked(): void;
+  /** A write of the stream reached the socket: the client is reading. */
+  onProgress(): void;
 }
 
 /**
@@ -46,14 +50,12 @@ export class H2StreamHost implements ExchangeHost {
   private writesDone = 0;
   /** Write callbacks waiting for every stream write issued before them to finish. */
   private waiters: Array<{ after: number; callback: (err?: Error | null) => void }> = [];
-  private readonly sendTimer = new Deadline();
   private closedReported = false;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
     request: RequestHead,
     endStream: boolean,
-    private readonly sendTimeout: number,
     private readonly events: H2StreamEvents,
   ) {
     this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
@@ -67,7 +69,6 @@ export class H2StreamHost implements ExchangeHost {
     );
     stream.on('data', (chunk: Buffer) => this.onRequestData(chunk));
     stream.on('end', () => this.exchange.bodyComplete());
-    stream.on('drain', () => this.sendTimer.disarm());
     stream.on('error', () => {}); // 'close' follows; a reset by the client is not our error
     stream.on('close', () => this.onStreamClose());
   }
@@ -125,7 +126,6 @@ export class H2StreamHost implements ExchangeHost {
     if (this.streamState !== 'writing') return;
     if (abrupt) return this.reset(reason ?? 'response aborted');
     this.streamState = 'ended';
-    this.sendTimer.stop();
     if (!this.responded) {
       // The exchange ended without a head: only possible through a bug upstream; never a clean end.
       return this.reset('response ended without a head');
@@ -167,15 +167,20 @@ export class H2StreamHost implements ExchangeHost {
       if (this.writesDone === this.writesIssued) queueMicrotask(() => onWritten(null));
       else this.waiters.push({ after: this.writesIssued, callback: onWritten });
     }
-    // A client that gives no window for the send timeout loses the stream, not the session.
-    if (!ok && !this.sendTimer.armed) this.sendTimer.arm(this.sendTimeout, () => this.reset(`no window for ${this.sendTimeout} ms`));
+    if (!ok) this.events.onBlocked();
     return ok;
   }
 
   private writeFinished(callback: ((err?: Error | null) => void) | undefined, err?: Error | null): void {
     this.writesDone++;
+    this.events.onProgress();
     callback?.(err ?? null);
     while (this.waiters.length > 0 && this.waiters[0].after <= this.writesDone) this.waiters.shift()!.callback(null);
+  }
+
+  /** The session is going away abruptly: this stream is reset, never left to look complete. */
+  abort(reason: string): void {
+    this.reset(reason);
   }
 
   /**
@@ -187,13 +192,11 @@ export class H2StreamHost implements ExchangeHost {
   private reset(reason: string): void {
     if (this.streamState === 'reset') return;
     this.streamState = 'reset';
-    this.sendTimer.stop();
     if (!this.stream.destroyed) this.stream.destroy(new Error(reason));
     if (this.exchange.isOpen) this.exchange.abort('stream reset');
   }
 
   private onStreamClose(): void {
-    this.sendTimer.stop();
     const cancelled = this.exchange.isOpen;
     if (this.streamState === 'writing') this.streamState = 'reset';
     if (cancelled) this.exchange.clientGone();

@@ -126,6 +126,7 @@ export class Listener {
       timer.stop();
       socket.off('data', onData);
       socket.off('end', onEnd);
+      // Paused, so that the bytes given back wait in the socket's buffer for their new reader.
       socket.pause();
       if (seen.length > 0) socket.unshift(seen);
       if (verdict === 'h2') return h2.accept(socket);
