@@ -140,4 +140,16 @@ describe('HTTP/2 abuse: floods end in GOAWAY(ENHANCE_YOUR_CALM) after bounded wo
     expect(log.lines.filter((l) => l.kind === 'settings-flood')).toHaveLength(1);
     expect(String(log.lines.find((l) => l.kind === 'settings-flood')?.reason)).toMatch(/more than 100 SETTINGS frames in one second/);
   });
+
+  it('P2: a client that reads nothing at all is dropped after sendTimeout: its stream is reset, one log line', async () => {
+    const { proxy, log } = await setup((_req, res) => res.send({ body: 'r'.repeat(1_000_000), framing: 'chunked', chunkSizes: [65_536] }), { sendTimeout: 300 });
+    const c = await raw(proxy.port);
+    // No WINDOW_UPDATE ever: the connection's 64 KiB window is all the proxy may send.
+    c.send(getHeaders(1, '/big', 't'));
+    const reset = await c.waitFor((f) => f.type === FRAME.RST_STREAM && f.streamId === 1, 5000);
+    expect(reset).not.toBeNull();
+    await c.closed;
+    expect(c.frames.some((f) => f.type === FRAME.DATA && f.streamId === 1 && (f.flags & 1) === 1)).toBe(false);
+    expect(log.lines.some((l) => /HTTP\/2 client read nothing for 300 ms/.test(String(l.reason)))).toBe(true);
+  });
 });

@@ -48,7 +48,8 @@ describe('H3: many EventSource streams on one connection', () => {
   it('H3, R7: a stalled stream is held by flow control only: the others go on, and it gets the whole body when it reads again', async () => {
     const list = events(40, 8_000);
     const expected = list.join('');
-    const { proxy } = await startOriginAndProxy(cleanups, sseOrigin(list, 5) as never, { h2c: true });
+    // A send timeout far shorter than the stall: one stream without window is flow control, not a dead client.
+    const { proxy } = await startOriginAndProxy(cleanups, sseOrigin(list, 5) as never, { h2c: true, sendTimeout: 200 });
     const s = connectH2(proxy.port);
     cleanups.push(() => closeSession(s));
     const stalled: ClientHttp2Stream = s.request({ ':path': '/big-events' });
@@ -62,6 +63,9 @@ describe('H3: many EventSource streams on one connection', () => {
       stalled.pause();
     });
     stalled.on('end', () => (stalledEnded = true));
+    stalled.on('error', (err: Error) => {
+      throw new Error(`the stalled stream must be held, not reset: ${err.message}`);
+    });
     const others = await Promise.all(Array.from({ length: 9 }, () => h2Request(s, '/big-events')));
     for (const r of others) expect(r.body.toString()).toBe(expected);
     // The others are complete; the stalled stream holds what flow control let through: its window
@@ -69,6 +73,7 @@ describe('H3: many EventSource streams on one connection', () => {
     const heldBytes = stalledChunks.reduce((n, c) => n + c.length, 0) + stalled.readableLength;
     expect(stalledEnded).toBe(false);
     expect(heldBytes).toBeLessThan(200_000);
+    await delay(600);
     const done = new Promise<void>((resolve) => stalled.on('end', resolve));
     stalled.resume();
     await done;
