@@ -216,7 +216,9 @@ export class H2Sessions {
     };
     this.server = http2.createServer(options);
     this.server.on('session', (session: ServerHttp2Session) => {
-      if (this.shuttingDown) return void session.destroy();
+      // Not at once: node:http2 hands the session the bytes read before it existed on the next
+      // tick, and a session destroyed before that throws there (an uncaught TypeError).
+      if (this.shuttingDown) return void setImmediate(() => session.destroy());
       const tracked = new H2Session(session, config, events, (gone) => {
         this.sessions.delete(gone);
         this.dispatchedByClosed += gone.dispatched;
