@@ -1,26 +1,21 @@
 // One HTTP/2 stream as the host of one ClientExchange: the proxy serves it like any HTTP/1.1
-// request, and this adapter turns the HTTP/1.1 response it writes into HTTP/2. The exchange's
-// bytes are read back by OwnResponseDecoder (src/http1/own-response.ts): its head becomes a HEADERS frame without the hop-by-hop fields, its body (chunk framing removed) becomes
-// DATA frames, a clean end is END_STREAM and an abrupt end is RST_STREAM(INTERNAL_ERROR) (H2). The
-// body views are handed to the stream as they are, so a hit or a live chunk is still not copied
-// per client before nghttp2 frames it.
+// request, and its ResponseWriter (src/stream/http2-writer.ts) sends the response through this
+// host's Http2Output: HEADERS without hop-by-hop fields, DATA views handed to nghttp2 as they are
+// (no copy per client before framing), END_STREAM at a clean end, RST_STREAM(INTERNAL_ERROR) at
+// an abrupt one (H2). HTTP/1 bytes have no place here: a raw write is a bug, and resets the stream.
 //
 // Framing, HPACK and flow control are node:http2's. Backpressure is the stream's own: a stream
-// whose peer gives no window holds its writes (up to the reader's write-ahead) and nothing else;
+// whose peer gives no window holds its writes (up to the writer's write-ahead) and nothing else;
 // it is never cut for that (H3). The send timeout is the session's (src/net/h2-sessions.ts).
 import type { ServerHttp2Stream } from 'node:http2';
 import { HeaderFields } from '../http1/headers.js';
 import type { BodyFraming, RequestHead } from '../http1/message.js';
-import { OwnResponseDecoder } from '../http1/own-response.js';
-import { withoutHopByHop } from '../http1/semantics.js';
-import { ClientExchange, type ExchangeHost } from './client-exchange.js';
+import { ClientExchange, type ExchangeHost, type Http2Output } from './client-exchange.js';
 import type { OutgoingBytes } from './output-batch.js';
 
 /** An HTTP/2 request has every capability of an HTTP/1.1 one (chunk-free streaming, persistence). */
 const HTTP11 = { major: 1, minor: 1 };
 const END_STREAM_FLAG = 0x1;
-/** Fields a response to an HTTP/2 client never carries (RFC 9113 §8.2.2), besides the hop-by-hop ones. */
-const NOT_IN_HTTP2: ReadonlySet<string> = new Set(['http2-settings']);
 
 export interface H2StreamEvents {
   /** The exchange's response ended or the stream closed: the session forgets the stream. */
@@ -38,13 +33,12 @@ export interface H2StreamEvents {
  */
 type StreamState = 'writing' | 'ended' | 'reset';
 
-export class H2StreamHost implements ExchangeHost {
+export class H2StreamHost implements ExchangeHost, Http2Output {
   readonly exchange: ClientExchange;
   readonly remoteAddress: string;
   private streamState: StreamState = 'writing';
-  private readonly decoder: OwnResponseDecoder;
   private responded = false;
-  /** Body chunks the parser produced during the current write(), handed to the stream after it. */
+  /** DATA views to hand to the stream (flushBody). */
   private out: Buffer[] = [];
   private writesIssued = 0;
   private writesDone = 0;
@@ -60,13 +54,6 @@ export class H2StreamHost implements ExchangeHost {
   ) {
     this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
     this.exchange = new ClientExchange(this, request, requestFraming(request, endStream), true);
-    this.decoder = new OwnResponseDecoder(
-      {
-        onHead: (status, headers, bodyless) => this.onResponseHead(status, headers, bodyless),
-        onBody: (chunk) => this.out.push(chunk),
-      },
-      request.method === 'HEAD',
-    );
     stream.on('data', (chunk: Buffer) => this.onRequestData(chunk));
     stream.on('end', () => this.exchange.bodyComplete());
     stream.on('error', () => {}); // 'close' follows; a reset by the client is not our error
@@ -92,21 +79,10 @@ export class H2StreamHost implements ExchangeHost {
     return true;
   }
 
-  write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
-    if (this.streamState !== 'writing' || this.stream.destroyed) {
-      onWritten?.(null);
-      return false;
-    }
-    for (const piece of Array.isArray(data) ? data : [data as OutgoingBytes]) {
-      const error = this.decoder.feed(typeof piece === 'string' ? Buffer.from(piece, 'latin1') : piece);
-      // Our own response does not parse: nothing sane can follow on this stream.
-      if (error) {
-        onWritten?.(null);
-        this.reset(`unreadable response: ${error}`);
-        return false;
-      }
-    }
-    return this.flushBody(onWritten);
+  write(_data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
+    onWritten?.(null);
+    this.reset('HTTP/1 bytes written to an HTTP/2 stream');
+    return false;
   }
 
   writeNow(data: OutgoingBytes): boolean {
@@ -135,22 +111,28 @@ export class H2StreamHost implements ExchangeHost {
     if (!this.stream.readableEnded) this.stream.resume();
   }
 
-  // ---- the HTTP/1.1 response, translated ----
+  // ---- Http2Output: the response as HEADERS and DATA (the HTTP/2 ResponseWriter's way) ----
 
-  private onResponseHead(status: number, headers: HeaderFields, bodyless: boolean): void {
-    if (status < 200) return; // an interim response (100 Continue): HTTP/2 clients do without
-    const fields: Record<string, string | string[] | number> = { ':status': status };
-    for (const [name, value] of withoutHopByHop(headers, NOT_IN_HTTP2)) {
-      const key = name.toLowerCase();
-      const earlier = fields[key];
-      if (earlier === undefined) fields[key] = value;
-      else if (Array.isArray(earlier)) earlier.push(value);
-      else fields[key] = [earlier as string, value];
-    }
+  get http2(): Http2Output {
+    return this;
+  }
+
+  respond(status: number, fields: Record<string, string | string[]>, endStream: boolean): void {
+    if (this.streamState !== 'writing' || this.responded || this.stream.destroyed) return;
     this.responded = true;
-    if (this.stream.destroyed || this.stream.headersSent) return;
-    this.stream.respond(fields, { endStream: bodyless });
-    if (bodyless) this.streamState = 'ended';
+    this.stream.respond({ ...fields, ':status': status }, { endStream });
+    if (endStream) this.streamState = 'ended';
+  }
+
+  data(view: Buffer): boolean {
+    if (this.streamState !== 'writing' || this.stream.destroyed) return false;
+    this.out.push(view);
+    return this.flushBody();
+  }
+
+  afterWrites(callback: () => void): void {
+    if (this.writesDone === this.writesIssued || this.stream.destroyed) return queueMicrotask(callback);
+    this.waiters.push({ after: this.writesIssued, callback });
   }
 
   private flushBody(onWritten?: (err?: Error | null) => void): boolean {

@@ -181,4 +181,26 @@ describe('H2: every stream is served like an HTTP/1.1 request', () => {
     expect(head.body.length).toBe(0);
     expect(head.endedCleanly).toBe(true);
   });
+
+  it('H2, K3: the deliver hook edits the head an HTTP/2 client gets', async () => {
+    const { proxy } = await setup((_req, res) => res.send({ headers: [CACHEABLE], body: 'delivered' }), {
+      h2c: true,
+      hooks: { deliver: (ctx) => void ctx.headers.set('X-Delivered', `status ${ctx.status}`) },
+    });
+    const s = session(proxy.port);
+    const miss = await h2Request(s, '/d');
+    const hit = await h2Request(s, '/d');
+    expect(miss.headers['x-delivered']).toBe('status 200');
+    expect(hit.headers['x-delivered']).toBe('status 200');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body.toString()).toBe('delivered');
+  });
+
+  it('H2: with streaming off, a body of unknown length comes whole with Content-Length and END_STREAM', async () => {
+    const { proxy } = await setup((_req, res) => res.send({ headers: [CACHEABLE], body: 'w'.repeat(30_000), framing: 'chunked', chunkSizes: [5_000], gapMs: 5 }), { h2c: true, stream: false });
+    const res = await h2Request(session(proxy.port), '/whole');
+    expect(res.endedCleanly).toBe(true);
+    expect(res.headers['content-length']).toBe('30000');
+    expect(res.body.length).toBe(30_000);
+  });
 });
