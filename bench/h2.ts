@@ -12,8 +12,8 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import type { ClientMessage, SseJob, SseResult } from './clients.js';
 import { ForeignLoad, LatencyHistogram, envNumber, errorText, fixed, int, printMachine, printTable, procMemory, runMain, waitForIdle } from './common.js';
-import { runClient, startServer } from './harness.js';
-import type { SseOriginOptions } from './servers.js';
+import { runClient, startServer, type RunningServer } from './harness.js';
+import type { ServerKind, SseOriginOptions } from './servers.js';
 
 const FANOUT = (process.env.BENCH_H2_FANOUT ?? '1000x10,1000x100').split(',').map((spec) => {
   const [n, m] = spec.split('x').map(Number);
@@ -43,10 +43,9 @@ interface FanoutRow {
 }
 
 async function fanout(protocol: FanoutRow['protocol'], streams: number, connections: number): Promise<FanoutRow> {
-  const origin = await startServer('sse-origin', JSON.stringify({ intervalMs: INTERVAL_MS, durationMs: STREAM_S * 1000 } satisfies SseOriginOptions));
-  const proxy = await startServer('streamcache', origin.port, PROXY_OPTIONS);
   const row: FanoutRow = { protocol, streams, connections, full: 0, events: 0, originRequests: 0, live: new LatencyHistogram(), peakRssMb: NaN, cpuS: NaN, foreignPct: NaN };
-  try {
+  const originArgs = ['sse-origin', JSON.stringify({ intervalMs: INTERVAL_MS, durationMs: STREAM_S * 1000 } satisfies SseOriginOptions)] as const;
+  await throughProxy(originArgs, row, async (origin, proxy) => {
     const workers: ChildProcess[] = [];
     const readies: Promise<void>[] = [];
     const jobs: Array<SseJob & { sessions: number }> = Array.from({ length: WORKERS }, (_, w) => ({
@@ -79,13 +78,22 @@ async function fanout(protocol: FanoutRow['protocol'], streams: number, connecti
       for (let i = 0; i < r.clients; i++) if (r.cleanPerClient[i] && r.lastIdPerClient[i] === row.events && r.eventsPerClient[i] === row.events) row.full++;
       if (r.errors.length > 0 && !row.error) row.error = r.errors[0];
     }
+  });
+  return row;
+}
+
+/** Starts an origin and streamcache (h2c) in front of it, runs `measure`, records its error in `row`, stops both. */
+async function throughProxy(originArgs: readonly [ServerKind, ...(string | number)[]], row: { error?: string }, measure: (origin: RunningServer, proxy: RunningServer) => Promise<void>): Promise<void> {
+  const origin = await startServer(...originArgs);
+  const proxy = await startServer('streamcache', origin.port, PROXY_OPTIONS);
+  try {
+    await measure(origin, proxy);
   } catch (err) {
     row.error = errorText(err);
   } finally {
     await proxy.stop();
     await origin.stop();
   }
-  return row;
 }
 
 interface HitRow {
@@ -103,11 +111,9 @@ function h2load(args: string[]): Promise<string> {
 }
 
 async function hits(protocol: 'HTTP/1.1' | 'HTTP/2 (h2c)'): Promise<HitRow> {
-  const origin = await startServer('origin', 1024, 'max-age=3600');
-  const proxy = await startServer('streamcache', origin.port, PROXY_OPTIONS);
   const streams = protocol === 'HTTP/1.1' ? 1 : HIT_STREAMS;
   const row: HitRow = { protocol, connections: HIT_CONNS, streams, reqPerS: NaN, succeeded: 0, done: 0 };
-  try {
+  await throughProxy(['origin', 1024, 'max-age=3600'], row, async (origin, proxy) => {
     const url = `http://127.0.0.1:${proxy.port}/hit`;
     await fetch(url).then((r) => r.arrayBuffer()); // the miss that fills the cache
     const out = await h2load([...(protocol === 'HTTP/1.1' ? ['--h1'] : []), '-D', String(HIT_S), '-c', String(HIT_CONNS), '-m', String(streams), '-t', '1', url]);
@@ -116,12 +122,7 @@ async function hits(protocol: 'HTTP/1.1' | 'HTTP/2 (h2c)'): Promise<HitRow> {
     row.done = Number(counts?.[3] ?? 0);
     row.succeeded = Number(counts?.[4] ?? 0);
     if ((await origin.stats()).requests !== 1) row.error = 'the origin saw more than the one miss';
-  } catch (err) {
-    row.error = errorText(err);
-  } finally {
-    await proxy.stop();
-    await origin.stop();
-  }
+  });
   return row;
 }
 

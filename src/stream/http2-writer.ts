@@ -6,71 +6,21 @@
 // apply; `buffered` comes only from streaming being off. Body views go to the stream as they are.
 import type { ClientExchange, Http2Output } from '../net/client-exchange.js';
 import type { HeaderFields } from '../http1/headers.js';
-import { HOP_BY_HOP, chooseClientFraming, type ClientFraming } from '../http1/semantics.js';
-import type { Http1WriterOptions } from './http1-writer.js';
-import { WRITE_AHEAD, type ErrorResponse, type OutgoingHead, type ResponseWriter } from './response-writer.js';
+import { HOP_BY_HOP } from '../http1/semantics.js';
+import type { ErrorResponse, OutgoingHead } from './response-writer.js';
+import { BaseResponseWriter, type WriterOptions } from './writer-base.js';
 
-const HTTP11 = { major: 1, minor: 1 };
-
-export class Http2ResponseWriter implements ResponseWriter {
-  status = 0;
-  firstByteAt: number | undefined = undefined;
-  bodyBytes = 0;
-  private framing: ClientFraming = 'none';
-  private finished = false;
-  /** `buffered`: the head and a copy of the body, held until end(). */
-  private heldHead: OutgoingHead | null = null;
-  private heldBody: Buffer[] = [];
-
+export class Http2ResponseWriter extends BaseResponseWriter {
   constructor(
-    private readonly exchange: ClientExchange,
+    exchange: ClientExchange,
     private readonly stream: Http2Output,
-    private readonly options: Http1WriterOptions = {},
-  ) {}
-
-  get headSent(): boolean {
-    return this.firstByteAt !== undefined;
-  }
-
-  get done(): boolean {
-    return this.finished;
-  }
-
-  get bufferedBytes(): number {
-    return this.exchange.bufferedBytes;
-  }
-
-  get room(): number {
-    return WRITE_AHEAD - this.exchange.bufferedBytes;
-  }
-
-  framingFor(status: number, knownLength: number | undefined): ClientFraming {
-    // `chunked` here means "length unknown, DATA until END_STREAM".
-    return chooseClientFraming(HTTP11, this.exchange.request.method, status, knownLength);
-  }
-
-  head(head: OutgoingHead): void {
-    if (this.finished) return;
-    this.framing = head.framing;
-    this.status = head.status;
-    if (head.framing === 'buffered') {
-      this.heldHead = head;
-      return;
-    }
-    this.send(head);
+    options: WriterOptions = {},
+  ) {
+    super(exchange, options);
   }
 
   body(view: Buffer): void {
-    if (this.finished || view.length === 0) return;
-    if (this.framing === 'buffered') {
-      this.bodyBytes += view.length;
-      // The view may belong to an origin socket's read: keep our own copy while we wait.
-      this.heldBody.push(Buffer.from(view));
-      return;
-    }
-    if (this.framing === 'none') return;
-    this.bodyBytes += view.length;
-    this.stream.data(view);
+    if (!this.settledBody(view)) this.stream.data(view);
   }
 
   live(view: Buffer): void {
@@ -79,17 +29,16 @@ export class Http2ResponseWriter implements ResponseWriter {
 
   flush(): void {
     // Nothing waits here: HEADERS and DATA are queued on the stream as they come, and node:http2
-    // sends what is queued at the end of the tick.
+    // sends what is queued at the end of the tick. (`chunked` framing means "length unknown,
+    // DATA until END_STREAM": an HTTP/2 request is read as HTTP/1.1, so F3 never applies.)
   }
 
   end(written?: () => void): void {
     if (this.finished) return;
-    if (this.heldHead) {
-      const held = this.heldHead;
-      this.heldHead = null;
-      this.send({ ...held, framing: 'length', length: this.bodyBytes });
-      for (const view of this.heldBody) this.stream.data(view);
-      this.heldBody = [];
+    const held = this.takeHeld();
+    if (held) {
+      this.sendHead(held.head);
+      for (const view of held.body) this.stream.data(view);
     }
     this.finished = true;
     if (written) this.stream.afterWrites(written);
@@ -114,12 +63,8 @@ export class Http2ResponseWriter implements ResponseWriter {
     this.exchange.end();
   }
 
-  onDrain(callback: () => void): void {
-    this.exchange.onDrain(callback);
-  }
-
   /** HEADERS for this head: its fields, the length, this response's own fields; the deliver hook first. */
-  private send(head: OutgoingHead): void {
+  protected sendHead(head: OutgoingHead): void {
     this.firstByteAt = performance.now();
     let status = head.status;
     let headers: HeaderFields = head.headers;
