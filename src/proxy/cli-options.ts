@@ -63,6 +63,7 @@ const VALUE_OPTIONS = [
   { flag: '--h2-reset-limit', key: 'h2ResetLimit', kind: 'count', arg: 'N', help: 'HTTP/2 streams a client may cancel per second before GOAWAY (rapid reset)' },
   { flag: '--h2-ping-limit', key: 'h2PingLimit', kind: 'count', arg: 'N', help: 'HTTP/2 PING frames per second per connection before GOAWAY' },
   { flag: '--h2-settings-limit', key: 'h2SettingsLimit', kind: 'count', arg: 'N', help: 'HTTP/2 SETTINGS frames per second per connection before GOAWAY' },
+  { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
 ] as const satisfies readonly ValueOption[];
 
 const SWITCH_OPTIONS = [
@@ -261,6 +262,7 @@ function configType(kind: ConfigKind): string {
 function describeDefault(option: ValueOption): string {
   const value = (DEFAULTS as Partial<Record<keyof ProxyOptions, unknown>>)[option.key];
   if (value === undefined) return '';
+  if (option.kind === 'size' && value === 0) return ' (default off)';
   return ` (default ${option.kind === 'size' ? formatSize(value as number) : String(value)})`;
 }
 

@@ -81,6 +81,9 @@ export interface ProxyOptions {
   h2PingLimit?: number;
   /** HTTP/2: SETTINGS frames per second per connection before GOAWAY. */
   h2SettingsLimit?: number;
+  // ---- B4 segmented caching ----
+  /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
+  segmentSize?: number;
 }
 
 export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin' | 'tlsCert' | 'tlsKey'>> & {
@@ -127,6 +130,7 @@ export const DEFAULTS = {
   h2ResetLimit: 100,
   h2PingLimit: 100,
   h2SettingsLimit: 100,
+  segmentSize: 0,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -205,10 +209,12 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
     rules,
+    // B4: 0 is off; any other value is a size.
+    segmentSize: merged.segmentSize === 0 ? 0 : parseSize(merged.segmentSize, 'segmentSize'),
   };
 }
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -219,7 +225,8 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex, compress } = rule as CacheRule;
+    const { path, regex, compress, segmentSize } = rule as CacheRule;
+    if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

@@ -203,4 +203,16 @@ describe('H2: every stream is served like an HTTP/1.1 request', () => {
     expect(res.headers['content-length']).toBe('30000');
     expect(res.body.length).toBe(30_000);
   });
+
+  it('H2, B1: a Range request over HTTP/2 gets 206 with Content-Range and exactly those bytes', async () => {
+    const body = Array.from({ length: 1000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const { proxy } = await setup((_req, res) => res.send({ headers: [CACHEABLE, ['ETag', '"r1"']], body }), { h2c: true });
+    const s = session(proxy.port);
+    await h2Request(s, '/r');
+    const part = await h2Request(s, '/r', { range: 'bytes=10-19' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe('bytes 10-19/1000');
+    expect(part.body.toString()).toBe(body.slice(10, 20));
+    expect(part.endedCleanly).toBe(true);
+  });
 });
