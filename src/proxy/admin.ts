@@ -6,6 +6,8 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import { reasonPhrase } from '../http1/serializer.js';
 import { connectionField } from '../http1/semantics.js';
 import { statsSnapshot, toPrometheus, type StatsSources } from './stats.js';
+import { HeaderFields } from '../http1/headers.js';
+import { writerFor } from '../stream/client-writer.js';
 
 export class AdminListener {
   private readonly listener: Listener;
@@ -53,10 +55,21 @@ export class AdminListener {
 /** A response of our own (stats, a purge's answer), never cached downstream, with the client's persistence. */
 export function sendGenerated(exchange: ClientExchange, status: number, type: string, body: string, close = false): void {
   const payload = Buffer.from(body, 'utf8');
+  // A PURGE on an HTTP/2 stream (H2): the stream's writer frames it.
+  if (exchange.http2) return sendThroughWriter(exchange, status, type, payload);
   // A request body we will not read leaves the connection unusable (`close`).
   const connection = close ? 'close' : connectionField(exchange.persistent, exchange.request.version);
   const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
   exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
   if (close) exchange.endAndClose();
   else exchange.end();
+}
+
+function sendThroughWriter(exchange: ClientExchange, status: number, type: string, payload: Buffer): void {
+  const writer = writerFor(exchange);
+  const framing = writer.framingFor(status, payload.length);
+  const headers = HeaderFields.from([['Content-Type', type], ['Cache-Control', 'no-store']]);
+  writer.head({ source: 'relay', status, reason: reasonPhrase(status), headers, framing, length: payload.length, advertise: 'length' });
+  if (framing !== 'none') writer.body(payload);
+  writer.end();
 }

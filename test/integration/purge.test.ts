@@ -9,6 +9,7 @@ import type { OriginScript, ReceivedRequest, ScriptedOrigin } from '../support/s
 import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy.js';
 import { delay, freePort, waitFor } from '../support/ports.js';
 import { PurgeError, type CreateProxyOptions } from '../../src/index.js';
+import { closeSession, connectH2, h2Request } from '../support/h2-client.js';
 
 const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
@@ -359,5 +360,25 @@ describe('I1: PURGE among hits', () => {
     await c.write(request('/ka', { keepAlive: true }) + request('/ka', { method: 'PURGE', keepAlive: true }) + request('/ka', { keepAlive: true }));
     const [a, p, b] = await c.readResponses(['GET', 'PURGE', 'GET']);
     expect([a.header('x-cache'), p.status, b.header('x-cache')]).toEqual(['MISS', 200, 'MISS']);
+  });
+});
+
+describe('H2 I1: PURGE on an HTTP/2 stream', () => {
+  it('H2 I1: a PURGE over h2c is answered 200 {"purged": N} on its stream, and the next GET misses', async () => {
+    const o = taggingOrigin();
+    const { proxy } = await setup(o.script, { h2c: true });
+    const session = connectH2(proxy.port);
+    cleanups.push(() => closeSession(session));
+    const authority = { ':authority': HOST };
+    expect((await h2Request(session, '/h2-page', authority)).status).toBe(200);
+    expect((await h2Request(session, '/h2-page', authority)).headers['x-cache']).toBe('HIT');
+    const purge = await h2Request(session, '/h2-page', { ...authority, ':method': 'PURGE' });
+    expect(purge).toMatchObject({ status: 200, endedCleanly: true });
+    expect(JSON.parse(purge.body.toString())).toEqual({ purged: 1 });
+    expect((await h2Request(session, '/h2-page', authority)).headers['x-cache']).toBe('MISS');
+    // Bad input over HTTP/2: the same refusal, as JSON, on its stream.
+    const bad = await h2Request(session, '/h2-page', { ...authority, ':method': 'PURGE', 'surrogate-key': 'k'.repeat(1025) });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body.toString())).toEqual({ error: 'a surrogate key is longer than 1024 bytes' });
   });
 });
