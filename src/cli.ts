@@ -7,9 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from './index.js';
-import { parseCliArgs, usage } from './proxy/cli-options.js';
-import { describeError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from './proxy/cli-process.js';
-import { createLogger } from './proxy/logger.js';
+import type { Proxy } from './proxy/proxy.js';
+import { configFileOf, parseCliArgs, usage } from './proxy/cli-options.js';
+import { describeError, EXIT_USAGE, formatUrl, isStartupError, onReloadSignal, onShutdownSignal } from './proxy/cli-process.js';
+import { createLogger, type Logger } from './proxy/logger.js';
 import { DEFAULTS } from './proxy/options.js';
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -28,6 +29,7 @@ async function main(argv: readonly string[]): Promise<void> {
     },
     (err) => process.stderr.write(`streamcache: shutdown failed: ${describeError(err)}\n`),
   );
+  onReloadSignal(() => reloadConfig(argv, proxy, logger));
   const listenAddress = options.listen ?? DEFAULTS.listen;
   let address: AddressInfo;
   try {
@@ -41,6 +43,21 @@ async function main(argv: readonly string[]): Promise<void> {
     `streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n` +
       (admin ? `streamcache admin on ${formatUrl(admin)}/stats and /metrics\n` : ''),
   );
+}
+
+/**
+ * K1: SIGHUP reads the command line again, and so the config file, which flags still override. A
+ * file that fails validation is refused with one log line and the running configuration stays.
+ */
+function reloadConfig(argv: readonly string[], proxy: Proxy, logger: Logger): void {
+  const config = configFileOf(argv);
+  if (config === undefined) return void logger.warn('SIGHUP: there is no --config file to re-read; nothing changed');
+  try {
+    const parsed = parseCliArgs(argv);
+    if ('options' in parsed) proxy.reload(parsed.options);
+  } catch (err) {
+    logger.error({ config }, `configuration reload refused, the running one stays: ${describeError(err)}`);
+  }
 }
 
 function fail(err: unknown, listenAddress?: string): never {

@@ -87,6 +87,8 @@ function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: 
 
 function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
   const { options } = ctx;
+  // K1: a fetch decides at its head with the rules and hooks in force when it started.
+  const settings = { defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks };
   return {
     store: ctx.store,
     index: ctx.index,
@@ -100,8 +102,7 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
       ctx.stats.backlogWarnings++;
       ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
     },
-    decide: (request, head, now, framing) =>
-      decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
+    decide: (request, head, now, framing) => decideAtHead(settings, request, path, head, now, framing),
     redispatch(reader) {
       reader.release();
       handleExchange(ctx, reader.exchange);

@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import { Listener } from '../net/listener.js';
 import { OriginPool } from '../net/origin-pool.js';
 import type { ProxyContext } from './context.js';
-import { createLogger } from './logger.js';
+import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
+import { planReload, type RestartOnlyKey } from './reload.js';
 import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
@@ -26,7 +27,26 @@ export interface Proxy {
   stats(): StatsSnapshot;
   /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
   storeCommitted(): Promise<void>;
+  /**
+   * K1: takes a new configuration for new requests, keeping every connection, fetch and object.
+   * Validates first: a bad value throws OptionError and changes nothing. Restart-only options
+   * (src/proxy/reload.ts) keep their running value and are listed in the result.
+   */
+  reload(options: ReloadOptions): ReloadResult;
+  /** The options in force (a reload updates them in place). */
   readonly options: ResolvedOptions;
+}
+
+/** What a reload takes: the options, as createProxy takes them; `hooks`, when given, replace the running ones. */
+export interface ReloadOptions extends ProxyOptions {
+  hooks?: ProxyHooks;
+}
+
+export interface ReloadResult {
+  /** Option keys whose new value applies to new requests. */
+  applied: string[];
+  /** Option keys that changed but keep their running value until the process restarts. */
+  needsRestart: RestartOnlyKey[];
 }
 
 export interface CreateProxyOptions extends ProxyOptions {
@@ -44,6 +64,14 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   const logger = input.logger ?? createLogger(options.logLevel);
   const { originUrl } = options;
   const isTls = originUrl.protocol === 'https:';
+  const poolConfig = {
+    maxConnections: options.maxOriginConnections,
+    queueTimeout: options.originQueueTimeout,
+    idleTimeout: ORIGIN_IDLE_TIMEOUT,
+    connectTimeout: options.connectTimeout,
+    firstByteTimeout: options.firstByteTimeout,
+    betweenBytesTimeout: options.betweenBytesTimeout,
+  };
   const pool = new OriginPool(
     {
       host: originUrl.hostname.replace(/^\[|\]$/g, ''),
@@ -53,14 +81,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       ca: options.originCa,
       insecure: options.originInsecure,
     },
-    {
-      maxConnections: options.maxOriginConnections,
-      queueTimeout: options.originQueueTimeout,
-      idleTimeout: ORIGIN_IDLE_TIMEOUT,
-      connectTimeout: options.connectTimeout,
-      firstByteTimeout: options.firstByteTimeout,
-      betweenBytesTimeout: options.betweenBytesTimeout,
-    },
+    poolConfig,
   );
   const store = new RingStore(options.storeSize, options.storeSlabSize, { prefault: options.storePrefault });
   if (options.storePrefault) {
@@ -121,6 +142,25 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     stats: () => statsSnapshot(sources()),
     storeCommitted: async () => {
       await store.committed();
+    },
+    reload(input) {
+      const plan = planReload(options, resolveOptions(input));
+      // In place: the listener, its connections and the pipeline read these at each use, and a fetch
+      // copies what it needs when it starts (K1: a stream in flight keeps the config it started with).
+      Object.assign(options, plan.next);
+      Object.assign(poolConfig, {
+        maxConnections: options.maxOriginConnections,
+        queueTimeout: options.originQueueTimeout,
+        connectTimeout: options.connectTimeout,
+        firstByteTimeout: options.firstByteTimeout,
+        betweenBytesTimeout: options.betweenBytesTimeout,
+      });
+      ctx.rules = compileRules(options.rules);
+      if (input.hooks) ctx.hooks = input.hooks;
+      logger.level = effectiveLogLevel(options.logLevel);
+      logger.info({ applied: plan.applied }, 'configuration reloaded');
+      if (plan.needsRestart.length > 0) logger.warn({ needsRestart: plan.needsRestart }, 'configuration reloaded: these options apply only after a restart');
+      return { applied: plan.applied, needsRestart: plan.needsRestart };
     },
   };
 }
