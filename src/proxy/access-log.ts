@@ -23,7 +23,7 @@ export interface AccessRecord {
 
 export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, record: AccessRecord): void {
   const { exchange } = record;
-  ctx.stats.responses[record.cache]++;
+  // responses[state] was counted when the state was decided (K4): here only what ends with the response.
   ctx.stats.bytesOut += exchange.bytesSent;
   if (!ctx.logger.isLevelEnabled('info')) return;
   const now = performance.now();

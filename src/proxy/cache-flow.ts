@@ -41,6 +41,7 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
 }
 
 function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
+  ctx.stats.responses[role]++; // K4: a hit when served, a miss when its fetch starts, an attach when it attaches
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
   return new TransformingReader(
     exchange,

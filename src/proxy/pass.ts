@@ -28,6 +28,7 @@ export class PassRelay implements OriginResponseHandler {
     /** Streaming on for this response (the configured default unless a fetch decision says otherwise). */
     stream = ctx.options.stream,
   ) {
+    ctx.stats.responses.PASS++; // K4: when the pass starts
     this.response = new ClientResponse(exchange, {
       viaName: ctx.options.viaName,
       maxBufferedBytes: ctx.options.maxObjectSizeBuffered,

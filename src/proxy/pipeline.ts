@@ -37,6 +37,7 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {
   ctx.logger.warn({ status, reason, client: exchange.clientAddress, path: exchange.request.target }, 'request rejected');
+  ctx.stats.responses.PASS++; // K4: the proxy's own answer counts as a pass, as in the access log
   const firstByteAt = performance.now();
   // The request may have a body we will not read: the connection cannot be reused.
   exchange.write(simpleResponse(status, `${reason}\n`, { close: true, head: exchange.request.method === 'HEAD' }));

@@ -102,7 +102,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     stats: new ProxyCounters(),
   };
   const listener = new Listener(options, {
-    onExchange: (exchange) => handleExchange(ctx, exchange),
+    onExchange: (exchange) => {
+      ctx.stats.requests++;
+      handleExchange(ctx, exchange);
+    },
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ status, reason, client }, 'bad request');
