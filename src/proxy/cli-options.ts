@@ -53,7 +53,7 @@ const VALUE_OPTIONS = [
   { flag: '--close-deadline', key: 'closeDeadline', kind: 'ms', arg: 'MS', help: 'on shutdown, cut responses still running after this' },
   { flag: '--origin-ca', key: 'originCa', kind: 'file', arg: 'FILE', help: 'PEM file of a CA to trust for an https:// origin' },
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
-  { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
+  { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats, /metrics and /healthz on this address (off by default)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
 ] as const satisfies readonly ValueOption[];
 
