@@ -33,7 +33,8 @@ describe('the npm package', () => {
     // A copy of the checkout without dist/ (as a fresh clone has it), so that the tests running beside
     // this one keep their dist/ while `npm pack` runs `prepare` (clean dist/src, build) in the copy.
     const checkout = join(work, 'checkout');
-    for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'vitest.config.ts', 'README.md', 'src', 'test', 'bench', 'docs', 'packaging']) {
+    for (const entry of await readdir(ROOT)) {
+      if (['node_modules', 'dist', '.git'].includes(entry)) continue;
       await cp(join(ROOT, entry), join(checkout, entry), { recursive: true });
     }
     await symlink(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
