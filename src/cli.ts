@@ -41,7 +41,7 @@ async function main(argv: readonly string[]): Promise<void> {
   // One write, so that whoever sees the first line sees the admin line too.
   process.stdout.write(
     `streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n` +
-      (admin ? `streamcache admin on ${formatUrl(admin)}/stats and /metrics\n` : ''),
+      (admin ? `streamcache admin on ${formatUrl(admin)}/stats, /metrics and /healthz\n` : ''),
   );
 }
 

@@ -58,7 +58,7 @@ export interface ProxyOptions {
   storeSlabSize?: Size;
   /** L5: bytes an object that overflowed the store may hold beyond its slowest client (bytes or a size). */
   overflowWindow?: Size;
-  /** Where the admin listener serves /stats and /metrics, `HOST:PORT`; off when unset. */
+  /** Where the admin listener serves /stats, /metrics and /healthz, `HOST:PORT`; off when unset. */
   admin?: string;
   /** Issue 5: an in-flight object whose buffered bytes pass this gets one warning (the seed's 500 KB); bytes or a size. */
   backlogWarningBytes?: Size;

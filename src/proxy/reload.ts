@@ -24,6 +24,9 @@ export interface ReloadPlan {
   needsRestart: RestartOnlyKey[];
 }
 
+/** Not configuration: createProxy's `logger` and `hooks` ride along in the resolved options. */
+const NOT_OPTIONS = new Set(['logger', 'hooks']);
+
 /** Keys that are derived from a restart-only key and travel with it. */
 const DERIVED: Record<string, RestartOnlyKey> = { originUrl: 'origin', listenHost: 'listen', listenPort: 'listen' };
 
@@ -33,7 +36,7 @@ export function planReload(current: ResolvedOptions, incoming: ResolvedOptions):
   const needsRestart = new Set<RestartOnlyKey>();
   const keys = new Set([...Object.keys(current), ...Object.keys(incoming)]) as Set<keyof ResolvedOptions>;
   for (const key of keys) {
-    if (sameValue(current[key], incoming[key])) continue;
+    if (NOT_OPTIONS.has(key) || sameValue(current[key], incoming[key])) continue;
     const restartKey = (RESTART_ONLY as readonly string[]).includes(key) ? (key as RestartOnlyKey) : DERIVED[key];
     if (restartKey) {
       needsRestart.add(restartKey);

@@ -17,6 +17,11 @@ describe('planReload (K1)', () => {
     expect(plan.next).toMatchObject({ defaultTtl: 7, maxObjectSize: 1024 * 1024, idleTimeout: 900, logLevel: 'debug', rules: [{ path: '/b', ttl: 9 }] });
   });
 
+  it('K1: the logger and hooks createProxy was given are not configuration: never reported as changed', () => {
+    const running = resolveOptions({ origin: 'http://127.0.0.1:3000', storeSize: '64m', rules: [{ path: '/a', ttl: 5 }], logger: {}, hooks: {} } as Parameters<typeof resolveOptions>[0]);
+    expect(planReload(running, base)).toMatchObject({ applied: [], needsRestart: [] });
+  });
+
   it('K1: origin, listen, admin and the store keep their running value and are reported', () => {
     const plan = planReload(base, resolveOptions({ origin: 'http://127.0.0.1:4000', listen: '127.0.0.1:9999', admin: '127.0.0.1:9090', storeSize: '128m', defaultTtl: 3 }));
     expect(plan.needsRestart).toEqual(['admin', 'listen', 'origin', 'storeSize']);
