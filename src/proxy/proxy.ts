@@ -10,6 +10,8 @@ import { planReload, type RestartOnlyKey } from './reload.js';
 import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
+import { recordReader } from './cache-flow.js';
+import { assemblePage } from './esi/assemble.js';
 import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
@@ -100,11 +102,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
+    dispatch: (exchange) => handleExchange(ctx, exchange),
+    esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
+    hitReaderHooks: { finished: (reader, error) => recordReader(ctx, reader, error) },
   };
   const listener = new Listener(options, {
     onExchange: (exchange) => {
       ctx.stats.requests++;
-      handleExchange(ctx, exchange);
+      ctx.dispatch(exchange);
     },
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
