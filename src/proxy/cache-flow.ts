@@ -15,6 +15,7 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { PASS_REASONS, type Reason } from '../stream/reasons.js';
+import { objectServedAs, type ForwardReason } from './cache-status.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
@@ -24,14 +25,16 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   const now = Date.now();
   let stored = ctx.index.lookup(key, headers);
   if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
+  // K2: why this request's own lookup gave no fresh hit.
+  const fwd: ForwardReason = stored ? 'stale' : ctx.index.hasKey(key) ? 'vary-miss' : 'uri-miss';
   if (stored && !stored.hasValidators) {
     ctx.index.remove(stored);
     stored = undefined;
   }
   const inflight = ctx.registry.find(key, headers, now);
-  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight));
+  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight, fwd));
   if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target, PASS_REASONS.hitForPass);
-  startFetch(ctx, exchange, target, key, stored ?? null);
+  startFetch(ctx, exchange, target, key, stored ?? null, fwd);
 }
 
 function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
@@ -39,7 +42,7 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
   newReader(ctx, exchange, 'HIT', null).begin(object, true);
 }
 
-function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
+function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason): ObjectReader {
   ctx.stats.responses[role]++; // K4: a hit when served, a miss when its fetch starts, an attach when it attaches
   const hooks: ReaderHooks = fetch
     ? {
@@ -48,6 +51,7 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
           fetch.readerFinished(reader);
           recordReader(ctx, reader, error, fetch.noCacheReason);
         },
+        servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, fwd, head, object, reader.failure, fetch.noCacheReason),
       }
     : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
@@ -60,11 +64,11 @@ export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: st
 }
 
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
-function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null): void {
+function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null, fwd: ForwardReason): void {
   const { request } = exchange;
   const fetch: InflightFetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, revalidating);
   ctx.registry.add(fetch);
-  fetch.attach(newReader(ctx, exchange, 'MISS', fetch));
+  fetch.attach(newReader(ctx, exchange, 'MISS', fetch, fwd));
   const head = originRequestHead(ctx, exchange, target, revalidating);
   // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));

@@ -41,3 +41,78 @@ export function formatCacheStatus(status: CacheStatus, cacheName = 'streamcache'
 function sfString(text: string): string {
   return `"${text.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '\\$&')}"`;
 }
+
+// ---- what each response path says (the writer asks when it finalizes a head) ----
+
+/** The response's source and status, as the writer knows them when it finalizes the head. */
+export interface HeadFacts {
+  readonly source: 'object' | 'relay' | 'error';
+  readonly status: number;
+}
+
+/** The facts of the object a reader serves that Cache-Status reports. */
+export interface ObjectFacts {
+  readonly head: { readonly status: number };
+  readonly policy: { readonly ttl: number };
+  readonly dead: boolean;
+  age(now: number): number;
+}
+
+/** A typed failure or no-cache reason as a detail token: the origin failure's own kind when there is one. */
+export function reasonDetail(reason: { readonly kind: string; readonly origin?: string } | undefined): string | undefined {
+  if (!reason) return undefined;
+  return reason.origin ?? reason.kind;
+}
+
+/**
+ * A response from an object (hit, miss, collapsed). `fwd`: why this request's own lookup did not
+ * give a fresh hit (undefined for a hit). X-Cache keeps Fastly's three values: a collapsed client
+ * says MISS (its bytes come from a fetch, not from a stored object) and Cache-Status says `collapsed`.
+ */
+export function objectServedAs(
+  cacheName: string,
+  role: 'HIT' | 'MISS' | 'COLLAPSED',
+  fwd: ForwardReason | undefined,
+  head: HeadFacts,
+  object: ObjectFacts | null,
+  failure?: { readonly kind: string; readonly origin?: string },
+  noCache?: { readonly kind: string },
+): ServedAsValue {
+  const collapsed = role === 'COLLAPSED';
+  if (head.source === 'error' || !object) {
+    return { xCache: 'MISS', cacheStatus: formatCacheStatus({ fwd, collapsed, detail: reasonDetail(failure) ?? 'error' }, cacheName) };
+  }
+  const ttl = object.policy.ttl - object.age(Date.now());
+  // C3: a reader that waited on a revalidation is served the stored object again (role HIT).
+  if (role === 'HIT' && fwd === undefined) return { xCache: 'HIT', cacheStatus: formatCacheStatus({ hit: true, ttl }, cacheName) };
+  if (role === 'HIT') return { xCache: 'HIT', cacheStatus: formatCacheStatus({ fwd, fwdStatus: 304, ttl, stored: true }, cacheName) };
+  const stored = !object.dead;
+  return {
+    xCache: 'MISS',
+    cacheStatus: formatCacheStatus({ fwd, fwdStatus: object.head.status, ttl: stored ? ttl : undefined, stored, collapsed, detail: stored ? undefined : reasonDetail(noCache) }, cacheName),
+  };
+}
+
+/** RFC 9211's fwd for each reason a request passes. */
+const PASS_FORWARD: Record<string, ForwardReason | undefined> = {
+  method: 'method',
+  'request-body': 'request',
+  authorization: 'bypass',
+  recv: 'bypass',
+  'hit-for-pass': 'bypass',
+  unshareable: 'miss',
+  'bad-request': undefined,
+};
+
+/** A pass (relayed for one client) or the proxy's own answer to a request it passes or refuses. */
+export function passServedAs(cacheName: string, reason: { readonly kind: string }, head: HeadFacts, failure?: string): ServedAsValue {
+  const fwd = PASS_FORWARD[reason.kind];
+  const detail = head.source === 'error' ? (failure ?? reason.kind) : reason.kind === 'method' ? undefined : reason.kind;
+  return { xCache: 'PASS', cacheStatus: formatCacheStatus({ fwd, fwdStatus: head.source === 'relay' ? head.status : undefined, detail }, cacheName) };
+}
+
+/** What the writer puts on the head (src/stream/response-writer.ts ServedAs has this shape). */
+export interface ServedAsValue {
+  readonly xCache: 'HIT' | 'MISS' | 'PASS';
+  readonly cacheStatus: string;
+}

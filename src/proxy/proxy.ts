@@ -7,6 +7,7 @@ import type { ProxyContext } from './context.js';
 import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
 import { planReload, type RestartOnlyKey } from './reload.js';
+import { objectServedAs } from './cache-status.js';
 import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
@@ -105,7 +106,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
-    hitReaderHooks: { finished: (reader, error) => recordReader(ctx, reader, error) },
+    hitReaderHooks: {
+      finished: (reader, error) => recordReader(ctx, reader, error),
+      servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, undefined, head, object, reader.failure),
+    },
   };
   const listener = new Listener(options, {
     onExchange: (exchange) => {

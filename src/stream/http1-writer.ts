@@ -6,7 +6,7 @@ import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import { chooseClientFraming, connectionField, type ClientFraming } from '../http1/semantics.js';
 import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase } from '../http1/serializer.js';
-import { WRITE_AHEAD, type DeliverHook, type ErrorResponse, type LiveFrameSlot, type OutgoingHead, type ResponseWriter } from './response-writer.js';
+import { WRITE_AHEAD, type DeliverHook, type ErrorResponse, type LiveFrameSlot, type OutgoingHead, type ResponseWriter, type ServedAsLabel } from './response-writer.js';
 
 const EMPTY = Buffer.alloc(0);
 /** A live chunk up to this size is framed once per object (a copy) and shared by its chunked writers. */
@@ -16,8 +16,10 @@ const ERROR_TYPE = new HeaderFields(['Content-Type', 'text/plain; charset=utf-8'
 export interface Http1WriterOptions {
   /** Fields every error response of this writer carries (X-Cache). */
   readonly errorFields?: readonly (readonly [string, string])[];
-  /** vcl_deliver: may edit the head of an object response. */
+  /** vcl_deliver: may edit every head this writer sends: object responses, relays and errors (K3). */
   readonly deliver?: DeliverHook;
+  /** K2: X-Cache and Cache-Status for every head this writer sends. */
+  readonly servedAs?: ServedAsLabel;
 }
 
 export class Http1ResponseWriter implements ResponseWriter {
@@ -149,11 +151,16 @@ export class Http1ResponseWriter implements ResponseWriter {
     this.firstByteAt = performance.now();
     let lines = framingLine(head);
     if (head.fields) for (const [name, value] of head.fields) lines += `${name}: ${value}\r\n`;
+    // K2: after the stored fields, so our Cache-Status entry follows any an upstream cache left (RFC 9211 §2).
+    const served = this.options.servedAs?.(head);
+    if (served) lines += served.cacheStatus ? `X-Cache: ${served.xCache}\r\nCache-Status: ${served.cacheStatus}\r\n` : `X-Cache: ${served.xCache}\r\n`;
+    if (head.lateFields) for (const [name, value] of head.lateFields) lines += `${name}: ${value}\r\n`;
     const { persistent, request } = this.exchange;
     // A proxy-generated response says only `close` (an HTTP/1.0 keep-alive client is not told).
     const connection = head.source === 'error' ? (close || !persistent ? 'close' : undefined) : connectionField(persistent, request.version);
     if (connection) lines += `Connection: ${connection}\r\n`;
-    if (head.source === 'object' && this.options.deliver) return this.deliveredHead(head, lines);
+    // K3: the deliver hook sees every response, passes and the proxy's own errors included.
+    if (this.options.deliver) return this.deliveredHead(head, lines);
     const block = head.http1Block ?? `HTTP/1.1 ${head.status} ${head.reason || reasonPhrase(head.status)}\r\n${head.headers.toLines()}`;
     return `${block}${lines}\r\n`;
   }

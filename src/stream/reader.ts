@@ -6,7 +6,7 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
-import type { DeliverHook, ResponseWriter } from './response-writer.js';
+import type { DeliverHook, ResponseSource, ResponseWriter, ServedAs } from './response-writer.js';
 import { Http1ResponseWriter } from './http1-writer.js';
 import type { Reason } from './reasons.js';
 
@@ -28,9 +28,9 @@ export interface ReaderHooks {
   progressed?(reader: ObjectReader): void;
   /** The reader is finished; `error` says why when it did not end cleanly. */
   finished(reader: ObjectReader, error?: string): void;
+  /** K2: X-Cache and Cache-Status of this reader's head (`object`: what it serves, if it got one). */
+  servedAs?(reader: ObjectReader, head: { readonly source: ResponseSource; readonly status: number }, object: CacheObject | null): ServedAs;
 }
-
-const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
 
 export class ObjectReader {
   private readerState: ReaderState = 'waiting-head';
@@ -50,7 +50,9 @@ export class ObjectReader {
     private readonly hooks: ReaderHooks,
     deliver?: DeliverHook,
   ) {
-    this.writer = new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver });
+    const servedAs = (head: { readonly source: ResponseSource; readonly status: number }): ServedAs =>
+      hooks.servedAs?.(this, head, this.object) ?? { xCache: this.readerRole === 'HIT' && head.source !== 'error' ? 'HIT' : 'MISS' };
+    this.writer = new Http1ResponseWriter(exchange, { deliver, servedAs });
     exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
@@ -152,6 +154,7 @@ export class ObjectReader {
       headers: object.head.headers,
       http1Block: object.headBlock(),
       fields: this.perResponseFields(object),
+      lateFields: this.lateFields(object),
       framing,
       length,
       advertise,
@@ -167,17 +170,17 @@ export class ObjectReader {
     }
     this.readerState = 'writing';
     const http1Block = `HTTP/1.1 304 Not Modified\r\n${headers.toLines()}`;
-    this.writer.head({ source: 'object', status: 304, reason: 'Not Modified', headers, http1Block, fields: this.perResponseFields(object), framing: 'none' });
+    this.writer.head({ source: 'object', status: 304, reason: 'Not Modified', headers, http1Block, fields: this.perResponseFields(object), lateFields: this.lateFields(object), framing: 'none' });
     this.end();
   }
 
-  /** F6 Age, and how this client was served. */
+  /** F6 Age (X-Cache and Cache-Status follow it, from hooks.servedAs; then lateFields). */
   private perResponseFields(object: CacheObject): [string, string][] {
-    return [
-      ['Age', String(object.age(Date.now()))],
-      ['X-Cache', this.readerRole === 'HIT' ? 'HIT' : 'MISS'],
-      ['X-Cache-Hits', String(object.hits)],
-    ];
+    return [['Age', String(object.age(Date.now()))]];
+  }
+
+  private lateFields(object: CacheObject): [string, string][] {
+    return [['X-Cache-Hits', String(object.hits)]];
   }
 
   /**
