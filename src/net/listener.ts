@@ -55,7 +55,7 @@ export class Listener {
       const reason = `too many client connections (limit ${this.config.maxClientConnections})`;
       this.events.onConnectionRefused(reason, socket.remoteAddress ?? '');
       socket.on('error', () => {});
-      socket.end(simpleResponse(503, `${reason}\n`, { close: true }));
+      socket.end(simpleResponse(503, `${reason}\n`, { close: true, headers: this.config.errorFields?.(503) }));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }

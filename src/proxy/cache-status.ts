@@ -116,3 +116,14 @@ export interface ServedAsValue {
   readonly xCache: 'HIT' | 'MISS' | 'PASS';
   readonly cacheStatus: string;
 }
+
+/** The detail of each response the socket layer writes before a request is parsed (P1-P3). */
+const PROTOCOL_ERRORS: Record<number, string> = { 400: 'bad-request', 408: 'request-timeout', 431: 'head-too-large', 503: 'too-many-connections' };
+
+/** X-Cache and Cache-Status for a response the socket layer writes itself (never forwarded). */
+export function protocolErrorFields(status: number, cacheName: string): Array<[string, string]> {
+  return [
+    ['X-Cache', 'PASS'],
+    ['Cache-Status', formatCacheStatus({ detail: PROTOCOL_ERRORS[status] ?? 'protocol-error' }, cacheName)],
+  ];
+}

@@ -1,13 +1,13 @@
 // createProxy(): the library's front door. Wires the listener, the origin pool and the pipeline.
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Listener } from '../net/listener.js';
+import { Listener, type ListenerConfig } from '../net/listener.js';
 import { OriginPool } from '../net/origin-pool.js';
 import type { ProxyContext } from './context.js';
 import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
 import { planReload, type RestartOnlyKey } from './reload.js';
-import { objectServedAs } from './cache-status.js';
+import { objectServedAs, protocolErrorFields } from './cache-status.js';
 import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
@@ -111,7 +111,12 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, undefined, head, object, reader.failure),
     },
   };
-  const listener = new Listener(options, {
+  // K2: what the socket layer answers itself (before a request exists) says so too. A view of
+  // options (its prototype), so that a reload's new limits and timeouts reach the listener.
+  const listenerConfig: ListenerConfig = Object.create(options, {
+    errorFields: { value: (status: number) => protocolErrorFields(status, options.viaName) },
+  }) as ListenerConfig;
+  const listener = new Listener(listenerConfig, {
     onExchange: (exchange) => {
       ctx.stats.requests++;
       ctx.dispatch(exchange);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { requestKit } from '../support/requests.js';
 import { cleanupAfterEach, startOriginAndProxy, startProxy, testKit } from '../support/proxy.js';
 import { delay } from '../support/ports.js';
+import { parseResponses, sendRaw } from '../support/raw-client.js';
 
 const cleanups = cleanupAfterEach();
 const { signal, client } = testKit(cleanups);
@@ -91,5 +92,18 @@ describe('Cache-Status (K2)', () => {
     const { proxy } = await startOriginAndProxy(cleanups, (req, res) => res.send({ headers: [['Cache-Control', 'max-age=60'], ['Cache-Status', 'shield; hit; ttl=50']], body: 'x' }));
     const res = await fetchOnce(proxy.port, '/tiered');
     expect(res.headerAll('cache-status')).toEqual(['shield; hit; ttl=50', 'streamcache; fwd=uri-miss; fwd-status=200; ttl=60; stored']);
+  });
+});
+
+describe('Cache-Status on what the socket layer answers itself (K2)', () => {
+  it('K2: a 400 for bytes that are not HTTP, a 431 and a 408 carry X-Cache PASS and a Cache-Status detail', async () => {
+    const proxy = await startProxy('http://127.0.0.1:9', { headerTimeout: 200, maxHeadSize: 1024 });
+    cleanups.push(() => proxy.close());
+    const garbage = await sendRaw(proxy.port, 'GET / HTTP/1.1\r\nHost: t\r\nX(A): 1\r\n\r\n', { idleMs: 2000 });
+    expect(served(parseResponses(garbage)[0])).toEqual(['PASS', 'streamcache; detail=bad-request']);
+    const big = await sendRaw(proxy.port, `GET / HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(2048)}\r\n\r\n`, { idleMs: 2000 });
+    expect(served(parseResponses(big)[0])).toEqual(['PASS', 'streamcache; detail=head-too-large']);
+    const slow = await sendRaw(proxy.port, 'GET / HTTP/1.1\r\nHost: t\r\n', { idleMs: 2000 });
+    expect(served(parseResponses(slow)[0])).toEqual(['PASS', 'streamcache; detail=request-timeout']);
   });
 });
