@@ -48,6 +48,8 @@ function sfString(text: string): string {
 export interface HeadFacts {
   readonly source: 'object' | 'relay' | 'error';
   readonly status: number;
+  /** The role of the reader that wrote the head (B4: the part whose head goes out). */
+  readonly role?: 'HIT' | 'MISS' | 'COLLAPSED';
 }
 
 /** The facts of the object a reader serves that Cache-Status reports. */
@@ -126,4 +128,15 @@ export function protocolErrorFields(status: number, cacheName: string): Array<[s
     ['X-Cache', 'PASS'],
     ['Cache-Status', formatCacheStatus({ detail: PROTOCOL_ERRORS[status] ?? 'protocol-error' }, cacheName)],
   ];
+}
+
+/**
+ * B4: a response walked from segments. X-Cache is that of the segment whose reader writes the head
+ * (HIT when it was stored); Cache-Status says `detail=segmented`, the segments being objects of their own.
+ */
+export function segmentedServedAs(cacheName: string, head: HeadFacts): ServedAsValue {
+  const firstRole = head.role;
+  if (head.source === 'error') return { xCache: 'MISS', cacheStatus: formatCacheStatus({ detail: 'segment-failed' }, cacheName) };
+  if (firstRole === 'HIT') return { xCache: 'HIT', cacheStatus: formatCacheStatus({ hit: true, detail: 'segmented' }, cacheName) };
+  return { xCache: 'MISS', cacheStatus: formatCacheStatus({ fwd: 'uri-miss', fwdStatus: head.status, collapsed: firstRole === 'COLLAPSED', detail: 'segmented' }, cacheName) };
 }

@@ -64,6 +64,9 @@ export interface ProxyOptions {
   backlogWarningBytes?: Size;
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
+  // ---- B4 segmented caching ----
+  /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
+  segmentSize?: number;
 }
 
 /** A byte count: a number, or text with a binary unit (`'64k'`, `'512m'`, `'2g'`, `'1.5g'`). */
@@ -111,6 +114,7 @@ export const DEFAULTS = {
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
   backlogWarningBytes: 500 * 1000,
+  segmentSize: 0,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -186,13 +190,15 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
     rules,
+    // B4: 0 is off; any other value is a size.
+    segmentSize: merged.segmentSize === 0 ? 0 : parseSize(merged.segmentSize, 'segmentSize'),
   };
 }
 
 /** RFC 9110 §5.6.2 token. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -203,9 +209,10 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex, compress, ttl } = rule as CacheRule;
+    const { path, regex, compress, segmentSize, ttl } = rule as CacheRule;
     // Same as defaultTtl: a whole number of seconds, 0 or more (0: not cached).
     if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 0)) throw new OptionError(`rules[${i}].ttl: ${ttl} must be a whole number of seconds, 0 or more`);
+    if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

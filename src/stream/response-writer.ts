@@ -35,7 +35,7 @@ export interface ServedAs {
   readonly cacheStatus?: string;
 }
 
-export type ServedAsLabel = (head: { readonly source: ResponseSource; readonly status: number }) => ServedAs;
+export type ServedAsLabel = (head: { readonly source: ResponseSource; readonly status: number; readonly role?: 'HIT' | 'MISS' | 'COLLAPSED' }) => ServedAs;
 
 /** Lets an embedder edit one client's head (src/proxy/hooks.ts DeliverContext has this shape). */
 export type DeliverHook = (ctx: { readonly request: RequestHead; status: number; readonly headers: HeaderFields }) => void;
@@ -54,6 +54,8 @@ export interface OutgoingHead {
   readonly http1Block?: string;
   /** Fields of this response alone (Age), after the stored ones; then X-Cache and Cache-Status (K2). */
   readonly fields?: readonly (readonly [string, string])[];
+  /** The role of the object reader that wrote this head (a part of a segmented response tells its own). */
+  readonly role?: 'HIT' | 'MISS' | 'COLLAPSED';
   /** Fields of this response alone that follow X-Cache and Cache-Status (X-Cache-Hits). */
   readonly lateFields?: readonly (readonly [string, string])[];
   /** How the body goes (framingFor()). `buffered`: the writer holds the body and sends its length at the end. */
@@ -108,8 +110,11 @@ export interface ResponseWriter {
   body(view: Buffer): void;
   /** A caught-up follower's one new chunk, written at once; `slot` shares its frame among followers. */
   live(view: Buffer, index: number, slot: LiveFrameSlot): void;
-  /** Writes what is queued; `urgent`: a head alone leaves now instead of at the end of the tick. */
-  flush(urgent?: boolean): void;
+  /**
+   * Writes what is queued; `urgent`: a head alone leaves now instead of at the end of the tick.
+   * `written` (B4: a part of a response made of several objects): once every byte so far left.
+   */
+  flush(urgent?: boolean, written?: () => void): void;
   /** Clean end: what is queued, then the end of the body; `written` once every byte left. */
   end(written?: () => void): void;
   /** O1, O2: before the head, an error response (503 unless said); after it, an abrupt close. */
