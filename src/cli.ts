@@ -12,6 +12,7 @@ import { configFileOf, parseCliArgs, usage } from './proxy/cli-options.js';
 import { describeError, EXIT_USAGE, formatUrl, isStartupError, onReloadSignal, onShutdownSignal } from './proxy/cli-process.js';
 import { createLogger, type Logger } from './proxy/logger.js';
 import { DEFAULTS } from './proxy/options.js';
+import { reloadTlsFromArgs } from './proxy/tls-reload.js';
 
 async function main(argv: readonly string[]): Promise<void> {
   const parsed = parseCliArgs(argv);
@@ -29,7 +30,11 @@ async function main(argv: readonly string[]): Promise<void> {
     },
     (err) => process.stderr.write(`streamcache: shutdown failed: ${describeError(err)}\n`),
   );
-  onReloadSignal(() => reloadConfig(argv, proxy, logger));
+  // K1: SIGHUP re-reads --config; H1: with TLS it also swaps in the certificate files as they are now.
+  onReloadSignal(() => {
+    reloadConfig(argv, proxy, logger);
+    if (options.tlsCert !== undefined) reloadTlsFromArgs(argv, proxy, logger);
+  });
   const listenAddress = options.listen ?? DEFAULTS.listen;
   let address: AddressInfo;
   try {
@@ -40,7 +45,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const admin = proxy.adminAddress();
   // One write, so that whoever sees the first line sees the admin line too.
   process.stdout.write(
-    `streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n` +
+    `streamcache listening on ${options.tlsCert !== undefined ? formatUrl(address).replace(/^http:/, 'https:') : formatUrl(address)} (origin ${options.origin})\n` +
       (admin ? `streamcache admin on ${formatUrl(admin)}/stats, /metrics and /healthz\n` : ''),
   );
 }

@@ -3,7 +3,7 @@
 // hit, attach to an in-flight fetch, or miss (src/proxy/cache-flow.ts).
 import type { ClientExchange } from '../net/client-exchange.js';
 import { isSafeMethod } from '../http1/semantics.js';
-import { Http1ResponseWriter } from '../stream/http1-writer.js';
+import { writerFor } from '../stream/client-writer.js';
 import { PASS_REASONS } from '../stream/reasons.js';
 import { cacheKey } from '../cache/index.js';
 import { recordResponse } from './access-log.js';
@@ -43,7 +43,7 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {
   ctx.logger.warn({ status, reason, client: exchange.clientAddress, path: exchange.request.target }, 'request rejected');
   ctx.stats.responses.PASS++; // K4: the proxy's own answer counts as a pass, as in the access log
-  const writer = new Http1ResponseWriter(exchange, {
+  const writer = writerFor(exchange, {
     deliver: ctx.hooks.deliver,
     servedAs: (head) => passServedAs(ctx.options.viaName, { kind: 'bad-request' }, head, 'bad-request'),
   });

@@ -37,6 +37,11 @@ export interface Proxy {
    * (src/proxy/reload.ts) keep their running value and are listed in the result.
    */
   reload(options: ReloadOptions): ReloadResult;
+  /**
+   * H1: a new certificate and key (PEM) for TLS connections from now on; connections already open
+   * keep theirs. Throws (and the running pair stays) when the PEM does not load or TLS is off.
+   */
+  reloadTls(material: { cert: string | Buffer; key: string | Buffer }): void;
   /** The options in force (a reload updates them in place). */
   readonly options: ResolvedOptions;
 }
@@ -114,8 +119,18 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     },
   };
   // K2: what the socket layer answers itself (before a request exists) says so too. A view of
-  // options (its prototype), so that a reload's new limits and timeouts reach the listener.
+  // options (its prototype), not a copy, so that a reload's new limits and timeouts reach the listener.
+  const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { cert: options.tlsCert, key: options.tlsKey } : undefined;
+  const h2 = {
+    maxConcurrentStreams: options.h2MaxConcurrentStreams,
+    maxHeaderListSize: options.h2MaxHeaderListSize,
+    resetLimit: options.h2ResetLimit,
+    pingLimit: options.h2PingLimit,
+    settingsLimit: options.h2SettingsLimit,
+  };
   const listenerConfig: ListenerConfig = Object.create(options, {
+    tls: { value: tls },
+    h2: { value: h2 },
     errorFields: { value: (status: number) => protocolErrorFields(status, options.viaName) },
   }) as ListenerConfig;
   const listener = new Listener(listenerConfig, {
@@ -130,6 +145,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     onConnectionRefused: (reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ reason, client }, 'connection refused');
+    },
+    onHttp2Abuse: (kind, reason, client) => {
+      ctx.stats.protocolErrors++;
+      logger.warn({ kind, reason, client }, 'http2 limit');
     },
   });
   const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry });
@@ -147,7 +166,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
         });
         logger.info({ admin: `${adminAddress.address}:${adminAddress.port}` }, 'admin listening (/stats, /metrics)');
       }
-      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin }, 'streamcache listening');
+      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin, tls: tls !== undefined, h2c: options.h2c }, 'streamcache listening');
       return address;
     },
     async close(deadlineMs = options.closeDeadline) {
@@ -181,6 +200,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       logger.info({ applied: plan.applied }, 'configuration reloaded');
       if (plan.needsRestart.length > 0) logger.warn({ needsRestart: plan.needsRestart }, 'configuration reloaded: these options apply only after a restart');
       return { applied: plan.applied, needsRestart: plan.needsRestart };
+    },
+    reloadTls: (material) => {
+      listener.reloadTls(material);
+      logger.info('TLS certificate reloaded');
     },
   };
 }

@@ -10,8 +10,26 @@ import type { ResolvedOptions } from './options.js';
  * - `listen`, `admin`: the listening sockets are bound; rebinding would refuse connections meanwhile.
  * - `storeSize`, `storeSlabSize`, `storePrefault`: the store's ring of slabs is allocated, and
  *   objects (and clients reading them) hold regions of it.
+ * - `h2c` and the `h2*` limits: node:http2 takes them when the listener is made.
+ * (`tlsCert`/`tlsKey` are swapped by SIGHUP through proxy.reloadTls, not by reload().)
  */
-export const RESTART_ONLY = ['origin', 'originCa', 'originInsecure', 'listen', 'admin', 'storeSize', 'storeSlabSize', 'storePrefault'] as const;
+export const RESTART_ONLY = [
+  'origin',
+  'originCa',
+  'originInsecure',
+  'listen',
+  'admin',
+  'storeSize',
+  'storeSlabSize',
+  'storePrefault',
+  // H1: the HTTP/2 session settings are given to node:http2 when the listener is made.
+  'h2c',
+  'h2MaxConcurrentStreams',
+  'h2MaxHeaderListSize',
+  'h2ResetLimit',
+  'h2PingLimit',
+  'h2SettingsLimit',
+] as const;
 
 export type RestartOnlyKey = (typeof RESTART_ONLY)[number];
 

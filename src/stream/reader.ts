@@ -8,7 +8,7 @@ import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
 import { reasonPhrase } from '../http1/serializer.js';
 import type { DeliverHook, OutgoingHead, ResponseSource, ResponseWriter, ServedAs } from './response-writer.js';
-import { Http1ResponseWriter } from './http1-writer.js';
+import { writerFor } from './client-writer.js';
 import type { Reason } from './reasons.js';
 import { planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
 
@@ -103,7 +103,7 @@ export class ObjectReader {
   ) {
     const servedAs = (head: { readonly source: ResponseSource; readonly status: number }): ServedAs =>
       hooks.servedAs?.(this, head, this.object) ?? { xCache: this.readerRole === 'HIT' && head.source !== 'error' ? 'HIT' : 'MISS' };
-    this.writer = part?.writer ?? new Http1ResponseWriter(exchange, { deliver, servedAs });
+    this.writer = part?.writer ?? writerFor(exchange, { deliver, servedAs });
     if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
