@@ -80,3 +80,16 @@ export function chooseClientFraming(client: HttpVersion, requestMethod: string, 
 export function isSafeMethod(method: string): boolean {
   return method === 'GET' || method === 'HEAD';
 }
+
+/** P5: the fields a backend that folds `_` into `-` would take for framing or routing. */
+const UNDERSCORE_ALIASED = new Set(['transfer-encoding', 'content-length', 'host', 'connection']);
+
+/**
+ * P5: a request field whose name reads as Transfer-Encoding, Content-Length, Host or Connection once
+ * `_` is read as `-` (case ignored): the name as received, or undefined. Such a request gets 400,
+ * because forwarding it would hand a second framing or routing field to any backend (nginx with
+ * underscores_in_headers, many CGI-style servers) that maps both spellings to one variable.
+ */
+export function underscoreAliasedField(headers: HeaderFields): string | undefined {
+  return headers.findName((name) => name.includes('_') && UNDERSCORE_ALIASED.has(name.replaceAll('_', '-')));
+}

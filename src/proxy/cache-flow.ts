@@ -15,6 +15,7 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { PASS_REASONS, type Reason } from '../stream/reasons.js';
+import { objectServedAs, type ForwardReason } from './cache-status.js';
 import { serveSegmented, type SegmentFetching } from './segment-flow.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
@@ -27,14 +28,16 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
   // B4: an object kept whole (the origin would not serve segments) is a hit as above; else segments.
   if (segmentSize > 0 && !ctx.segments.isUnsegmented(key, now)) return serveSegmented(ctx, exchange, target, key, segmentSize, SEGMENT_FETCHING);
+  // K2: why this request's own lookup gave no fresh hit.
+  const fwd: ForwardReason = stored ? 'stale' : ctx.index.hasKey(key) ? 'vary-miss' : 'uri-miss';
   if (stored && !stored.hasValidators) {
     ctx.index.remove(stored);
     stored = undefined;
   }
   const inflight = ctx.registry.find(key, headers, now);
-  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight));
+  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight, fwd));
   if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target, PASS_REASONS.hitForPass);
-  startFetch(ctx, exchange, target, key, stored ?? null);
+  startFetch(ctx, exchange, target, key, stored ?? null, fwd);
 }
 
 function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
@@ -42,7 +45,8 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
   newReader(ctx, exchange, 'HIT', null).begin(object, true);
 }
 
-function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
+function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason): ObjectReader {
+  ctx.stats.responses[role]++; // K4: a hit when served, a miss when its fetch starts, an attach when it attaches
   const hooks: ReaderHooks = fetch
     ? {
         progressed: () => fetch.readerProgressed(),
@@ -50,6 +54,7 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
           fetch.readerFinished(reader);
           recordReader(ctx, reader, error, fetch.noCacheReason);
         },
+        servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, fwd, head, object, reader.failure, fetch.noCacheReason),
       }
     : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
@@ -65,11 +70,11 @@ export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: st
 const SEGMENT_FETCHING: SegmentFetching = { environment: fetchEnvironment, originRequest: originRequestHead };
 
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
-function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null): void {
+function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null, fwd: ForwardReason): void {
   const { request } = exchange;
   const fetch: InflightFetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, revalidating);
   ctx.registry.add(fetch);
-  fetch.attach(newReader(ctx, exchange, 'MISS', fetch));
+  fetch.attach(newReader(ctx, exchange, 'MISS', fetch, fwd));
   const head = originRequestHead(ctx, exchange, target, revalidating);
   // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
@@ -101,6 +106,8 @@ function withAcceptRanges(decision: HeadDecision): HeadDecision {
 
 export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
   const { options } = ctx;
+  // K1: a fetch decides at its head with the rules and hooks in force when it started.
+  const settings = { defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks };
   return {
     store: ctx.store,
     index: ctx.index,
@@ -114,8 +121,7 @@ export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironm
       ctx.stats.backlogWarnings++;
       ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
     },
-    decide: (request, head, now, framing) =>
-      withAcceptRanges(decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing)),
+    decide: (request, head, now, framing) => withAcceptRanges(decideAtHead(settings, request, path, head, now, framing)),
     redispatch(reader) {
       reader.release();
       ctx.dispatch(reader.exchange);

@@ -11,15 +11,17 @@ import { recordResponse } from './access-log.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
 import type { PassReason } from '../stream/reasons.js';
+import { passServedAs } from './cache-status.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const PASS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'PASS']];
 
 /** Relays one origin response to one client, with backpressure from the client to the origin. */
 export class PassRelay implements OriginResponseHandler {
   private origin: OriginRequest | null = null;
   private readonly response: ClientResponse;
   private logged = false;
+  /** K2: what failed, for Cache-Status `detail` on the 503 (the origin failure's kind). */
+  private failureKind: string | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -31,11 +33,13 @@ export class PassRelay implements OriginResponseHandler {
     /** Streaming on for this response (the configured default unless a fetch decision says otherwise). */
     stream = ctx.options.stream,
   ) {
+    ctx.stats.responses.PASS++; // K4: when the pass starts
     this.response = new ClientResponse(exchange, {
       viaName: ctx.options.viaName,
       maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
       waitForWholeBody: !stream,
-      extraHeaders: PASS_FIELDS,
+      deliver: ctx.hooks.deliver,
+      servedAs: (head) => passServedAs(ctx.options.viaName, reason, head, this.failureKind),
     });
     // R8: a pass fetch with no client left is aborted.
     exchange.onClientGone(() => {
@@ -79,6 +83,7 @@ export class PassRelay implements OriginResponseHandler {
 
   onError(error: OriginError): void {
     this.ctx.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, path: this.exchange.request.target }, 'origin fetch failed');
+    this.failureKind = error.kind;
     this.response.fail(error.message);
     this.log(error.message);
   }
@@ -86,6 +91,7 @@ export class PassRelay implements OriginResponseHandler {
   /** The client's upload broke (bad chunking, or it left): the origin must never take a partial body as whole. */
   requestBodyBroken(reason: string): void {
     this.origin?.abort();
+    this.failureKind = 'request-body-broken';
     if (this.response.headSent) this.response.fail(reason);
     else this.response.sendError(400, reason);
     this.log(reason);

@@ -7,9 +7,17 @@ import type { FetchRegistry } from '../stream/registry.js';
 import { CACHE_STATES, type CacheState } from './cache-state.js';
 import type { ReasonKind } from '../stream/reasons.js';
 
-/** Counters bumped on the hot path: plain fields, no allocation. */
+/**
+ * Counters bumped on the hot path: plain fields, no allocation. K4: each counts at the event it
+ * names: `requests` when a client request arrives; `responses[state]` when the request's way is
+ * decided (HIT when a hit is served, MISS when its fetch starts, COLLAPSED when it attaches to a
+ * fetch in flight, PASS when a pass starts or the proxy answers itself), not when the response ends.
+ * A client released by an uncacheable head (R4) is counted again as what it becomes.
+ */
 export class ProxyCounters {
   readonly responses: Record<CacheState, number> = { HIT: 0, MISS: 0, COLLAPSED: 0, PASS: 0 };
+  /** Client requests received (ESI includes, which are the proxy's own, are not). */
+  requests = 0;
   bytesOut = 0;
   /** Requests refused for their bytes (400, 408, 431) or for the connection limit (503). */
   protocolErrors = 0;
@@ -28,7 +36,7 @@ export interface StatsSnapshot {
   originFetches: number;
   collapsedAttaches: number;
   /** Fetches in flight; the clients reading from them (subscribers of a stream); their bytes. */
-  inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number };
+  inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number; fetches: InflightFetchStats[] };
   bytes: { in: number; out: number };
   store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']>;
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
@@ -38,6 +46,20 @@ export interface StatsSnapshot {
   /** B4: segment parts served from the store, attached to fetches in flight, fetched; files not served as segments. */
   segments: { hits: number; collapsed: number; fetches: number; unsegmented: number };
 }
+
+/** K4: one fetch in flight, so that an operator can see a push channel live. */
+export interface InflightFetchStats {
+  key: string;
+  /** Body bytes received from the origin so far. */
+  bytes: number;
+  /** Clients reading from it now. */
+  readers: number;
+  ageMs: number;
+  state: string;
+}
+
+/** The most fetches /stats lists one by one (the biggest audiences first); the totals count all. */
+export const LISTED_FETCHES = 100;
 
 export interface StatsSources {
   counters: ProxyCounters;
@@ -54,18 +76,22 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
   let bufferedBytes = 0;
   let overflowBytes = 0;
   let readers = 0;
+  const fetches: InflightFetchStats[] = [];
+  const now = performance.now();
   for (const fetch of registry.all()) {
     readers += fetch.readers.size;
     bufferedBytes += fetch.object?.length ?? 0;
     overflowBytes += fetch.overflowBytes;
+    fetches.push({ key: fetch.key, bytes: fetch.object?.length ?? 0, readers: fetch.readers.size, ageMs: Math.round(registry.ageMs(fetch, now)), state: fetch.state });
   }
+  fetches.sort((a, b) => b.readers - a.readers || b.ageMs - a.ageMs);
   const responses = { ...counters.responses };
   return {
     responses,
-    requests: CACHE_STATES.reduce((sum, state) => sum + responses[state], 0),
+    requests: counters.requests,
     originFetches: origin.requests,
     collapsedAttaches: responses.COLLAPSED,
-    inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes },
+    inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes, fetches: fetches.slice(0, LISTED_FETCHES) },
     bytes: { in: origin.bytesIn, out: counters.bytesOut },
     store: { ...store.stats(), ...index.stats() },
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
@@ -83,7 +109,8 @@ export function toPrometheus(s: StatsSnapshot): string {
     lines.push(`# HELP streamcache_${name} ${help}`, `# TYPE streamcache_${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`streamcache_${name}${labels} ${value}`);
   };
-  metric('responses_total', 'counter', 'Responses by cache state.', CACHE_STATES.map((state) => [`{cache="${state}"}`, s.responses[state]]));
+  metric('responses_total', 'counter', 'Responses by cache state, counted when the state is decided.', CACHE_STATES.map((state) => [`{cache="${state}"}`, s.responses[state]]));
+  metric('requests_total', 'counter', 'Client requests received.', [['', s.requests]]);
   metric('origin_fetches_total', 'counter', 'Requests sent to the origin.', [['', s.originFetches]]);
   metric('collapsed_attaches_total', 'counter', 'Requests attached to a fetch already in flight.', [['', s.collapsedAttaches]]);
   metric('inflight_objects', 'gauge', 'Fetches in flight.', [['', s.inflight.objects]]);
