@@ -101,7 +101,7 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
       ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
     },
     decide: (request, head, now, framing) =>
-      decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
+      decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks, stale: { grace: options.grace, staleIfError: options.staleIfError } }, request, path, head, now, framing),
     redispatch(reader) {
       reader.release();
       handleExchange(ctx, reader.exchange);

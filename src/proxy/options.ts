@@ -62,6 +62,12 @@ export interface ProxyOptions {
   admin?: string;
   /** Issue 5: an in-flight object whose buffered bytes pass this gets one warning (the seed's 500 KB). */
   backlogWarningBytes?: number;
+  // ---- serving stale (issue 15) ----
+  /** G1: seconds past expiry a response that states no stale-while-revalidate is served while revalidated (Varnish's grace). */
+  grace?: number;
+  /** G2: seconds past expiry a response that states no stale-if-error is served when its refresh fails. */
+  staleIfError?: number;
+  // ---- end serving stale ----
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
 }
@@ -101,6 +107,9 @@ export const DEFAULTS = {
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
   backlogWarningBytes: 500 * 1000,
+  // serving stale (issue 15)
+  grace: 0,
+  staleIfError: 0,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -156,7 +165,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
   for (const key of durations) checkPositiveInteger(merged[key], key);
   for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow', 'backlogWarningBytes'] as const) checkPositiveInteger(merged[key], key);
-  for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
+  for (const key of ['defaultTtl', 'hitForPassTtl', 'grace', 'staleIfError'] as const) {
     if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
   }
   const rules = checkRules(options.rules ?? []);
@@ -177,6 +186,9 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
 }
 
 const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
+// serving stale (issue 15): a rule's windows, whole seconds
+RULE_FIELDS.grace = 'number';
+RULE_FIELDS.staleIfError = 'number';
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -188,6 +200,10 @@ function checkRules(rules: unknown): CacheRule[] {
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
     const { path, regex, compress } = rule as CacheRule;
+    for (const key of ['grace', 'staleIfError'] as const) {
+      const value = (rule as CacheRule)[key];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new OptionError(`rules[${i}].${key}: must be a whole number of seconds, 0 or more`);
+    }
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

@@ -17,6 +17,7 @@ import type { CacheIndex } from '../cache/index.js';
 import { varyNamesOf, varyValues, variantMatches } from '../cache/index.js';
 import type { RingStore } from '../cache/store.js';
 import type { EdgePolicy } from '../cache/freshness.js';
+import type { StaleWindows } from '../cache/stale.js';
 import { originAge } from '../cache/freshness.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
@@ -27,6 +28,8 @@ export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complet
 /** What the proxy decides when the origin's head arrives (policy, hooks, config rules). */
 export interface HeadDecision {
   policy: EdgePolicy;
+  /** G1, G2: how long past its TTL the object may be served stale (src/cache/stale.ts). */
+  stale: StaleWindows;
   /** Other clients may attach (R2): storable and fresh for a while. */
   share: boolean;
   /** Commit the object to the index when complete (R5). */
