@@ -21,6 +21,7 @@ import type { StaleWindows } from '../cache/stale.js';
 import { originAge } from '../cache/freshness.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
+import { relayInterim } from './interim.js';
 import { transformObject, transformOf, transformedHead, type BodyEncoder, type ObjectTransform } from './transform.js';
 
 export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complete' | 'failed';
@@ -192,6 +193,13 @@ export class InflightFetch implements OriginResponseHandler {
     }
     // A new response replaces the stale object we were revalidating (C3): it must not be served again.
     if (this.revalidating) this.env.index.remove(this.revalidating);
+  }
+
+  /** 103 Early Hints, 102: to every client still waiting for the head (HTTP/1.1 ones); never stored. */
+  onInterim(head: ResponseHead): void {
+    if (this.relay) return this.relay.onInterim?.(head);
+    if (this.fetchState !== 'awaiting-head') return;
+    for (const reader of this.readers) if (reader.state === 'waiting-head') relayInterim(reader.exchange, head, reader.headSent);
   }
 
   onBody(chunk: Buffer): void {
