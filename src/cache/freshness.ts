@@ -156,7 +156,9 @@ export function edgePolicy(input: PolicyInput): EdgePolicy {
   const { surrogate, cc, ccName, expiresApplies } = edgeDirectives(headers);
 
   if (surrogate.has('no-store')) return notStorable('Surrogate-Control: no-store');
-  if (cc.has('no-store')) return notStorable(`${ccName}: no-store`);
+  // RFC 9111 §5.2.2.3: must-understand asks caches that know the status's caching rules (we store
+  // only such statuses) to ignore no-store; caches that do not know them still see no-store.
+  if (cc.has('no-store') && !cc.has('must-understand')) return notStorable(`${ccName}: no-store`);
   if (cc.has('private')) return notStorable(`${ccName}: private`);
   if (headers.tokens('vary').includes('*')) return notStorable('Vary: *');
   if (headers.has('set-cookie')) return notStorable('Set-Cookie');

@@ -354,4 +354,11 @@ describe('F6, C2: RFC 9111 §4.2.3, §5.1 and RFC 9213 §2 (the audit in docs/rf
     // Ignored CDN-Cache-Control: Expires applies again.
     expect(policyOf([['CDN-Cache-Control', 'PUBLIC'], ['Date', httpDate(NOW)], ['Expires', httpDate(NOW + 600_000)]])).toEqual(stored(600));
   });
+
+  it('C2 must-understand: a cache that understands the status ignores no-store beside it (RFC 9111 §5.2.2.3)', () => {
+    expect(policyOf([['Cache-Control', 'max-age=60, must-understand, no-store']])).toEqual(stored(60));
+    // A status we do not store stays unstored, and no-store alone is still a pass.
+    expect(policyOf([['Cache-Control', 'max-age=60, must-understand, no-store']], { status: 418 })).toEqual(notStored);
+    expect(policyOf([['Cache-Control', 'max-age=60, no-store']])).toEqual(notStored);
+  });
 });
