@@ -72,12 +72,12 @@ describe('interim responses from the origin', () => {
     await origin.waitForRequests(1);
     await second.write(request('/collapsed'));
     await old.write(request('/collapsed', { version: '1.0' }));
-    await waitFor(() => proxy.proxy.stats().inflight.readers === 3);
+    await waitFor(() => proxy.proxy.stats().inflight.readers === 3, 3000, 'three clients attached');
     hintsGo.resolve();
     for (const client of [first, second]) await client.readUntil((bytes) => bytes.includes('\r\n\r\n'));
     // Attached after the 103 went out: the hint is not replayed (it is no part of the object).
     await late.write(request('/collapsed'));
-    await waitFor(() => proxy.proxy.stats().inflight.readers === 4);
+    await waitFor(() => proxy.proxy.stats().inflight.readers === 4, 3000, 'the late joiner attached');
     release.resolve();
     const finals = await Promise.all([first, second, old, late].map((c) => c.readResponse()));
     expect(finals.map((r) => r.status)).toEqual([200, 200, 200, 200]);
