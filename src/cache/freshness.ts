@@ -228,11 +228,12 @@ export interface AgeInput {
  * RFC 9111 §4.2.3 corrected_initial_age, in seconds (fractional): the larger of the apparent age
  * (our clock past the origin's Date, never negative) and the origin's Age plus the response delay
  * (request sent to head received). The delay counts to the millisecond, so that each tier's Age
- * errs towards older; the apparent age counts in whole seconds only, because a Date is truncated
- * to the second (an origin on our clock would otherwise look up to a second old at once).
+ * errs towards older. A Date is truncated to the second, so the response was generated up to a
+ * second after it says: the apparent age counts from the end of that second (its lower bound),
+ * else an origin on our clock would look a second old whenever a fetch crosses a second.
  */
 export function initialAge(input: AgeInput): number {
-  const apparent = Number.isNaN(input.dateValue) ? 0 : Math.max(0, Math.floor((input.responseTime - input.dateValue) / 1000));
+  const apparent = Number.isNaN(input.dateValue) ? 0 : Math.max(0, input.responseTime - input.dateValue - 1000) / 1000;
   const corrected = input.ageValue + Math.max(0, input.responseTime - input.requestTime) / 1000;
   return Math.min(DELTA_SECONDS_MAX, Math.max(apparent, corrected));
 }

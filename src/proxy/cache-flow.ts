@@ -1,8 +1,10 @@
 // A cacheable request's way through the cache: a fresh object is a hit (R5); a fetch in flight
 // takes the request as one more reader (R2, R3); a stale object with validators is revalidated
 // (C3); a hit-for-pass key passes (R4); anything else starts a fetch, the streaming miss (R1).
+// A stale object inside its stale-while-revalidate window is a hit while one background fetch
+// refreshes it (G1); one inside its stale-if-error window stands in for a failed refresh (G2).
 import type { ClientExchange } from '../net/client-exchange.js';
-import type { RequestHead } from '../http1/message.js';
+import type { HttpVersion, RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
@@ -25,7 +27,13 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   const now = Date.now();
   let stored = ctx.index.lookup(key, headers);
   if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
-  if (stored && !stored.hasValidators) {
+  if (stored && stored.withinWhileRevalidate(now)) {
+    revalidateInBackground(ctx, exchange, target, key, stored, now);
+    ctx.stats.stale.whileRevalidate++;
+    return serveHit(ctx, exchange, stored);
+  }
+  // Kept to be revalidated (C3) or to stand in for a failure (G2); anything else is refetched.
+  if (stored && !stored.hasValidators && !stored.withinIfError(now)) {
     ctx.index.remove(stored);
     stored = undefined;
   }
@@ -58,27 +66,44 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
   );
 }
 
+/**
+ * G1: one background fetch per stale object, conditional when it has validators. It is registered
+ * like any other, so a request that finds the object past its window attaches to it (R2). Its
+ * request is this client's, as HTTP/1.1: it has no client whose version could turn streaming off.
+ */
+function revalidateInBackground(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, stale: CacheObject, now: number): void {
+  if (ctx.registry.refreshing(stale) || ctx.registry.find(key, exchange.request.headers, now)) return;
+  const request: RequestHead = { ...exchange.request, method: 'GET', version: HTTP_1_1 };
+  const fetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, stale, true);
+  ctx.registry.add(fetch);
+  ctx.stats.stale.backgroundRevalidations++;
+  const head = originRequestHead(ctx, request, exchange.clientAddress, target, stale);
+  fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
+}
+
+const HTTP_1_1: HttpVersion = { major: 1, minor: 1 };
+
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
 function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null): void {
   const { request } = exchange;
   const fetch: InflightFetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, revalidating);
   ctx.registry.add(fetch);
   fetch.attach(newReader(ctx, exchange, 'MISS', fetch));
-  const head = originRequestHead(ctx, exchange, target, revalidating);
+  const head = originRequestHead(ctx, request, exchange.clientAddress, target, revalidating);
   // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
 }
 
-function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): string {
-  const headers = exchange.request.headers.copyWithout((name) => CLIENT_CONDITIONALS.has(name));
+function originRequestHead(ctx: ProxyContext, request: RequestHead, clientAddress: string, target: ValidatedTarget, revalidating: CacheObject | null): string {
+  const headers = request.headers.copyWithout((name) => CLIENT_CONDITIONALS.has(name));
   // C1, T1: the origin sees Accept-Encoding as the variant is keyed (`br`, `gzip` or none), as with Fastly.
   const acceptEncoding = normalizedAcceptEncoding(headers);
   if (acceptEncoding) headers.set('Accept-Encoding', acceptEncoding);
   else headers.delete('accept-encoding');
   if (revalidating) for (const [name, value] of revalidationFields(revalidating.etag, revalidating.lastModified)) headers.append(name, value);
-  const asGet: RequestHead = { ...exchange.request, method: 'GET', headers };
+  const asGet: RequestHead = { ...request, method: 'GET', headers };
   return planOriginRequest(asGet, target, {
-    clientAddress: exchange.clientAddress,
+    clientAddress,
     viaName: ctx.options.viaName,
     defaultHost: ctx.options.originUrl.host,
     bodyFraming: 'none',
@@ -113,5 +138,11 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
       return relay;
     },
     settled: (fetch) => ctx.registry.remove(fetch),
+    refreshFailed(fetch, reason, servedStale) {
+      ctx.stats.stale.refreshFailures++;
+      ctx.stats.stale.ifError += servedStale;
+      const stale = fetch.revalidating!;
+      ctx.logger.warn({ key: fetch.key, reason, background: fetch.background, servedStale, staleAge: stale.age(Date.now()) }, servedStale > 0 ? 'refresh failed: served the stale object (stale-if-error)' : 'refresh failed: the stale object stays');
+    },
   };
 }

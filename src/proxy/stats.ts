@@ -14,6 +14,9 @@ export class ProxyCounters {
   protocolErrors = 0;
   /** In-flight objects whose buffered bytes passed the backlog threshold (one per object). */
   backlogWarnings = 0;
+  // ---- serving stale (issue 15) ----
+  readonly stale = { whileRevalidate: 0, ifError: 0, backgroundRevalidations: 0, refreshFailures: 0 };
+  // ---- end serving stale ----
 }
 
 export interface StatsSnapshot {
@@ -28,6 +31,8 @@ export interface StatsSnapshot {
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
+  /** G1, G2: responses served stale, background revalidations started, refreshes of stale objects that failed. */
+  stale: { whileRevalidate: number; ifError: number; backgroundRevalidations: number; refreshFailures: number };
 }
 
 export interface StatsSources {
@@ -62,6 +67,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
+    stale: { ...counters.stale },
   };
 }
 
@@ -92,5 +98,12 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('origin_queued_requests', 'gauge', 'Requests waiting for an origin connection.', [['', s.connections.originQueued]]);
   metric('protocol_errors_total', 'counter', 'Requests refused for their bytes or the connection limit.', [['', s.protocolErrors]]);
   metric('backlog_warnings_total', 'counter', 'In-flight objects whose buffered bytes passed the backlog threshold.', [['', s.backlogWarnings]]);
+  // serving stale (issue 15)
+  metric('stale_responses_total', 'counter', 'Responses served from a stale object (G1: while revalidating, G2: instead of an origin error).', [
+    ['{window="while-revalidate"}', s.stale.whileRevalidate],
+    ['{window="if-error"}', s.stale.ifError],
+  ]);
+  metric('background_revalidations_total', 'counter', 'Background fetches started to refresh a stale object (G1).', [['', s.stale.backgroundRevalidations]]);
+  metric('stale_refresh_failures_total', 'counter', 'Fetches refreshing a stale object that failed (connect, timeout, reset, 5xx).', [['', s.stale.refreshFailures]]);
   return `${lines.join('\n')}\n`;
 }

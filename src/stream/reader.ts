@@ -60,6 +60,8 @@ export class ObjectReader {
   private pinned = false;
   status = 0;
   firstByteAt: number | undefined;
+  /** G2: served the stale object because the fetch that would refresh it failed, for this reason. */
+  staleReason: string | undefined;
 
   constructor(
     readonly exchange: ClientExchange,
@@ -88,6 +90,8 @@ export class ObjectReader {
    */
   begin(object: CacheObject, stream: boolean): void {
     if (this.readerState === 'done') return;
+    // G2: a client waiting on a fetch that failed may begin again on the stale object instead.
+    if (this.pinned) this.object?.unpin();
     this.object = object;
     object.pin();
     this.pinned = true;
