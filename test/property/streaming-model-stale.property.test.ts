@@ -76,13 +76,21 @@ async function checkScenario(s: StaleScenario): Promise<void> {
     requests++;
     concurrent++;
     maxConcurrent = Math.max(maxConcurrent, concurrent);
+    // A request is over when its answer is out, or when the proxy gave up on it (a stalled answer
+    // after the first-byte timeout): whichever comes first.
+    let over = false;
+    const finish = () => {
+      if (!over) concurrent--;
+      over = true;
+    };
+    res.socket.once('close', finish);
     try {
       if (requests === 1) return await res.send({ headers: firstHeaders(s), framing: s.framing, body: 'old' });
       await released;
       originAnsweredAt = Math.min(originAnsweredAt, performance.now());
       await answerRefresh(s, req.header('if-none-match') !== undefined, res);
     } finally {
-      concurrent--;
+      finish();
     }
   });
   const proxy = await startProxy(origin.url, { grace: s.grace, staleIfError: s.staleIfError, firstByteTimeout: FIRST_BYTE_TIMEOUT_MS });
