@@ -44,7 +44,8 @@ function firstHeaders(s: StaleScenario): [string, string][] {
   return headers;
 }
 
-async function answerRefresh(s: StaleScenario, conditional: boolean, res: ScriptedResponder): Promise<void> {
+/** `over` is called once the origin has decided the request is over from its side: before a close, reset or stall. */
+async function answerRefresh(s: StaleScenario, conditional: boolean, res: ScriptedResponder, over: () => void): Promise<void> {
   switch (s.refresh) {
     case '200':
       return res.send({ headers: [['Cache-Control', 'max-age=60']], body: 'new' });
@@ -55,10 +56,13 @@ async function answerRefresh(s: StaleScenario, conditional: boolean, res: Script
     case '503':
       return res.send({ status: Number(s.refresh), body: `e${s.refresh}` });
     case 'reset':
+      over();
       return res.reset({ settleMs: 0 });
     case 'close':
+      over();
       return res.end();
     case 'timeout':
+      over();
       return res.stall();
   }
 }
@@ -76,8 +80,8 @@ async function checkScenario(s: StaleScenario): Promise<void> {
     requests++;
     concurrent++;
     maxConcurrent = Math.max(maxConcurrent, concurrent);
-    // A request is over when its answer is out, or when the proxy gave up on it (a stalled answer
-    // after the first-byte timeout): whichever comes first.
+    // A request is over when its answer is out, when the origin decides to close, reset or stall
+    // it (the proxy may see that before this script resumes), or when its connection closes.
     let over = false;
     const finish = () => {
       if (!over) concurrent--;
@@ -88,7 +92,7 @@ async function checkScenario(s: StaleScenario): Promise<void> {
       if (requests === 1) return await res.send({ headers: firstHeaders(s), framing: s.framing, body: 'old' });
       await released;
       originAnsweredAt = Math.min(originAnsweredAt, performance.now());
-      await answerRefresh(s, req.header('if-none-match') !== undefined, res);
+      await answerRefresh(s, req.header('if-none-match') !== undefined, res, finish);
     } finally {
       finish();
     }
