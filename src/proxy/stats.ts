@@ -4,7 +4,8 @@ import type { Listener } from '../net/listener.js';
 import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
-import { CACHE_STATES, type CacheState } from './access-log.js';
+import { CACHE_STATES, type CacheState } from './cache-state.js';
+import type { ReasonKind } from '../stream/reasons.js';
 
 /** Counters bumped on the hot path: plain fields, no allocation. */
 export class ProxyCounters {
@@ -17,6 +18,8 @@ export class ProxyCounters {
   // ---- serving stale (issue 15) ----
   readonly stale = { whileRevalidate: 0, ifError: 0, backgroundRevalidations: 0, refreshFailures: 0 };
   // ---- end serving stale ----
+  /** Responses by typed reason (src/stream/reasons.ts): passes, failures, responses not cached. */
+  readonly reasons: Partial<Record<ReasonKind, number>> = {};
 }
 
 export interface StatsSnapshot {
@@ -33,6 +36,7 @@ export interface StatsSnapshot {
   backlogWarnings: number;
   /** G1, G2: responses served stale, background revalidations started, refreshes of stale objects that failed. */
   stale: { whileRevalidate: number; ifError: number; backgroundRevalidations: number; refreshFailures: number };
+  reasons: Partial<Record<ReasonKind, number>>;
 }
 
 export interface StatsSources {
@@ -68,6 +72,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
     stale: { ...counters.stale },
+    reasons: { ...counters.reasons },
   };
 }
 

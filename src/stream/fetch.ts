@@ -17,20 +17,22 @@ import type { CacheIndex } from '../cache/index.js';
 import { varyNamesOf, varyValues, variantMatches } from '../cache/index.js';
 import type { RingStore } from '../cache/store.js';
 import type { EdgePolicy } from '../cache/freshness.js';
-import type { StaleWindows } from '../cache/stale.js';
 import { initialAge, originAge, parseHttpDate } from '../cache/freshness.js';
+import { NO_STALE, type StaleWindows } from '../cache/stale.js';
+import { relayInterim } from './interim.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
-import { relayInterim } from './interim.js';
-import { transformObject, transformOf, transformedHead, type BodyEncoder, type ObjectTransform } from './transform.js';
+import { tooLarge, type FetchFailure, type NoCacheReason } from './reasons.js';
+import { transformObject, transformOf, transformedHead, type ObjectTransform } from './transform.js';
+import type { BodyEncoder } from './codecs.js';
 
 export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complete' | 'failed';
 
 /** What the proxy decides when the origin's head arrives (policy, hooks, config rules). */
 export interface HeadDecision {
   policy: EdgePolicy;
-  /** G1, G2: how long past its TTL the object may be served stale (src/cache/stale.ts). */
-  stale: StaleWindows;
+  /** G1, G2: how long past its TTL the object may be served stale (src/cache/stale.ts); none when absent. */
+  stale?: StaleWindows;
   /** Other clients may attach (R2): storable and fresh for a while. */
   share: boolean;
   /** Commit the object to the index when complete (R5). */
@@ -43,6 +45,8 @@ export interface HeadDecision {
   clientHead: ObjectHead;
   /** T1, T2: compress the body on its way in, or mark the object an ESI template (src/stream/transform.ts). */
   transform?: ObjectTransform;
+  /** Why the response is not stored or not shared, when it is not. */
+  noCache?: NoCacheReason;
 }
 
 /** What a fetch needs from the proxy around it. */
@@ -67,7 +71,7 @@ export interface FetchEnvironment {
   /** The fetch left the in-flight registry. */
   settled(fetch: InflightFetch): void;
   /** G1, G2: a fetch refreshing a stale object failed; the stale object stays, and `servedStale` waiting clients got it. */
-  refreshFailed(fetch: InflightFetch, reason: string, servedStale: number): void;
+  refreshFailed?(fetch: InflightFetch, failure: FetchFailure, servedStale: number): void;
 }
 
 export class InflightFetch implements OriginResponseHandler {
@@ -166,7 +170,7 @@ export class InflightFetch implements OriginResponseHandler {
     // G2: a 5xx to a refresh is a failure where the stale object may stand in for it: no byte of it reaches a client.
     if (head.status >= 500 && this.staleFallback(now)) {
       this.origin?.abort();
-      return this.fail(`origin answered ${head.status}`, true);
+      return this.fail({ kind: 'origin-status', status: head.status, message: `origin answered ${head.status}` }, true);
     }
     const decision = this.env.decide(this.request, head, now, framing);
     this.decision = decision;
@@ -175,7 +179,7 @@ export class InflightFetch implements OriginResponseHandler {
     if (declared !== undefined && declared > limit) {
       // L2: we know at once it cannot be served whole.
       this.origin?.abort();
-      return this.fail(`Content-Length ${declared} is above the maximum object size (${limit} bytes)`);
+      return this.fail({ kind: 'too-large', limit, message: `Content-Length ${declared} is above the maximum object size (${limit} bytes)` });
     }
     // Unshareable (R4): its own client gets it as a pass would, unless it must be transformed first (T1, T2).
     if (!decision.share && !decision.store && !decision.transform) return this.handOffOrAbort(head, framing, now);
@@ -183,10 +187,10 @@ export class InflightFetch implements OriginResponseHandler {
     // T1: a compressed object's head says so (Content-Encoding, Vary); its length is known only at its end.
     const clientHead = transformedHead(decision.clientHead, decision.transform);
     const object = new CacheObject(this.key, head, clientHead, decision.policy, now, this.initialAgeOf(head, now), decision.transform?.coding ? undefined : declared);
-    object.staleWindows = decision.stale;
+    object.staleWindows = decision.stale ?? NO_STALE;
     object.varyNames = varyNamesOf(clientHead.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
-    if (!decision.store) object.dead = true;
+    if (!decision.store) object.forget();
     object.pin();
     this.fetchPinned = true;
     this.object = object;
@@ -197,9 +201,9 @@ export class InflightFetch implements OriginResponseHandler {
           this.encoder = null;
           this.onEnd();
         },
-        error: (reason) => {
+        error: (failure) => {
           this.origin?.abort();
-          this.fail(reason);
+          this.fail(failure);
         },
         pause: () => this.origin?.pause(),
         resume: () => this.origin?.resume(),
@@ -240,7 +244,7 @@ export class InflightFetch implements OriginResponseHandler {
     if (object.length + chunk.length > limit) {
       // L3, L4: streaming clients are cut, waiting ones get 503; nothing is cached.
       this.origin?.abort();
-      return this.fail(`body passed the maximum object size (${limit} bytes)`);
+      return this.fail(tooLarge(limit));
     }
     object.append(chunk, this.env.store);
     if (this.decision!.stream && object.length > this.env.maxObjectSizeBuffered) this.failWaitingReaders();
@@ -275,8 +279,10 @@ export class InflightFetch implements OriginResponseHandler {
 
   /** L1, L3: a client waiting for a whole body is held to the buffered limit, even on a streaming fetch. */
   private failWaitingReaders(): void {
+    const limit = this.env.maxObjectSizeBuffered;
+    const failure: FetchFailure = { kind: 'too-large-to-wait', limit, message: `body passed the maximum object size for a client that waits for the whole body (${limit} bytes)` };
     for (const reader of [...this.readers]) {
-      if (reader.state === 'waiting-body') reader.fail(`body passed the maximum object size for a client that waits for the whole body (${this.env.maxObjectSizeBuffered} bytes)`);
+      if (reader.state === 'waiting-body') reader.fail(failure.message, failure);
     }
   }
 
@@ -286,9 +292,9 @@ export class InflightFetch implements OriginResponseHandler {
     const object = this.object;
     // After a 304 (C3) the fetch is already complete: the stale object was refreshed, not filled.
     if (!object || this.fetchState !== 'receiving') return;
-    object.state = 'complete';
+    object.markComplete();
     if (this.decision?.store && !object.overflowed && !object.dead && !this.invalidated) this.env.index.insert(object);
-    else object.dead = true;
+    else object.forget();
     this.enter('complete');
     this.wakeReaders();
   }
@@ -296,23 +302,20 @@ export class InflightFetch implements OriginResponseHandler {
   onError(error: OriginError): void {
     if (this.relay) return this.relay.onError(error);
     this.env.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, key: this.key }, 'origin fetch failed');
-    this.fail(error.message, true);
+    this.fail({ kind: 'origin', origin: error.kind, message: error.message }, true);
   }
 
   /** O1, O2, L2-L4: no object; clients get 503 before their head, an abrupt close after. */
-  private fail(reason: string, originFailed = false): void {
+  private fail(failure: FetchFailure, originFailed = false): void {
     if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
     this.flushWake();
     this.encoder?.destroy();
-    if (this.object) {
-      this.object.state = 'failed';
-      this.object.dead = true;
-    }
+    this.object?.markFailed();
     // G2 covers the origin failing (connect, timeouts, resets, 5xx), not our own limits (L2-L4).
-    const served = originFailed ? this.serveStaleInstead(reason) : 0;
+    const served = originFailed ? this.serveStaleInstead(failure) : 0;
     this.enter('failed');
-    for (const reader of [...this.readers]) reader.fail(reason);
-    if (this.revalidating) this.env.refreshFailed(this, reason, served);
+    for (const reader of [...this.readers]) reader.fail(failure.message, failure);
+    if (this.revalidating) this.env.refreshFailed?.(this, failure, served);
   }
 
   /** F6: the age the response had when its head arrived (RFC 9111 §4.2.3). */
@@ -331,15 +334,15 @@ export class InflightFetch implements OriginResponseHandler {
   }
 
   /** Every client that got no byte of this fetch gets the stale object instead (G2). Returns how many. */
-  private serveStaleInstead(reason: string): number {
+  private serveStaleInstead(failure: FetchFailure): number {
     const stale = this.staleFallback(Date.now());
     if (!stale) return 0;
     let served = 0;
     for (const reader of [...this.readers]) {
       if (reader.isDone || reader.headSent) continue;
       this.readers.delete(reader);
-      reader.role = 'HIT';
-      reader.staleReason = reason;
+      reader.servedFromStore();
+      reader.staleBecause = failure;
       stale.hits++;
       reader.begin(stale, true);
       served++;
@@ -376,22 +379,22 @@ export class InflightFetch implements OriginResponseHandler {
 
   private revalidated(head: ResponseHead, now: number): void {
     const stale = this.revalidating!;
-    if (stale.state !== 'complete') return this.fail('revalidated object is no longer complete');
+    if (stale.state !== 'complete') return this.fail({ kind: 'revalidation', message: 'revalidated object is no longer complete' });
     // The stored response as the origin sent it, updated with the 304's fields (RFC 9111 §4.3.4).
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
     // T1: the stored bytes keep their coding, whatever the hook says this time.
     stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, this.initialAgeOf(head, now));
-    stale.staleWindows = decision.stale;
+    stale.staleWindows = decision.stale ?? NO_STALE;
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {
-      stale.dead = true;
+      stale.forget();
       this.env.index.remove(stale);
     }
     this.enter('complete');
     for (const reader of [...this.readers]) {
-      reader.role = 'HIT';
+      reader.servedFromStore();
       stale.hits++;
       reader.begin(stale, true);
     }
@@ -437,8 +440,13 @@ export class InflightFetch implements OriginResponseHandler {
     const goesToCache = this.decision?.store === true && this.object?.overflowed === false;
     if (this.fetchState === 'receiving' && this.readers.size === 0 && !goesToCache) {
       this.origin?.abort();
-      this.fail('no client left for an unstored response');
+      this.fail({ kind: 'abandoned', message: 'no client left for an unstored response' });
     }
+  }
+
+  /** Why this fetch's response is not cached (or not shared), once its head arrived. */
+  get noCacheReason(): NoCacheReason | undefined {
+    return this.decision?.noCache;
   }
 
   /** Bytes this fetch holds outside the store (L5), for stats. */
