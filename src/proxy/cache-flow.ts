@@ -63,7 +63,7 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
 
 /** The access log line and counters of one reader's response. */
 export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: string, noCache?: Reason): void {
-  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? noCache });
+  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? reader.staleBecause ?? noCache });
 }
 
 /**
