@@ -233,9 +233,27 @@ export interface AgeInput {
  * else an origin on our clock would look a second old whenever a fetch crosses a second.
  */
 export function initialAge(input: AgeInput): number {
-  const apparent = Number.isNaN(input.dateValue) ? 0 : Math.max(0, input.responseTime - input.dateValue - 1000) / 1000;
-  const corrected = input.ageValue + Math.max(0, input.responseTime - input.requestTime) / 1000;
-  return Math.min(DELTA_SECONDS_MAX, Math.max(apparent, corrected));
+  const corrected = input.ageValue + responseDelay(input);
+  return Math.min(DELTA_SECONDS_MAX, Math.max(apparentAge(input), corrected));
+}
+
+/**
+ * The age an object's TTL and stale windows count from (R6, C2, G1, G2): §4.2.3 without the
+ * response delay, because R6 counts an in-flight response's freshness from when its head arrived
+ * (a stream whose head is slow to come is not shortened by it). The Age header adds the delay
+ * (CacheObject.age), so it never says younger than initialAge.
+ */
+export function freshnessAge(input: AgeInput): number {
+  return Math.min(DELTA_SECONDS_MAX, Math.max(apparentAge(input), input.ageValue));
+}
+
+/** §4.2.3 response_delay, seconds: from the request sent to the response head received. */
+export function responseDelay(input: AgeInput): number {
+  return Math.max(0, input.responseTime - input.requestTime) / 1000;
+}
+
+function apparentAge(input: AgeInput): number {
+  return Number.isNaN(input.dateValue) ? 0 : Math.max(0, input.responseTime - input.dateValue - 1000) / 1000;
 }
 
 /** F6: the Age of a response served from an object: seconds since its head arrived plus the origin's Age. */

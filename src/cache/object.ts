@@ -73,6 +73,8 @@ export class CacheObject implements StoreOwner {
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;
+  /** F6: RFC 9111 §4.2.3 response_delay of the fetch that brought its head, seconds: in Age, not in its TTL (R6). */
+  responseDelay = 0;
   /** G1, G2: how long past its TTL this object may be served stale (set with its policy). */
   staleWindows: StaleWindows = NO_STALE;
 
@@ -190,7 +192,7 @@ export class CacheObject implements StoreOwner {
 
   /** F6: seconds since the head arrived plus the origin's Age. */
   age(now: number): number {
-    return currentAge(this.headReceivedAt, this.ageAtOrigin, now);
+    return currentAge(this.headReceivedAt, this.ageAtOrigin + this.responseDelay, now);
   }
 
   /** Appends body bytes: into the store while it has room, else into a buffer of our own (L5). */

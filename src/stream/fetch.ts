@@ -17,7 +17,7 @@ import type { CacheIndex } from '../cache/index.js';
 import { varyNamesOf, varyValues, variantMatches } from '../cache/index.js';
 import type { RingStore } from '../cache/store.js';
 import type { EdgePolicy } from '../cache/freshness.js';
-import { initialAge, originAge, parseHttpDate } from '../cache/freshness.js';
+import { freshnessAge, originAge, parseHttpDate, responseDelay, type AgeInput } from '../cache/freshness.js';
 import { NO_STALE, type StaleWindows } from '../cache/stale.js';
 import { relayInterim } from './interim.js';
 import { updateStoredFields } from '../cache/conditional.js';
@@ -186,7 +186,9 @@ export class InflightFetch implements OriginResponseHandler {
 
     // T1: a compressed object's head says so (Content-Encoding, Vary); its length is known only at its end.
     const clientHead = transformedHead(decision.clientHead, decision.transform);
-    const object = new CacheObject(this.key, head, clientHead, decision.policy, now, this.initialAgeOf(head, now), decision.transform?.coding ? undefined : declared);
+    const age = this.ageOf(head, now);
+    const object = new CacheObject(this.key, head, clientHead, decision.policy, now, freshnessAge(age), decision.transform?.coding ? undefined : declared);
+    object.responseDelay = responseDelay(age);
     object.staleWindows = decision.stale ?? NO_STALE;
     object.varyNames = varyNamesOf(clientHead.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
@@ -318,9 +320,9 @@ export class InflightFetch implements OriginResponseHandler {
     if (this.revalidating) this.env.refreshFailed?.(this, failure, served);
   }
 
-  /** F6: the age the response had when its head arrived (RFC 9111 §4.2.3). */
-  private initialAgeOf(head: ResponseHead, now: number): number {
-    return initialAge({ ageValue: originAge(head.headers), dateValue: parseHttpDate(head.headers.get('date')), requestTime: this.requestedAt, responseTime: now });
+  /** F6: what the response's age on arrival is made of (RFC 9111 §4.2.3). */
+  private ageOf(head: ResponseHead, now: number): AgeInput {
+    return { ageValue: originAge(head.headers), dateValue: parseHttpDate(head.headers.get('date')), requestTime: this.requestedAt, responseTime: now };
   }
 
   // ---- G2: stale-if-error ----
@@ -384,7 +386,9 @@ export class InflightFetch implements OriginResponseHandler {
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
     // T1: the stored bytes keep their coding, whatever the hook says this time.
-    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, this.initialAgeOf(head, now));
+    const age = this.ageOf(head, now);
+    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, freshnessAge(age));
+    stale.responseDelay = responseDelay(age);
     stale.staleWindows = decision.stale ?? NO_STALE;
     this.object = stale;
     this.decision = { ...decision, stream: true };

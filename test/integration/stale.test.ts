@@ -302,3 +302,17 @@ describe('G1/L5: store memory', () => {
     expect(after.header('x-cache')).toBe('HIT');
   });
 });
+
+describe('F6: the age on arrival (RFC 9111 §4.2.3)', () => {
+  it('F6: the response delay counts into Age (never younger than the origin said plus the wait), and Age lists take their first member', async () => {
+    const { proxy } = await startOriginAndProxy(cleanups, (_req, res) =>
+      res.send({ headers: [['Cache-Control', 'max-age=600'], ['Age', '10, 99']], body: 'slow', delayHeadMs: 1_100 }),
+    );
+    const miss = await fetchOnce(proxy.port, '/slow');
+    expect(Number(miss.header('age'))).toBeGreaterThanOrEqual(11);
+    expect(Number(miss.header('age'))).toBeLessThan(20);
+    const hit = await fetchOnce(proxy.port, '/slow');
+    expect(hit.header('x-cache')).toBe('HIT');
+    expect(Number(hit.header('age'))).toBeGreaterThanOrEqual(11);
+  });
+});

@@ -7,6 +7,7 @@ import {
   HEURISTIC_CAP_SECONDS,
   cdnDirectives,
   currentAge,
+  freshnessAge,
   initialAge,
   deltaSeconds,
   edgePolicy,
@@ -329,6 +330,11 @@ describe('F6, C2: RFC 9111 §4.2.3, §5.1 and RFC 9213 §2 (the audit in docs/rf
     // A Date in the future is no negative age; a Date within the last second is no age at all.
     expect(initialAge({ ageValue: 0, dateValue: NOW + 60_000, requestTime: NOW, responseTime: NOW })).toBe(0);
     expect(initialAge({ ageValue: 0, dateValue: NOW - 1_000, requestTime: NOW, responseTime: NOW })).toBe(0);
+  });
+
+  it('R6/F6 the age a TTL counts from leaves the response delay out (R6: from when the head arrived); the Age header keeps it', () => {
+    expect(freshnessAge({ ageValue: 10, dateValue: NaN, requestTime: NOW - 2_500, responseTime: NOW })).toBe(10);
+    expect(freshnessAge({ ageValue: 10, dateValue: NOW - 31_000, requestTime: NOW - 2_500, responseTime: NOW })).toBe(30);
   });
 
   it('C2 CDN-Cache-Control that is not a valid Structured Field Dictionary is ignored: Cache-Control applies (RFC 9213 §2.1)', () => {
