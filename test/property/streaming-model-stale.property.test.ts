@@ -135,7 +135,16 @@ async function checkScenario(s: StaleScenario): Promise<void> {
 }
 
 /** Scenarios the property found (or that pin a corner), replayed first on every run. */
-const PINNED: StaleScenario[] = [];
+const PINNED: StaleScenario[] = [
+  // Found while writing the property: a refresh the origin closes (or stalls into the first-byte
+  // timeout) must count as over when the origin closes it, not when its script resumes; the proxy
+  // may already have started the next one (the follow-up's revalidation), which is one at a time.
+  { forbid: 'none', ccWhileRevalidate: 600, ccIfError: 5, surrogateIfError: null, grace: 600, staleIfError: 0, age: 12, etag: true, framing: 'chunked', refresh: 'close', clients: 3 },
+  { forbid: 'must-revalidate', ccWhileRevalidate: 5, ccIfError: 5, surrogateIfError: null, grace: 600, staleIfError: 0, age: 100, etag: true, framing: 'chunked', refresh: 'timeout', clients: 3 },
+  // G3 with Surrogate-Control's window, and G4 (an ended stream without a validator) under a generous grace.
+  { forbid: 's-maxage=10', ccWhileRevalidate: 600, ccIfError: 600, surrogateIfError: 600, grace: 600, staleIfError: 600, age: 100, etag: false, framing: 'length', refresh: '503', clients: 2 },
+  { forbid: 'none', ccWhileRevalidate: 600, ccIfError: 600, surrogateIfError: null, grace: 600, staleIfError: 600, age: 12, etag: false, framing: 'chunked', refresh: '500', clients: 2 },
+];
 const fromEnv = process.env.STALE_SCENARIO ? [JSON.parse(process.env.STALE_SCENARIO) as StaleScenario] : [];
 
 const PROPERTY_TIMEOUT_MS = fcRuns(BASE_RUNS) * 3_000 + 60_000;
