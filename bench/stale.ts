@@ -112,11 +112,12 @@ async function staleWhileRevalidate(): Promise<void> {
     revalidationsPerBurst.push(origin.requests - before);
   }
   latencies.sort((a, b) => a - b);
-  // The floor on this machine now: the same bursts for a fresh key (plain hits).
+  // The floor on this machine now: the same bursts for a fresh key (plain hits), paced alike.
   await timedGet(sockets[0], '/fresh');
   const hits: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const r of await Promise.all(sockets.map((socket) => timedGet(socket, '/fresh')))) hits.push(r.ms);
+    await new Promise((resolve) => setTimeout(resolve, REVALIDATION_DELAY_MS + 100)); // the same pause as above
   }
   const stats = proxy.stats().stale;
   console.log(`G1: ${ROUNDS} bursts of ${CLIENTS} concurrent requests for one stale key (origin answers revalidations after ${REVALIDATION_DELAY_MS} ms)`);
