@@ -167,8 +167,9 @@ export class InflightFetch implements OriginResponseHandler {
     if (this.relay) return this.relay.onHead(head, framing);
     const now = Date.now();
     if (this.revalidating && head.status === 304) return this.revalidated(head, now);
-    // G2: a 5xx to a refresh is a failure where the stale object may stand in for it: no byte of it reaches a client.
-    if (head.status >= 500 && this.staleFallback(now)) {
+    // G2: a 5xx to a refresh is a failure where the stale object may stand in for it: no byte of it
+    // reaches a client. So it is for a background revalidation nobody waits on (G1): the stale object stays.
+    if (head.status >= 500 && (this.staleFallback(now) || (this.background && this.readers.size === 0))) {
       this.origin?.abort();
       return this.fail({ kind: 'origin-status', status: head.status, message: `origin answered ${head.status}` }, true);
     }

@@ -220,6 +220,7 @@ describe('G2: stale-if-error', () => {
     await fetchOnce(proxy.port, '/bg');
     expect((await fetchOnce(proxy.port, '/bg')).body.toString()).toBe('old');
     await waitFor(() => origin.requests.length === 2 && proxy.proxy.stats().inflight.objects === 0, 3000, 'the background fetch');
+    expect(proxy.proxy.stats().stale).toMatchObject({ refreshFailures: 1, backgroundRevalidations: 1 });
     expect((await fetchOnce(proxy.port, '/bg')).body.toString()).toBe('old');
   });
 });
