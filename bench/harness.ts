@@ -198,9 +198,10 @@ function wrkBytes(text: string): number {
   return Number(m[1]) * 1024 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(m[2]);
 }
 
-function runWrk(url: string, connections: number, duration: number): Promise<LoadResult> {
+function runWrk(url: string, connections: number, duration: number, headers: readonly string[] = []): Promise<LoadResult> {
   const threads = Math.min(WRK_THREADS, connections);
-  const child = track(spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const headerArgs = headers.flatMap((h) => ['-H', h]);
+  const child = track(spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', ...headerArgs, url], { stdio: ['ignore', 'pipe', 'inherit'] }));
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   return new Promise((resolve, reject) => {
@@ -226,11 +227,11 @@ function runWrk(url: string, connections: number, duration: number): Promise<Loa
   });
 }
 
-/** `connections` keep-alive connections doing GET `path` for `duration` s. */
-export function runLoad(port: number, path: string, connections: number, duration: number): Promise<LoadResult> {
+/** `connections` keep-alive connections doing GET `path` for `duration` s, with `headers` (`Name: value`). */
+export function runLoad(port: number, path: string, connections: number, duration: number, headers: readonly string[] = []): Promise<LoadResult> {
   const url = `http://127.0.0.1:${port}${path}`;
-  if (GENERATOR === 'wrk') return runWrk(url, connections, duration);
-  const job: AutocannonJob = { url, connections, duration, workers: AUTOCANNON_WORKERS };
+  if (GENERATOR === 'wrk') return runWrk(url, connections, duration, headers);
+  const job: AutocannonJob = { url, connections, duration, workers: AUTOCANNON_WORKERS, headers: [...headers] };
   return runClient<LoadResult>(['autocannon', JSON.stringify(job)]);
 }
 

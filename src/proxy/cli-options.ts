@@ -58,6 +58,7 @@ const VALUE_OPTIONS = [
   { flag: '--grace', key: 'grace', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long while it is revalidated, when the response states no stale-while-revalidate (G1)' },
   { flag: '--stale-if-error', key: 'staleIfError', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long when its refresh fails, when the response states no stale-if-error (G2)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+  { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
 ] as const satisfies readonly ValueOption[];
 
 const SWITCH_OPTIONS = [
@@ -255,6 +256,7 @@ function configType(kind: ConfigKind): string {
 function describeDefault(option: ValueOption): string {
   const value = (DEFAULTS as Partial<Record<keyof ProxyOptions, unknown>>)[option.key];
   if (value === undefined) return '';
+  if (option.kind === 'size' && value === 0) return ' (default off)';
   return ` (default ${option.kind === 'size' ? formatSize(value as number) : String(value)})`;
 }
 

@@ -70,6 +70,9 @@ export interface ProxyOptions {
   // ---- end serving stale ----
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
+  // ---- B4 segmented caching ----
+  /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
+  segmentSize?: number;
 }
 
 export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin'>> & {
@@ -110,6 +113,7 @@ export const DEFAULTS = {
   // serving stale (issue 15)
   grace: 0,
   staleIfError: 0,
+  segmentSize: 0,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -182,10 +186,12 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
     rules,
+    // B4: 0 is off; any other value is a size.
+    segmentSize: merged.segmentSize === 0 ? 0 : parseSize(merged.segmentSize, 'segmentSize'),
   };
 }
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
 // serving stale (issue 15): a rule's windows, whole seconds
 RULE_FIELDS.grace = 'number';
 RULE_FIELDS.staleIfError = 'number';
@@ -199,7 +205,8 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex, compress } = rule as CacheRule;
+    const { path, regex, compress, segmentSize } = rule as CacheRule;
+    if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
     for (const key of ['grace', 'staleIfError'] as const) {
       const value = (rule as CacheRule)[key];
       if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new OptionError(`rules[${i}].${key}: must be a whole number of seconds, 0 or more`);

@@ -15,6 +15,7 @@ import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
 import { FetchRegistry } from '../stream/registry.js';
+import { SegmentFiles } from '../cache/segment-files.js';
 
 export interface Proxy {
   /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
@@ -81,6 +82,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    segments: new SegmentFiles(),
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),

@@ -20,6 +20,9 @@ export class ProxyCounters {
   // ---- end serving stale ----
   /** Responses by typed reason (src/stream/reasons.ts): passes, failures, responses not cached. */
   readonly reasons: Partial<Record<ReasonKind, number>> = {};
+  // ---- B4 segmented caching ----
+  /** Segments read from the store, attached to a fetch in flight, fetched from the origin; files sent down the ordinary path. */
+  readonly segments = { hits: 0, collapsed: 0, fetches: 0, unsegmented: 0 };
 }
 
 export interface StatsSnapshot {
@@ -37,6 +40,8 @@ export interface StatsSnapshot {
   /** G1, G2: responses served stale, background revalidations started, refreshes of stale objects that failed. */
   stale: { whileRevalidate: number; ifError: number; backgroundRevalidations: number; refreshFailures: number };
   reasons: Partial<Record<ReasonKind, number>>;
+  /** B4: segment parts served from the store, attached to fetches in flight, fetched; files not served as segments. */
+  segments: { hits: number; collapsed: number; fetches: number; unsegmented: number };
 }
 
 export interface StatsSources {
@@ -73,6 +78,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     backlogWarnings: counters.backlogWarnings,
     stale: { ...counters.stale },
     reasons: { ...counters.reasons },
+    segments: { ...counters.segments },
   };
 }
 
@@ -110,5 +116,11 @@ export function toPrometheus(s: StatsSnapshot): string {
   ]);
   metric('background_revalidations_total', 'counter', 'Background fetches started to refresh a stale object (G1).', [['', s.stale.backgroundRevalidations]]);
   metric('stale_refresh_failures_total', 'counter', 'Fetches refreshing a stale object that failed (connect, timeout, reset, 5xx).', [['', s.stale.refreshFailures]]);
+  metric('segments_total', 'counter', 'B4: segments by how they were found (hit, collapsed, fetch).', [
+    ['{source="hit"}', s.segments.hits],
+    ['{source="collapsed"}', s.segments.collapsed],
+    ['{source="fetch"}', s.segments.fetches],
+  ]);
+  metric('unsegmented_total', 'counter', 'B4: files the origin would not serve as segments (served as ordinary objects).', [['', s.segments.unsegmented]]);
   return `${lines.join('\n')}\n`;
 }
