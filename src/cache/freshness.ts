@@ -212,12 +212,10 @@ export function originAge(headers: HeaderFields): number {
   return Math.min(Number(first), DELTA_SECONDS_MAX);
 }
 
-/** When the fetch happened, for the initial age of its response (RFC 9111 §4.2.3). */
+/** What a response's age on arrival is made of (RFC 9111 §4.2.3). */
 export interface AgeInput {
   /** The origin's Age value (originAge). */
   ageValue: number;
-  /** The response's Date, ms since epoch (NaN when absent or invalid). */
-  dateValue: number;
   /** ms since epoch when the request went out. */
   requestTime: number;
   /** ms since epoch when the response head arrived. */
@@ -225,35 +223,28 @@ export interface AgeInput {
 }
 
 /**
- * RFC 9111 §4.2.3 corrected_initial_age, in seconds (fractional): the larger of the apparent age
- * (our clock past the origin's Date, never negative) and the origin's Age plus the response delay
- * (request sent to head received). The delay counts to the millisecond, so that each tier's Age
- * errs towards older. A Date is truncated to the second, so the response was generated up to a
- * second after it says: the apparent age counts from the end of that second (its lower bound),
- * else an origin on our clock would look a second old whenever a fetch crosses a second.
+ * RFC 9111 §4.2.3 corrected_age_value, in seconds (fractional): the origin's Age plus the response
+ * delay (request sent to head received), to the millisecond, so that each tier's Age errs towards
+ * older. The apparent age (our clock minus the origin's Date) is left out, as Varnish leaves it
+ * out: an origin whose clock is behind ours would make every response stale on arrival.
  */
 export function initialAge(input: AgeInput): number {
-  const corrected = input.ageValue + responseDelay(input);
-  return Math.min(DELTA_SECONDS_MAX, Math.max(apparentAge(input), corrected));
+  return Math.min(DELTA_SECONDS_MAX, input.ageValue + responseDelay(input));
 }
 
 /**
- * The age an object's TTL and stale windows count from (R6, C2, G1, G2): §4.2.3 without the
- * response delay, because R6 counts an in-flight response's freshness from when its head arrived
- * (a stream whose head is slow to come is not shortened by it). The Age header adds the delay
- * (CacheObject.age), so it never says younger than initialAge.
+ * The age an object's TTL and stale windows count from (R6, C2, G1, G2): the origin's Age without
+ * the response delay, because R6 counts an in-flight response's freshness from when its head
+ * arrived (a stream whose head is slow to come is not shortened by it). The Age header adds the
+ * delay (CacheObject.age), so it never says younger than initialAge.
  */
 export function freshnessAge(input: AgeInput): number {
-  return Math.min(DELTA_SECONDS_MAX, Math.max(apparentAge(input), input.ageValue));
+  return Math.min(DELTA_SECONDS_MAX, input.ageValue);
 }
 
 /** §4.2.3 response_delay, seconds: from the request sent to the response head received. */
 export function responseDelay(input: AgeInput): number {
   return Math.max(0, input.responseTime - input.requestTime) / 1000;
-}
-
-function apparentAge(input: AgeInput): number {
-  return Number.isNaN(input.dateValue) ? 0 : Math.max(0, input.responseTime - input.dateValue - 1000) / 1000;
 }
 
 /** F6: the Age of a response served from an object: seconds since its head arrived plus the origin's Age. */

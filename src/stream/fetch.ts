@@ -17,7 +17,7 @@ import type { CacheIndex } from '../cache/index.js';
 import { varyNamesOf, varyValues, variantMatches } from '../cache/index.js';
 import type { RingStore } from '../cache/store.js';
 import type { EdgePolicy } from '../cache/freshness.js';
-import { freshnessAge, originAge, parseHttpDate, responseDelay, type AgeInput } from '../cache/freshness.js';
+import { freshnessAge, originAge, responseDelay, type AgeInput } from '../cache/freshness.js';
 import { NO_STALE, type StaleWindows } from '../cache/stale.js';
 import { relayInterim } from './interim.js';
 import { updateStoredFields } from '../cache/conditional.js';
@@ -323,7 +323,7 @@ export class InflightFetch implements OriginResponseHandler {
 
   /** F6: what the response's age on arrival is made of (RFC 9111 §4.2.3). */
   private ageOf(head: ResponseHead, now: number): AgeInput {
-    return { ageValue: originAge(head.headers), dateValue: parseHttpDate(head.headers.get('date')), requestTime: this.requestedAt, responseTime: now };
+    return { ageValue: originAge(head.headers), requestTime: this.requestedAt, responseTime: now };
   }
 
   // ---- G2: stale-if-error ----
