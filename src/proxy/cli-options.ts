@@ -58,6 +58,14 @@ const VALUE_OPTIONS = [
   { flag: '--grace', key: 'grace', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long while it is revalidated, when the response states no stale-while-revalidate (G1)' },
   { flag: '--stale-if-error', key: 'staleIfError', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long when its refresh fails, when the response states no stale-if-error (G2)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+  // HTTP/2 and TLS towards clients (H1)
+  { flag: '--tls-cert', key: 'tlsCert', kind: 'file', arg: 'FILE', help: 'PEM certificate: the listener speaks TLS, ALPN h2 and http/1.1 (with --tls-key; SIGHUP re-reads both)' },
+  { flag: '--tls-key', key: 'tlsKey', kind: 'file', arg: 'FILE', help: 'PEM private key of --tls-cert' },
+  { flag: '--h2-max-concurrent-streams', key: 'h2MaxConcurrentStreams', kind: 'count', arg: 'N', help: 'HTTP/2 streams open at once per connection' },
+  { flag: '--h2-max-header-list-size', key: 'h2MaxHeaderListSize', kind: 'size', arg: 'BYTES', help: 'HTTP/2 header list size advertised; a larger list is reset (431 above --max-head-size)' },
+  { flag: '--h2-reset-limit', key: 'h2ResetLimit', kind: 'count', arg: 'N', help: 'HTTP/2 streams a client may cancel per second before GOAWAY (rapid reset)' },
+  { flag: '--h2-ping-limit', key: 'h2PingLimit', kind: 'count', arg: 'N', help: 'HTTP/2 PING frames per second per connection before GOAWAY' },
+  { flag: '--h2-settings-limit', key: 'h2SettingsLimit', kind: 'count', arg: 'N', help: 'HTTP/2 SETTINGS frames per second per connection before GOAWAY' },
   { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
 ] as const satisfies readonly ValueOption[];
 
@@ -65,6 +73,7 @@ const SWITCH_OPTIONS = [
   { flag: '--no-stream', key: 'stream', value: false, help: 'turn streaming miss off: clients get a body once it is complete' },
   { flag: '--origin-insecure', key: 'originInsecure', value: true, help: 'skip certificate checks for an https:// origin (labs only)' },
   { flag: '--store-prefault', key: 'storePrefault', value: true, help: 'commit the whole store\'s memory at startup (a background worker), so cold misses take no page faults' },
+  { flag: '--h2c', key: 'h2c', value: true, help: 'accept HTTP/2 with prior knowledge on the cleartext listener, beside HTTP/1.x' },
 ] as const satisfies readonly SwitchOption[];
 
 const CONFIG_FLAG = '--config';

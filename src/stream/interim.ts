@@ -7,6 +7,8 @@ import { interimHeadString, relaysInterim } from '../http1/semantics.js';
 
 /** Writes an interim response to a client that may get one, while its final head is not out yet. */
 export function relayInterim(exchange: ClientExchange, head: ResponseHead, finalHeadSent: boolean): void {
+  // An HTTP/2 stream takes no HTTP/1 bytes (its host resets it): interim responses are not relayed there yet.
+  if (exchange.http2) return;
   if (finalHeadSent || !exchange.isOpen || !relaysInterim(exchange.request.version, head.status)) return;
   exchange.write(Buffer.from(interimHeadString(head.status, head.reason, head.headers), 'latin1'));
 }

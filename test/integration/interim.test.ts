@@ -7,6 +7,7 @@ import { cleanupAfterEach, startOriginAndProxy, testKit } from '../support/proxy
 import type { OriginScript } from '../support/scripted-origin.js';
 import { requestKit } from '../support/requests.js';
 import { waitFor } from '../support/ports.js';
+import { closeSession, connectH2, h2Request } from '../support/h2-client.js';
 
 const cleanups = cleanupAfterEach();
 const kit = testKit(cleanups);
@@ -93,5 +94,23 @@ describe('interim responses from the origin', () => {
     expect(responses.map((r) => r.status)).toEqual([103, 200]);
     const passed = parseResponses(await sendRaw(proxy.port, request('/private', { headers: [['Authorization', 'Bearer x']] })), ['GET', 'GET']);
     expect(passed.map((r) => r.status)).toEqual([103, 200]);
+  });
+
+  it('1xx/H2: an HTTP/2 client waiting beside an HTTP/1.1 one gets its response unharmed (no interim over HTTP/2 yet)', async () => {
+    const hintsGo = kit.signal();
+    const { origin, proxy } = await startOriginAndProxy(cleanups, withHints(undefined, hintsGo.promise), { h2c: true });
+    const h1 = await kit.client(proxy.port);
+    await h1.write(request('/mixed'));
+    await origin.waitForRequests(1);
+    const session = connectH2(proxy.port);
+    cleanups.push(() => closeSession(session));
+    const viaH2 = h2Request(session, '/mixed', { host: 'interim.test' });
+    await waitFor(() => proxy.proxy.stats().inflight.readers === 2, 3000, 'both clients attached');
+    hintsGo.resolve();
+    const h2 = await viaH2;
+    expect(h2.status).toBe(200);
+    expect(h2.body.toString()).toBe('final');
+    expect((await h1.readResponse()).body.toString()).toBe('final');
+    expect(h1.received().toString('latin1')).toMatch(/^HTTP\/1\.1 103 Early Hints\r\n/);
   });
 });
