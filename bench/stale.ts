@@ -97,9 +97,14 @@ async function staleWhileRevalidate(): Promise<void> {
   const { port } = await proxy.listen(0, '127.0.0.1');
   const sockets = await Promise.all(Array.from({ length: CLIENTS }, () => connect(port)));
   await timedGet(sockets[0], '/swr'); // the miss: stored, stale at once
+  await timedGet(sockets[0], '/fresh');
   const latencies: number[] = [];
+  const hits: number[] = [];
   const revalidationsPerBurst: number[] = [];
   let errors = 0;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, REVALIDATION_DELAY_MS + 100));
+  // Stale bursts interleaved with the same bursts of plain hits on a fresh key (the floor on this
+  // machine at that moment), each followed by the same pause.
   for (let round = 0; round < ROUNDS; round++) {
     const before = origin.requests;
     const results = await Promise.all(sockets.map((socket) => timedGet(socket, '/swr')));
@@ -108,17 +113,12 @@ async function staleWhileRevalidate(): Promise<void> {
       if (r.status !== 200 || r.body !== BODY.length) errors++;
     }
     // Let this burst's revalidation finish (and count it) before the next burst.
-    await new Promise((resolve) => setTimeout(resolve, REVALIDATION_DELAY_MS + 100));
+    await pause();
     revalidationsPerBurst.push(origin.requests - before);
+    for (const r of await Promise.all(sockets.map((socket) => timedGet(socket, '/fresh')))) hits.push(r.ms);
+    await pause();
   }
   latencies.sort((a, b) => a - b);
-  // The floor on this machine now: the same bursts for a fresh key (plain hits), paced alike.
-  await timedGet(sockets[0], '/fresh');
-  const hits: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const r of await Promise.all(sockets.map((socket) => timedGet(socket, '/fresh')))) hits.push(r.ms);
-    await new Promise((resolve) => setTimeout(resolve, REVALIDATION_DELAY_MS + 100)); // the same pause as above
-  }
   const stats = proxy.stats().stale;
   console.log(`G1: ${ROUNDS} bursts of ${CLIENTS} concurrent requests for one stale key (origin answers revalidations after ${REVALIDATION_DELAY_MS} ms)`);
   console.log(`  per-client latency: median ${fixed(median(latencies), 2)} ms, p99 ${fixed(latencies[Math.floor(latencies.length * 0.99)], 2)} ms, max ${fixed(latencies[latencies.length - 1], 2)} ms`);
