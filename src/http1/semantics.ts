@@ -93,3 +93,22 @@ const UNDERSCORE_ALIASED = new Set(['transfer-encoding', 'content-length', 'host
 export function underscoreAliasedField(headers: HeaderFields): string | undefined {
   return headers.findName((name) => name.includes('_') && UNDERSCORE_ALIASED.has(name.replaceAll('_', '-')));
 }
+
+/**
+ * Interim responses (RFC 9110 §15.2): a 1xx from the origin (103 Early Hints, 102 Processing) is
+ * relayed to an HTTP/1.1 client before the final response, never to an HTTP/1.0 one. 100 Continue
+ * is ours to answer (the origin gets the body without waiting) and 101 needs an Upgrade we never
+ * forward: neither is relayed.
+ */
+export function relaysInterim(client: HttpVersion, status: number): boolean {
+  return status >= 102 && status < 200 && (client.major > 1 || client.minor >= 1);
+}
+
+/** The bytes of a relayed interim response: its status and fields, without the hop-by-hop ones. */
+export function interimHeadString(status: number, reason: string, headers: HeaderFields): string {
+  return `HTTP/1.1 ${status} ${reason || interimReason(status)}\r\n${withoutHopByHop(headers).toLines()}\r\n`;
+}
+
+function interimReason(status: number): string {
+  return status === 102 ? 'Processing' : status === 103 ? 'Early Hints' : 'Informational';
+}

@@ -79,6 +79,8 @@ export function objectServedAs(
   object: ObjectFacts | null,
   failure?: { readonly kind: string; readonly origin?: string },
   noCache?: { readonly kind: string },
+  /** G2: the failed refresh this reader was served the stale object instead of (fetch.ts serveStaleInstead). */
+  staleBecause?: { readonly kind: string; readonly origin?: string; readonly status?: number },
 ): ServedAsValue {
   const collapsed = role === 'COLLAPSED';
   if (head.source === 'error' || !object) {
@@ -86,6 +88,8 @@ export function objectServedAs(
   }
   const ttl = object.policy.ttl - object.age(Date.now());
   // C3: a reader that waited on a revalidation is served the stored object again (role HIT).
+  // G2: the refresh failed and the stale object stands in: RFC 9211 fwd=stale, the origin's status if it sent one.
+  if (staleBecause) return { xCache: 'HIT', cacheStatus: formatCacheStatus({ fwd: 'stale', fwdStatus: staleBecause.status, ttl, collapsed, detail: reasonDetail(staleBecause) }, cacheName) };
   if (role === 'HIT' && fwd === undefined) return { xCache: 'HIT', cacheStatus: formatCacheStatus({ hit: true, ttl }, cacheName) };
   if (role === 'HIT') return { xCache: 'HIT', cacheStatus: formatCacheStatus({ fwd, fwdStatus: 304, ttl, stored: true }, cacheName) };
   const stored = !object.dead;

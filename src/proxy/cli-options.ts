@@ -54,6 +54,9 @@ const VALUE_OPTIONS = [
   { flag: '--origin-ca', key: 'originCa', kind: 'file', arg: 'FILE', help: 'PEM file of a CA to trust for an https:// origin' },
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
   { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats, /metrics and /healthz on this address (off by default)' },
+  // serving stale (issue 15)
+  { flag: '--grace', key: 'grace', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long while it is revalidated, when the response states no stale-while-revalidate (G1)' },
+  { flag: '--stale-if-error', key: 'staleIfError', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long when its refresh fails, when the response states no stale-if-error (G2)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
   // HTTP/2 and TLS towards clients (H1)
   { flag: '--tls-cert', key: 'tlsCert', kind: 'file', arg: 'FILE', help: 'PEM certificate: the listener speaks TLS, ALPN h2 and http/1.1 (with --tls-key; SIGHUP re-reads both)' },

@@ -62,6 +62,12 @@ export interface ProxyOptions {
   admin?: string;
   /** Issue 5: an in-flight object whose buffered bytes pass this gets one warning (the seed's 500 KB); bytes or a size. */
   backlogWarningBytes?: Size;
+  // ---- serving stale (issue 15) ----
+  /** G1: seconds past expiry a response that states no stale-while-revalidate is served while revalidated (Varnish's grace). */
+  grace?: number;
+  /** G2: seconds past expiry a response that states no stale-if-error is served when its refresh fails. */
+  staleIfError?: number;
+  // ---- end serving stale ----
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
   // ---- HTTP/2 and TLS towards clients (H1) ----
@@ -133,6 +139,9 @@ export const DEFAULTS = {
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
   backlogWarningBytes: 500 * 1000,
+  // serving stale (issue 15)
+  grace: 0,
+  staleIfError: 0,
   // HTTP/2 (H1): nginx's stream limit; header list 4x the request head limit (HPACK lists count 32 bytes a field).
   h2c: false,
   h2MaxConcurrentStreams: 128,
@@ -205,7 +214,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     const [given, missing] = merged.tlsCert === undefined ? ['tlsKey', 'the certificate (tlsCert, --tls-cert)'] : ['tlsCert', 'the key (tlsKey, --tls-key)'];
     throw new OptionError(`${given}: TLS needs a certificate and its key; ${missing} is missing`);
   }
-  for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
+  for (const key of ['defaultTtl', 'hitForPassTtl', 'grace', 'staleIfError'] as const) {
     if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
   }
   const rules = checkRules(options.rules ?? []);
@@ -231,6 +240,9 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
+// serving stale (issue 15): a rule's windows, whole seconds
+RULE_FIELDS.grace = 'number';
+RULE_FIELDS.staleIfError = 'number';
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -245,6 +257,10 @@ function checkRules(rules: unknown): CacheRule[] {
     // Same as defaultTtl: a whole number of seconds, 0 or more (0: not cached).
     if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 0)) throw new OptionError(`rules[${i}].ttl: ${ttl} must be a whole number of seconds, 0 or more`);
     if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
+    for (const key of ['grace', 'staleIfError'] as const) {
+      const value = (rule as CacheRule)[key];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new OptionError(`rules[${i}].${key}: must be a whole number of seconds, 0 or more`);
+    }
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

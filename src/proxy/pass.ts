@@ -6,6 +6,7 @@ import type { OriginError, OriginResponseHandler } from '../net/origin-connectio
 import type { OriginRequest } from '../net/origin-pool.js';
 import type { BodyFraming, ResponseHead } from '../http1/message.js';
 import { frameChunk, LAST_CHUNK } from '../http1/serializer.js';
+import { relayInterim } from '../stream/interim.js';
 import { ClientResponse } from '../stream/client-response.js';
 import { recordResponse } from './access-log.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
@@ -62,6 +63,11 @@ export class PassRelay implements OriginResponseHandler {
       this.origin?.abort();
       this.onEnd();
     }
+  }
+
+  /** 103 Early Hints, 102: relayed to an HTTP/1.1 client before its final head (never stored). */
+  onInterim(head: ResponseHead): void {
+    relayInterim(this.exchange, head, this.response.headSent);
   }
 
   onBody(chunk: Buffer): void {

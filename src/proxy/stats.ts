@@ -23,6 +23,9 @@ export class ProxyCounters {
   protocolErrors = 0;
   /** In-flight objects whose buffered bytes passed the backlog threshold (one per object). */
   backlogWarnings = 0;
+  // ---- serving stale (issue 15) ----
+  readonly stale = { whileRevalidate: 0, ifError: 0, backgroundRevalidations: 0, refreshFailures: 0 };
+  // ---- end serving stale ----
   /** Responses by typed reason (src/stream/reasons.ts): passes, failures, responses not cached. */
   readonly reasons: Partial<Record<ReasonKind, number>> = {};
   // ---- B4 segmented caching ----
@@ -42,6 +45,8 @@ export interface StatsSnapshot {
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
+  /** G1, G2: responses served stale, background revalidations started, refreshes of stale objects that failed. */
+  stale: { whileRevalidate: number; ifError: number; backgroundRevalidations: number; refreshFailures: number };
   reasons: Partial<Record<ReasonKind, number>>;
   /** B4: segment parts served from the store, attached to fetches in flight, fetched; files not served as segments. */
   segments: { hits: number; collapsed: number; fetches: number; unsegmented: number };
@@ -97,6 +102,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
+    stale: { ...counters.stale },
     reasons: { ...counters.reasons },
     segments: { ...counters.segments },
   };
@@ -130,6 +136,13 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('origin_queued_requests', 'gauge', 'Requests waiting for an origin connection.', [['', s.connections.originQueued]]);
   metric('protocol_errors_total', 'counter', 'Requests refused for their bytes or the connection limit.', [['', s.protocolErrors]]);
   metric('backlog_warnings_total', 'counter', 'In-flight objects whose buffered bytes passed the backlog threshold.', [['', s.backlogWarnings]]);
+  // serving stale (issue 15)
+  metric('stale_responses_total', 'counter', 'Responses served from a stale object (G1: while revalidating, G2: instead of an origin error).', [
+    ['{window="while-revalidate"}', s.stale.whileRevalidate],
+    ['{window="if-error"}', s.stale.ifError],
+  ]);
+  metric('background_revalidations_total', 'counter', 'Background fetches started to refresh a stale object (G1).', [['', s.stale.backgroundRevalidations]]);
+  metric('stale_refresh_failures_total', 'counter', 'Fetches refreshing a stale object that failed (connect, timeout, reset, 5xx).', [['', s.stale.refreshFailures]]);
   metric('segments_total', 'counter', 'B4: segments by how they were found (hit, collapsed, fetch).', [
     ['{source="hit"}', s.segments.hits],
     ['{source="collapsed"}', s.segments.collapsed],

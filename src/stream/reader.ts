@@ -86,6 +86,8 @@ export class ObjectReader {
   failure: Reason | undefined = undefined;
   /** Turns this reader's views into what its client's protocol needs (framing, errors, write-ahead). */
   protected readonly writer: ResponseWriter;
+  /** G2: served the stale object because the fetch that would refresh it failed (typed, for the access log). */
+  staleBecause: Reason | undefined = undefined;
   /** B1-B3: the 200, 206 or 416 this client gets. */
   private plan: RangePlan = WHOLE;
   /** B1-B4: only these bytes of the object are written; `position` is the offset of chunks[cursor]. */
@@ -143,6 +145,8 @@ export class ObjectReader {
    */
   begin(object: CacheObject, stream: boolean): void {
     if (this.readerState === 'done') return;
+    // G2: a client waiting on a fetch that failed may begin again on the stale object instead.
+    if (this.pinned) this.object?.unpin();
     this.object = object;
     object.pin();
     this.pinned = true;

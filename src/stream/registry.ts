@@ -21,6 +21,11 @@ export class FetchRegistry {
     return undefined;
   }
 
+  /** G1: the fetch in flight that refreshes this stored object, if any (one per object at a time). */
+  refreshing(object: InflightFetch['revalidating']): InflightFetch | undefined {
+    return this.byKey.get(object!.key)?.find((fetch) => fetch.revalidating === object);
+  }
+
   add(fetch: InflightFetch): void {
     const fetches = this.byKey.get(fetch.key);
     if (fetches) fetches.push(fetch);

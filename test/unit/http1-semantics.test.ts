@@ -283,3 +283,23 @@ describe('underscoreAliasedField (P5)', () => {
     expect(underscoreAliasedField(fields())).toBeUndefined();
   });
 });
+
+describe('interim responses (RFC 9110 §15.2)', () => {
+  it('1xx: 102 and 103 are relayed to HTTP/1.1 clients only; 100 and 101 never', async () => {
+    const { relaysInterim } = await import('../../src/http1/semantics.js');
+    expect(relaysInterim({ major: 1, minor: 1 }, 103)).toBe(true);
+    expect(relaysInterim({ major: 1, minor: 1 }, 102)).toBe(true);
+    expect(relaysInterim({ major: 1, minor: 0 }, 103)).toBe(false);
+    expect(relaysInterim({ major: 1, minor: 1 }, 100)).toBe(false);
+    expect(relaysInterim({ major: 1, minor: 1 }, 101)).toBe(false);
+    expect(relaysInterim({ major: 1, minor: 1 }, 200)).toBe(false);
+  });
+
+  it('1xx: the relayed head keeps its fields but not the hop-by-hop ones', async () => {
+    const { interimHeadString } = await import('../../src/http1/semantics.js');
+    const { HeaderFields } = await import('../../src/http1/headers.js');
+    const fields = HeaderFields.from([['Link', '</a.css>; rel=preload'], ['Connection', 'x-hop'], ['X-Hop', '1']]);
+    expect(interimHeadString(103, '', fields)).toBe('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n');
+    expect(interimHeadString(104, 'Upload Resumption Supported', HeaderFields.from([]))).toBe('HTTP/1.1 104 Upload Resumption Supported\r\n\r\n');
+  });
+});
