@@ -1,11 +1,13 @@
 // createProxy(): the library's front door. Wires the listener, the origin pool and the pipeline.
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Listener } from '../net/listener.js';
+import { Listener, type ListenerConfig } from '../net/listener.js';
 import { OriginPool } from '../net/origin-pool.js';
 import type { ProxyContext } from './context.js';
-import { createLogger } from './logger.js';
+import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
+import { planReload, type RestartOnlyKey } from './reload.js';
+import { objectServedAs, protocolErrorFields } from './cache-status.js';
 import { ProxyCounters, statsSnapshot, type InvalidationSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
@@ -36,6 +38,12 @@ export interface Proxy {
   /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
   storeCommitted(): Promise<void>;
   /**
+   * K1: takes a new configuration for new requests, keeping every connection, fetch and object.
+   * Validates first: a bad value throws OptionError and changes nothing. Restart-only options
+   * (src/proxy/reload.ts) keep their running value and are listed in the result.
+   */
+  reload(options: ReloadOptions): ReloadResult;
+  /**
    * H1: a new certificate and key (PEM) for TLS connections from now on; connections already open
    * keep theirs. Throws (and the running pair stays) when the PEM does not load or TLS is off.
    */
@@ -47,7 +55,20 @@ export interface Proxy {
   purge(request: PurgeRequest): { purged: number };
   /** I5: true while the purge bus (publish and subscribe) is connected; false without one. */
   busConnected(): boolean;
+  /** The options in force (a reload updates them in place). */
   readonly options: ResolvedOptions;
+}
+
+/** What a reload takes: the options, as createProxy takes them; `hooks`, when given, replace the running ones. */
+export interface ReloadOptions extends ProxyOptions {
+  hooks?: ProxyHooks;
+}
+
+export interface ReloadResult {
+  /** Option keys whose new value applies to new requests. */
+  applied: string[];
+  /** Option keys that changed but keep their running value until the process restarts. */
+  needsRestart: RestartOnlyKey[];
 }
 
 export interface CreateProxyOptions extends ProxyOptions {
@@ -60,8 +81,11 @@ export interface CreateProxyOptions extends ProxyOptions {
 /** Keep-alive connections to the origin are dropped a little before a typical origin (5 s) drops them. */
 const ORIGIN_IDLE_TIMEOUT = 4_000;
 
+/** Shared by every upstream pool, and updated in place by a reload. */
+type PoolConfig = ConstructorParameters<typeof OriginPool>[1];
+
 /** The connection pool to one upstream server (the origin, or a shield node), with the configured limits. */
-function upstreamPool(url: URL, options: ResolvedOptions): OriginPool {
+function upstreamPool(url: URL, options: ResolvedOptions, poolConfig: PoolConfig): OriginPool {
   const isTls = url.protocol === 'https:';
   return new OriginPool(
     {
@@ -72,14 +96,7 @@ function upstreamPool(url: URL, options: ResolvedOptions): OriginPool {
       ca: options.originCa,
       insecure: options.originInsecure,
     },
-    {
-      maxConnections: options.maxOriginConnections,
-      queueTimeout: options.originQueueTimeout,
-      idleTimeout: ORIGIN_IDLE_TIMEOUT,
-      connectTimeout: options.connectTimeout,
-      firstByteTimeout: options.firstByteTimeout,
-      betweenBytesTimeout: options.betweenBytesTimeout,
-    },
+    poolConfig,
   );
 }
 
@@ -87,7 +104,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   const options = resolveOptions(input);
   const logger = input.logger ?? createLogger(options.logLevel);
   const { originUrl } = options;
-  const pool = upstreamPool(originUrl, options);
+  const poolConfig = {
+    maxConnections: options.maxOriginConnections,
+    queueTimeout: options.originQueueTimeout,
+    idleTimeout: ORIGIN_IDLE_TIMEOUT,
+    connectTimeout: options.connectTimeout,
+    firstByteTimeout: options.firstByteTimeout,
+    betweenBytesTimeout: options.betweenBytesTimeout,
+  };
+  const pool = upstreamPool(originUrl, options, poolConfig);
   const store = new RingStore(options.storeSize, options.storeSlabSize, { prefault: options.storePrefault });
   if (options.storePrefault) {
     void store.committed().then((state) => {
@@ -102,7 +127,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   const purger = new Purger({ index, registry, logger, segments });
   const bus = options.purgeBus ? new PurgeBus(options.purgeBus, randomUUID(), logger, (purge, node) => purger.apply(purge, { door: 'bus', who: node })) : null;
   purger.publisher = bus;
-  const shield = options.shieldUrl ? new Shield(upstreamPool(options.shieldUrl, options), options.shieldUrl, logger) : null;
+  const shield = options.shieldUrl ? new Shield(upstreamPool(options.shieldUrl, options, poolConfig), options.shieldUrl, logger) : null;
   const ctx: ProxyContext = {
     options,
     logger,
@@ -117,10 +142,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
-    hitReaderHooks: { finished: (reader, error) => recordReader(ctx, reader, error) },
+    hitReaderHooks: {
+      finished: (reader, error) => recordReader(ctx, reader, error),
+      servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, undefined, head, object, reader.failure),
+    },
     purge: { purger, access: new PurgeAccess(options.purgeAllow, options.purgeToken), logger },
     shield,
   };
+  // K2: what the socket layer answers itself (before a request exists) says so too. A view of
+  // options (its prototype), not a copy, so that a reload's new limits and timeouts reach the listener.
   const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { cert: options.tlsCert, key: options.tlsKey } : undefined;
   const h2 = {
     maxConcurrentStreams: options.h2MaxConcurrentStreams,
@@ -129,8 +159,16 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     pingLimit: options.h2PingLimit,
     settingsLimit: options.h2SettingsLimit,
   };
-  const listener = new Listener({ ...options, tls, h2 }, {
-    onExchange: ctx.dispatch,
+  const listenerConfig: ListenerConfig = Object.create(options, {
+    tls: { value: tls },
+    h2: { value: h2 },
+    errorFields: { value: (status: number) => protocolErrorFields(status, options.viaName) },
+  }) as ListenerConfig;
+  const listener = new Listener(listenerConfig, {
+    onExchange: (exchange) => {
+      ctx.stats.requests++;
+      ctx.dispatch(exchange);
+    },
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ status, reason, client }, 'bad request');
@@ -179,6 +217,25 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     stats: () => statsSnapshot(sources()),
     storeCommitted: async () => {
       await store.committed();
+    },
+    reload(input) {
+      const plan = planReload(options, resolveOptions(input));
+      // In place: the listener, its connections and the pipeline read these at each use, and a fetch
+      // copies what it needs when it starts (K1: a stream in flight keeps the config it started with).
+      Object.assign(options, plan.next);
+      Object.assign(poolConfig, {
+        maxConnections: options.maxOriginConnections,
+        queueTimeout: options.originQueueTimeout,
+        connectTimeout: options.connectTimeout,
+        firstByteTimeout: options.firstByteTimeout,
+        betweenBytesTimeout: options.betweenBytesTimeout,
+      });
+      ctx.rules = compileRules(options.rules);
+      if (input.hooks) ctx.hooks = input.hooks;
+      logger.level = effectiveLogLevel(options.logLevel);
+      logger.info({ applied: plan.applied }, 'configuration reloaded');
+      if (plan.needsRestart.length > 0) logger.warn({ needsRestart: plan.needsRestart }, 'configuration reloaded: these options apply only after a restart');
+      return { applied: plan.applied, needsRestart: plan.needsRestart };
     },
     reloadTls: (material) => {
       listener.reloadTls(material);
