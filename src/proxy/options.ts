@@ -64,6 +64,9 @@ export interface ProxyOptions {
   backlogWarningBytes?: number;
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
+  // -- issue 18: start-up --
+  /** Run a private warm-up (misses and hits through a throwaway proxy) before listening, so the first client is not slow (src/proxy/warm-up.ts). */
+  warmUp?: boolean;
 }
 
 export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin'>> & {
@@ -101,6 +104,8 @@ export const DEFAULTS = {
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
   backlogWarningBytes: 500 * 1000,
+  // issue 18
+  warmUp: true,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -169,6 +174,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     stream: merged.stream !== false,
     storePrefault: merged.storePrefault === true,
     originInsecure: merged.originInsecure === true,
+    warmUp: merged.warmUp !== false,
     listenHost: listen.host,
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
