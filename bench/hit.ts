@@ -4,6 +4,7 @@
 //   npm run build && node dist/bench/hit.js
 // Env: BENCH_DURATION (s per measured run, 10), BENCH_ROUNDS (interleaved rounds, 3; medians are
 //      shown), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 2), BENCH_LOG_LEVEL (streamcache's, warn),
+//      BENCH_HIT_SERVERS (origin,streamcache,nginx,varnish), BENCH_PIN (see harness.ts),
 //      BENCH_GENERATOR / BENCH_WRK_THREADS / BENCH_WORKERS (see load.ts), BENCH_IDLE_WAIT (s, 30).
 import { envNumber, errorText, fixed, idleCheck, int, printMachine, printTable, procTreeCpuUs, ratio, quietRun, runMain, summarizeLoad, verdict, type LoadRun, type LoadSummary } from './common.js';
 import { startNginx, startVarnish, type ExternalServer } from './external.js';
@@ -17,6 +18,9 @@ const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 const BODY_BYTES = 1024;
 const PATH = '/hit';
 const CACHE_CONTROL = 'max-age=3600';
+
+/** BENCH_HIT_SERVERS: which lines to run (the CI smoke runs `origin,streamcache`). */
+const SERVERS = new Set((process.env.BENCH_HIT_SERVERS || 'origin,streamcache,nginx,varnish').split(',').map((s) => s.trim()));
 
 const TARGET_VS_VARNISH = 1.5;
 /** Issue 18: at least nginx's hits/s, with no more CPU per hit than nginx. */
@@ -50,7 +54,8 @@ function fromExternal(name: string, s: ExternalServer, isHit: Target['isHit'], h
   return { name, port: s.port, pid: s.pid, isHit, hitSignal, stop: () => s.stop(), runs: [], retries: 0 };
 }
 
-async function target(name: string, start: () => Promise<Target>): Promise<Target> {
+async function target(name: string, start: () => Promise<Target>, key: string): Promise<Target> {
+  if (!SERVERS.has(key)) return { name, port: 0, pid: 0, isHit: null, hitSignal: '', stop: async () => {}, runs: [], retries: 0, error: `not run (BENCH_HIT_SERVERS)` };
   try {
     return await start();
   } catch (err) {
@@ -126,9 +131,9 @@ async function main(): Promise<void> {
   const origin = await startServer('origin', BODY_BYTES, CACHE_CONTROL);
   // Pinned, the ceiling line is a second responder on the server core (the origin behind the
   // caches runs beside the generator): every line then measures one server on the same core.
-  const directServer = PIN ? await startServerAs('server', 'origin', BODY_BYTES, CACHE_CONTROL) : origin;
+  const directServer = PIN && SERVERS.has('origin') ? await startServerAs('server', 'origin', BODY_BYTES, CACHE_CONTROL) : origin;
   const targets: Target[] = [
-    await target('net responder (origin direct)', async () => fromServer('net responder (origin direct)', directServer, null, '')),
+    await target('net responder (origin direct)', async () => fromServer('net responder (origin direct)', directServer, null, ''), 'origin'),
     await target(`streamcache (log ${LOG_LEVEL})`, async () =>
       fromServer(
         `streamcache (log ${LOG_LEVEL})`,
@@ -136,9 +141,11 @@ async function main(): Promise<void> {
         (r) => r.headers['x-cache'] === 'HIT',
         'X-Cache: HIT',
       ),
+      'streamcache',
     ),
     await target('nginx (1 worker, proxy_cache)', async () =>
       fromExternal('nginx (1 worker, proxy_cache)', await startNginx(origin.port), (r) => r.headers['x-cache-status'] === 'HIT', 'X-Cache-Status: HIT'),
+      'nginx',
     ),
     await target('varnish (malloc, 1 pool)', async () =>
       fromExternal(
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
         (r) => String(r.headers['x-varnish'] ?? '').trim().split(/\s+/).length === 2 && r.headers.age !== undefined,
         'X-Varnish with two ids, and Age',
       ),
+      'varnish',
     ),
   ];
   printCores(targets.filter((t) => !t.error));
