@@ -111,7 +111,7 @@ export class CacheIndex {
   private forgetAt(variants: CacheObject[], index: number): void {
     const [object] = variants.splice(index, 1);
     this.objectCount--;
-    object.dead = true;
+    object.forget();
   }
 
   private evictOldestKey(): void {

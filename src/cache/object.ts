@@ -2,6 +2,7 @@
 // store (or, past the store's room, of buffers of its own: see `overflowed`). While its fetch runs
 // the object grows; readers follow it with their own cursors. It knows nothing of sockets.
 import type { HeaderFields } from '../http1/headers.js';
+import type { ContentCoding } from '../http1/accept-encoding.js';
 import type { ResponseHead } from '../http1/message.js';
 import type { RingStore, StoreOwner } from './store.js';
 import type { EdgePolicy } from './freshness.js';
@@ -11,8 +12,31 @@ import { currentAge, isFresh } from './freshness.js';
  * filling    the body is arriving
  * complete   the whole body arrived intact
  * failed     the fetch failed or the body passed a limit: never served as whole
+ *
+ * New states (stale, purged) go here, into TRANSITIONS, and get a method beside markComplete().
  */
 export type ObjectState = 'filling' | 'complete' | 'failed';
+
+/** The states each state may move to; anything else is a coding error (enter() throws). */
+const TRANSITIONS: Readonly<Record<ObjectState, readonly ObjectState[]>> = {
+  filling: ['complete', 'failed'],
+  complete: [],
+  failed: [],
+};
+
+/** What a fetch does to its object beyond storing it (T1, T2). */
+export interface ObjectTransform {
+  /** T1: the body is compressed with this coding on its way into the store. */
+  readonly coding?: ContentCoding;
+  /** T2: the object is an ESI template, assembled per delivery. */
+  readonly esi?: boolean;
+}
+
+/** What a transformed object carries for its deliveries. */
+export interface TransformMark extends ObjectTransform {
+  /** T1: the body's length before compression, known once the object is complete. */
+  identityLength?: number;
+}
 
 export interface ObjectHead {
   status: number;
@@ -22,14 +46,12 @@ export interface ObjectHead {
 }
 
 export class CacheObject implements StoreOwner {
-  state: ObjectState = 'filling';
+  private objectState: ObjectState = 'filling';
   /** Body views in order. Entries of an overflowed object are dropped once every reader passed them. */
   readonly chunks: (Buffer | null)[] = [];
-  /** Body bytes so far. */
-  length = 0;
+  private bodyLength = 0;
   pins = 0;
-  /** Forgotten by the index (purged, replaced, evicted) or never to be stored. */
-  dead = false;
+  private forgotten = false;
   /** The store had no room: the rest of the body lives outside it and the object is never cached (L5). */
   overflowed = false;
   /** Index of the first chunk held outside the store (valid once overflowed). */
@@ -40,6 +62,13 @@ export class CacheObject implements StoreOwner {
   /** Vary: the request field names (lower-case) and the values they had for this variant. */
   varyNames: string[] = [];
   varyValues: string[] = [];
+  /** T1, T2: compressed on its way in, or an ESI template (src/stream/transform.ts); null for neither. */
+  transform: TransformMark | null = null;
+  /**
+   * The newest small live chunk, framed once for every caught-up client (src/stream/http1-writer.ts):
+   * an SSE event to thousands of subscribers is one allocation.
+   */
+  liveFrame: { index: number; bytes: Buffer } | null = null;
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;
@@ -57,6 +86,52 @@ export class CacheObject implements StoreOwner {
     /** The origin's Content-Length, when it sent one. */
     readonly declaredLength: number | undefined,
   ) {}
+
+  get state(): ObjectState {
+    return this.objectState;
+  }
+
+  /** Body bytes so far. */
+  get length(): number {
+    return this.bodyLength;
+  }
+
+  /**
+   * Forgotten by the index (purged, replaced, evicted) or never to be stored: its bytes may be
+   * reclaimed once unpinned, and nobody new is served from it.
+   */
+  get dead(): boolean {
+    return this.forgotten;
+  }
+
+  /** The whole body arrived intact (R5): from filling only. */
+  markComplete(): void {
+    this.enter('complete');
+  }
+
+  /** The fetch failed or the body passed a limit (O1, O2, L2-L4): never served as whole, never stored. */
+  markFailed(): void {
+    this.enter('failed');
+    this.forget();
+  }
+
+  /** Never (again) to be found in the index: it may still serve the readers it has. Forgetting twice is fine. */
+  forget(): void {
+    this.forgotten = true;
+  }
+
+  /** A whole body at once (an object built for one delivery, T1/T2): filling to complete. */
+  fillWhole(body: Buffer | null, length: number): void {
+    if (this.objectState !== 'filling' || this.chunks.length > 0) throw new Error(`CacheObject ${this.key}: fillWhole on a ${this.objectState} object with ${this.chunks.length} chunks`);
+    if (body && body.length > 0) this.chunks.push(body);
+    this.bodyLength = length;
+    this.enter('complete');
+  }
+
+  private enter(next: ObjectState): void {
+    if (!TRANSITIONS[this.objectState].includes(next)) throw new Error(`CacheObject ${this.key}: no transition from ${this.objectState} to ${next}`);
+    this.objectState = next;
+  }
 
   get etag(): string | undefined {
     return this.head.headers.get('etag');
@@ -86,6 +161,7 @@ export class CacheObject implements StoreOwner {
 
   /** Appends body bytes: into the store while it has room, else into a buffer of our own (L5). */
   append(data: Buffer, store: RingStore): void {
+    if (this.objectState !== 'filling') throw new Error(`CacheObject ${this.key}: append to a ${this.objectState} object`);
     // An empty chunk would frame as the last chunk for a chunked client: never keep one.
     if (data.length === 0) return;
     const views = this.overflowed ? null : store.append(data, this);
@@ -97,7 +173,7 @@ export class CacheObject implements StoreOwner {
       this.chunks.push(Buffer.from(data));
       this.overflowBytes += data.length;
     }
-    this.length += data.length;
+    this.bodyLength += data.length;
   }
 
   /** Releases overflow buffers before chunk index `upTo` (every reader is past them). */
@@ -127,8 +203,8 @@ export class CacheObject implements StoreOwner {
   }
 
   onEvicted(): void {
-    if (this.dead) return;
-    this.dead = true;
+    if (this.forgotten) return;
+    this.forgotten = true;
     this.evictedListener?.(this);
   }
 

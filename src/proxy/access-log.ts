@@ -3,13 +3,10 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { ProxyContext } from './context.js';
 
-/**
- * How a response was served. HIT: from a stored object. MISS: this client's request started the
- * fetch. COLLAPSED: attached to a fetch already in flight (R2). PASS: relayed for this client
- * alone, never stored.
- */
-export type CacheState = 'HIT' | 'MISS' | 'PASS' | 'COLLAPSED';
-export const CACHE_STATES: readonly CacheState[] = ['HIT', 'MISS', 'COLLAPSED', 'PASS'];
+import type { CacheState } from './cache-state.js';
+import type { Reason } from '../stream/reasons.js';
+
+export { CACHE_STATES, type CacheState } from './cache-state.js';
 
 export interface AccessRecord {
   exchange: ClientExchange;
@@ -19,12 +16,15 @@ export interface AccessRecord {
   firstByteAt: number | undefined;
   /** Why the response failed or was cut, if it was. */
   error?: string;
+  /** Why it passed, failed, or was not cached (typed: the log's `reason`, the stats' counters). */
+  reason?: Reason;
 }
 
 export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, record: AccessRecord): void {
   const { exchange } = record;
   ctx.stats.responses[record.cache]++;
   ctx.stats.bytesOut += exchange.bytesSent;
+  if (record.reason) ctx.stats.reasons[record.reason.kind] = (ctx.stats.reasons[record.reason.kind] ?? 0) + 1;
   if (!ctx.logger.isLevelEnabled('info')) return;
   const now = performance.now();
   const { request } = exchange;
@@ -41,6 +41,7 @@ export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, reco
       client: exchange.clientAddress,
       outcome: exchange.state,
       ...(record.error ? { error: record.error } : {}),
+      ...(record.reason ? { reason: record.reason.kind } : {}),
     },
     'access',
   );

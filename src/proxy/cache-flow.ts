@@ -6,16 +6,15 @@ import type { RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
-import type { ObjectReader, ReaderRole } from '../stream/reader.js';
+import type { ObjectReader, ReaderHooks, ReaderRole } from '../stream/reader.js';
 import { TransformingReader } from '../stream/transform.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
-import { esiAssembler } from './esi/assemble.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
-import { handleExchange } from './pipeline.js';
+import { PASS_REASONS, type Reason } from '../stream/reasons.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
@@ -31,7 +30,7 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   }
   const inflight = ctx.registry.find(key, headers, now);
   if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight));
-  if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target);
+  if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target, PASS_REASONS.hitForPass);
   startFetch(ctx, exchange, target, key, stored ?? null);
 }
 
@@ -41,21 +40,22 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
 }
 
 function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
+  const hooks: ReaderHooks = fetch
+    ? {
+        progressed: () => fetch.readerProgressed(),
+        finished(reader, error) {
+          fetch.readerFinished(reader);
+          recordReader(ctx, reader, error, fetch.noCacheReason);
+        },
+      }
+    : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
-  return new TransformingReader(
-    exchange,
-    role,
-    {
-      progressed: fetch ? () => fetch.readerProgressed() : undefined,
-      finished(reader, error) {
-        fetch?.readerFinished(reader);
-        recordResponse(ctx, { exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error });
-      },
-    },
-    ctx.hooks.deliver,
-    esiAssembler(ctx),
-    ctx.options.maxObjectSizeBuffered,
-  );
+  return new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
+}
+
+/** The access log line and counters of one reader's response. */
+export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: string, noCache?: Reason): void {
+  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? noCache });
 }
 
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
@@ -104,11 +104,11 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
       decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
     redispatch(reader) {
       reader.release();
-      handleExchange(ctx, reader.exchange);
+      ctx.dispatch(reader.exchange);
     },
     handOff(reader, origin, stream) {
       reader.release();
-      const relay = new PassRelay(ctx, reader.exchange, undefined, stream);
+      const relay = new PassRelay(ctx, reader.exchange, PASS_REASONS.unshareable, undefined, stream);
       relay.attach(origin);
       return relay;
     },

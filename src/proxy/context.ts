@@ -4,6 +4,9 @@ import type { OriginPool } from '../net/origin-pool.js';
 import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
+import type { ClientExchange } from '../net/client-exchange.js';
+import type { ReaderHooks } from '../stream/reader.js';
+import type { EsiAssembler } from '../stream/transform.js';
 import type { CompiledRule, ProxyHooks } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
 import type { ProxyCounters } from './stats.js';
@@ -18,4 +21,10 @@ export interface ProxyContext {
   readonly hooks: ProxyHooks;
   readonly rules: readonly CompiledRule[];
   readonly stats: ProxyCounters;
+  /** Runs one exchange through the pipeline (src/proxy/pipeline.ts): injected so that what re-enters it (a released reader, an ESI include) does not import it. */
+  readonly dispatch: (exchange: ClientExchange) => void;
+  /** T2: assembles an ESI page for one reader; one for the proxy, shared by every reader. */
+  readonly esi: EsiAssembler;
+  /** The hooks of a reader with no fetch (a hit): one object for the proxy, no closure per reader. */
+  readonly hitReaderHooks: ReaderHooks;
 }

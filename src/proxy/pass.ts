@@ -10,6 +10,7 @@ import { ClientResponse } from '../stream/client-response.js';
 import { recordResponse } from './access-log.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
+import type { PassReason } from '../stream/reasons.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const PASS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'PASS']];
@@ -23,6 +24,8 @@ export class PassRelay implements OriginResponseHandler {
   constructor(
     private readonly ctx: ProxyContext,
     private readonly exchange: ClientExchange,
+    /** Why this request passes (access log, stats). */
+    private readonly reason: PassReason,
     /** Called with 2xx/3xx statuses of unsafe methods, so the cache can invalidate (C4). */
     private readonly onStatus?: (status: number) => void,
     /** Streaming on for this response (the configured default unless a fetch decision says otherwise). */
@@ -91,11 +94,11 @@ export class PassRelay implements OriginResponseHandler {
   private log(error?: string): void {
     if (this.logged) return;
     this.logged = true;
-    recordResponse(this.ctx, { exchange: this.exchange, status: this.response.statusCode, cache: 'PASS', firstByteAt: this.response.firstByteAt, error: error || undefined });
+    recordResponse(this.ctx, { exchange: this.exchange, status: this.response.statusCode, cache: 'PASS', firstByteAt: this.response.firstByteAt, error: error || undefined, reason: this.reason });
   }
 }
 
-export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, onStatus?: (status: number) => void): void {
+export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, reason: PassReason, onStatus?: (status: number) => void): void {
   const { request, bodyFraming } = exchange;
   const framing = bodyFraming.kind === 'length' ? 'length' : bodyFraming.kind === 'chunked' ? 'chunked' : 'none';
   const plan = planOriginRequest(request, target, {
@@ -105,7 +108,7 @@ export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target
     bodyFraming: framing,
     bodyLength: bodyFraming.kind === 'length' ? bodyFraming.length : undefined,
   });
-  const relay = new PassRelay(ctx, exchange, onStatus);
+  const relay = new PassRelay(ctx, exchange, reason, onStatus);
   const origin = ctx.pool.request(plan.head, { expectNoBody: request.method === 'HEAD', hasBody: framing !== 'none' }, relay);
   relay.attach(origin);
   if (framing !== 'none') streamRequestBody(exchange, origin, framing, (reason) => relay.requestBodyBroken(reason));

@@ -3,7 +3,8 @@
 // hit, attach to an in-flight fetch, or miss (src/proxy/cache-flow.ts).
 import type { ClientExchange } from '../net/client-exchange.js';
 import { isSafeMethod } from '../http1/semantics.js';
-import { simpleResponse } from '../http1/serializer.js';
+import { Http1ResponseWriter } from '../stream/http1-writer.js';
+import { PASS_REASONS } from '../stream/reasons.js';
 import { cacheKey } from '../cache/index.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
@@ -24,22 +25,23 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
       ctx.index.purge(key);
       ctx.registry.invalidate(key);
     };
-    return passToOrigin(ctx, exchange, target, isSafeMethod(request.method) ? undefined : invalidate);
+    const safe = isSafeMethod(request.method);
+    return passToOrigin(ctx, exchange, target, safe ? PASS_REASONS.requestBody : PASS_REASONS.method, safe ? undefined : invalidate);
   }
   // Credentials make a response personal: such requests pass without marking the URL for anyone
   // else (as Varnish's builtin vcl_recv does), unless a rule or hook decides otherwise.
-  const recv: RecvContext = { request, path: target.path, key, pass: request.headers.has('authorization') };
+  const byDefault = request.headers.has('authorization');
+  const recv: RecvContext = { request, path: target.path, key, pass: byDefault };
   applyRecvRules(ctx.rules, recv);
   ctx.hooks.recv?.(recv);
-  if (recv.pass) return passToOrigin(ctx, exchange, target);
+  if (recv.pass) return passToOrigin(ctx, exchange, target, recv.pass === byDefault ? PASS_REASONS.authorization : PASS_REASONS.recv);
   serveFromCache(ctx, exchange, target, recv.key);
 }
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {
   ctx.logger.warn({ status, reason, client: exchange.clientAddress, path: exchange.request.target }, 'request rejected');
-  const firstByteAt = performance.now();
+  const writer = new Http1ResponseWriter(exchange);
   // The request may have a body we will not read: the connection cannot be reused.
-  exchange.write(simpleResponse(status, `${reason}\n`, { close: true, head: exchange.request.method === 'HEAD' }));
-  exchange.endAndClose();
-  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt, error: reason });
+  writer.fail(reason, { status, close: true });
+  recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt: writer.firstByteAt, error: reason, reason: { kind: 'bad-request', message: reason } });
 }

@@ -4,12 +4,13 @@ import type { HeaderFields } from '../http1/headers.js';
 import type { BodyFraming, RequestHead, ResponseHead } from '../http1/message.js';
 import { appendVia, withoutHopByHop } from '../http1/semantics.js';
 import { reasonPhrase } from '../http1/serializer.js';
-import { edgePolicy } from '../cache/freshness.js';
+import { edgePolicy, type EdgePolicy } from '../cache/freshness.js';
+import type { NoCacheReason } from '../stream/reasons.js';
 import type { ObjectHead } from '../cache/object.js';
 import type { HeadDecision } from '../stream/fetch.js';
 import { applyFetchRules, type CompiledRule, type FetchContext, type ProxyHooks } from './hooks.js';
-import { planTransform } from '../stream/transform.js';
-import { isEsiFragmentRequest } from './esi/subrequest.js';
+import { planTransform } from './transform-policy.js';
+import { isEsiFragmentRequest } from './esi/fragment.js';
 
 export interface PolicySettings {
   defaultTtl: number;
@@ -26,6 +27,14 @@ export function clientHeadOf(head: ResponseHead, viaName: string): ObjectHead {
   const headers: HeaderFields = withoutHopByHop(head.headers, NOT_STORED);
   appendVia(headers, head.version, viaName);
   return { status: head.status, reason: head.reason || reasonPhrase(head.status), headers };
+}
+
+/** Why a response is not stored, or stored but not shared (undefined when it is both). */
+function noCacheReason(storableByOrigin: boolean, cacheable: boolean, store: boolean, share: boolean, policy: EdgePolicy): NoCacheReason | undefined {
+  if (!cacheable) return storableByOrigin ? { kind: 'uncacheable-by-rule', message: 'cacheable false by a rule or the fetch hook' } : { kind: 'not-storable', message: policy.source };
+  if (store && share) return undefined;
+  if (policy.mustRevalidate) return { kind: 'must-revalidate', message: policy.source };
+  return { kind: 'no-ttl', message: policy.source };
 }
 
 export function decideAtHead(settings: PolicySettings, request: RequestHead, path: string, head: ResponseHead, now: number, framing: BodyFraming): HeadDecision {
@@ -54,5 +63,6 @@ export function decideAtHead(settings: PolicySettings, request: RequestHead, pat
     hitForPass: !store && !transform,
     clientHead: clientHeadOf(head, settings.viaName),
     transform,
+    noCache: noCacheReason(policy.storable, ctx.cacheable, store, share, effective),
   };
 }

@@ -11,6 +11,8 @@ import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions 
 import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
+import { recordReader } from './cache-flow.js';
+import { assemblePage } from './esi/assemble.js';
 import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
@@ -127,9 +129,13 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
+    dispatch: (exchange) => handleExchange(ctx, exchange),
+    esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
+    hitReaderHooks: { finished: (reader, error) => recordReader(ctx, reader, error) },
   };
   const listener = new Listener(options, {
-    onExchange: (exchange) => handleExchange(ctx, exchange),
+    onExchange: ctx.dispatch,
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ status, reason, client }, 'bad request');

@@ -4,7 +4,8 @@ import type { Listener } from '../net/listener.js';
 import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
-import { CACHE_STATES, type CacheState } from './access-log.js';
+import { CACHE_STATES, type CacheState } from './cache-state.js';
+import type { ReasonKind } from '../stream/reasons.js';
 
 /** Counters bumped on the hot path: plain fields, no allocation. */
 export class ProxyCounters {
@@ -14,6 +15,8 @@ export class ProxyCounters {
   protocolErrors = 0;
   /** In-flight objects whose buffered bytes passed the backlog threshold (one per object). */
   backlogWarnings = 0;
+  /** Responses by typed reason (src/stream/reasons.ts): passes, failures, responses not cached. */
+  readonly reasons: Partial<Record<ReasonKind, number>> = {};
 }
 
 export interface StatsSnapshot {
@@ -28,6 +31,7 @@ export interface StatsSnapshot {
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
+  reasons: Partial<Record<ReasonKind, number>>;
 }
 
 export interface StatsSources {
@@ -62,6 +66,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
+    reasons: { ...counters.reasons },
   };
 }
 

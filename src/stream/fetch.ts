@@ -20,7 +20,9 @@ import type { EdgePolicy } from '../cache/freshness.js';
 import { originAge } from '../cache/freshness.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
-import { transformObject, transformOf, transformedHead, type BodyEncoder, type ObjectTransform } from './transform.js';
+import { tooLarge, type FetchFailure, type NoCacheReason } from './reasons.js';
+import { transformObject, transformOf, transformedHead, type ObjectTransform } from './transform.js';
+import type { BodyEncoder } from './codecs.js';
 
 export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complete' | 'failed';
 
@@ -39,6 +41,8 @@ export interface HeadDecision {
   clientHead: ObjectHead;
   /** T1, T2: compress the body on its way in, or mark the object an ESI template (src/stream/transform.ts). */
   transform?: ObjectTransform;
+  /** Why the response is not stored or not shared, when it is not. */
+  noCache?: NoCacheReason;
 }
 
 /** What a fetch needs from the proxy around it. */
@@ -152,7 +156,7 @@ export class InflightFetch implements OriginResponseHandler {
     if (declared !== undefined && declared > limit) {
       // L2: we know at once it cannot be served whole.
       this.origin?.abort();
-      return this.fail(`Content-Length ${declared} is above the maximum object size (${limit} bytes)`);
+      return this.fail({ kind: 'too-large', limit, message: `Content-Length ${declared} is above the maximum object size (${limit} bytes)` });
     }
     // Unshareable (R4): its own client gets it as a pass would, unless it must be transformed first (T1, T2).
     if (!decision.share && !decision.store && !decision.transform) return this.handOffOrAbort(head, framing, now);
@@ -162,7 +166,7 @@ export class InflightFetch implements OriginResponseHandler {
     const object = new CacheObject(this.key, head, clientHead, decision.policy, now, originAge(head.headers), decision.transform?.coding ? undefined : declared);
     object.varyNames = varyNamesOf(clientHead.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
-    if (!decision.store) object.dead = true;
+    if (!decision.store) object.forget();
     object.pin();
     this.fetchPinned = true;
     this.object = object;
@@ -173,9 +177,9 @@ export class InflightFetch implements OriginResponseHandler {
           this.encoder = null;
           this.onEnd();
         },
-        error: (reason) => {
+        error: (failure) => {
           this.origin?.abort();
-          this.fail(reason);
+          this.fail(failure);
         },
         pause: () => this.origin?.pause(),
         resume: () => this.origin?.resume(),
@@ -204,7 +208,7 @@ export class InflightFetch implements OriginResponseHandler {
     if (object.length + chunk.length > limit) {
       // L3, L4: streaming clients are cut, waiting ones get 503; nothing is cached.
       this.origin?.abort();
-      return this.fail(`body passed the maximum object size (${limit} bytes)`);
+      return this.fail(tooLarge(limit));
     }
     object.append(chunk, this.env.store);
     if (this.decision!.stream && object.length > this.env.maxObjectSizeBuffered) this.failWaitingReaders();
@@ -239,8 +243,10 @@ export class InflightFetch implements OriginResponseHandler {
 
   /** L1, L3: a client waiting for a whole body is held to the buffered limit, even on a streaming fetch. */
   private failWaitingReaders(): void {
+    const limit = this.env.maxObjectSizeBuffered;
+    const failure: FetchFailure = { kind: 'too-large-to-wait', limit, message: `body passed the maximum object size for a client that waits for the whole body (${limit} bytes)` };
     for (const reader of [...this.readers]) {
-      if (reader.state === 'waiting-body') reader.fail(`body passed the maximum object size for a client that waits for the whole body (${this.env.maxObjectSizeBuffered} bytes)`);
+      if (reader.state === 'waiting-body') reader.fail(failure.message, failure);
     }
   }
 
@@ -250,9 +256,9 @@ export class InflightFetch implements OriginResponseHandler {
     const object = this.object;
     // After a 304 (C3) the fetch is already complete: the stale object was refreshed, not filled.
     if (!object || this.fetchState !== 'receiving') return;
-    object.state = 'complete';
+    object.markComplete();
     if (this.decision?.store && !object.overflowed && !object.dead && !this.invalidated) this.env.index.insert(object);
-    else object.dead = true;
+    else object.forget();
     this.enter('complete');
     this.wakeReaders();
   }
@@ -260,20 +266,17 @@ export class InflightFetch implements OriginResponseHandler {
   onError(error: OriginError): void {
     if (this.relay) return this.relay.onError(error);
     this.env.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, key: this.key }, 'origin fetch failed');
-    this.fail(error.message);
+    this.fail({ kind: 'origin', origin: error.kind, message: error.message });
   }
 
   /** O1, O2, L2-L4: no object; clients get 503 before their head, an abrupt close after. */
-  private fail(reason: string): void {
+  private fail(failure: FetchFailure): void {
     if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
     this.flushWake();
     this.encoder?.destroy();
-    if (this.object) {
-      this.object.state = 'failed';
-      this.object.dead = true;
-    }
+    this.object?.markFailed();
     this.enter('failed');
-    for (const reader of [...this.readers]) reader.fail(reason);
+    for (const reader of [...this.readers]) reader.fail(failure.message, failure);
   }
 
   // ---- R4: the response cannot be shared ----
@@ -305,7 +308,7 @@ export class InflightFetch implements OriginResponseHandler {
 
   private revalidated(head: ResponseHead, now: number): void {
     const stale = this.revalidating!;
-    if (stale.state !== 'complete') return this.fail('revalidated object is no longer complete');
+    if (stale.state !== 'complete') return this.fail({ kind: 'revalidation', message: 'revalidated object is no longer complete' });
     // The stored response as the origin sent it, updated with the 304's fields (RFC 9111 §4.3.4).
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
@@ -314,12 +317,12 @@ export class InflightFetch implements OriginResponseHandler {
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {
-      stale.dead = true;
+      stale.forget();
       this.env.index.remove(stale);
     }
     this.enter('complete');
     for (const reader of [...this.readers]) {
-      reader.role = 'HIT';
+      reader.servedFromStore();
       stale.hits++;
       reader.begin(stale, true);
     }
@@ -365,8 +368,13 @@ export class InflightFetch implements OriginResponseHandler {
     const goesToCache = this.decision?.store === true && this.object?.overflowed === false;
     if (this.fetchState === 'receiving' && this.readers.size === 0 && !goesToCache) {
       this.origin?.abort();
-      this.fail('no client left for an unstored response');
+      this.fail({ kind: 'abandoned', message: 'no client left for an unstored response' });
     }
+  }
+
+  /** Why this fetch's response is not cached (or not shared), once its head arrived. */
+  get noCacheReason(): NoCacheReason | undefined {
+    return this.decision?.noCache;
   }
 
   /** Bytes this fetch holds outside the store (L5), for stats. */

@@ -2,12 +2,15 @@
 // the head when the object's head is known, then every body view as it arrives (replay first,
 // then live), framed for this client (F1-F3); or, for a client that must wait (F3, V1, V2), the
 // whole body at once with Content-Length. Views are written as they are: no per-client copy.
-import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
+import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
-import { connectionField } from '../http1/semantics.js';
-import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase, simpleResponse } from '../http1/serializer.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
+import type { DeliverHook, ResponseWriter } from './response-writer.js';
+import { Http1ResponseWriter } from './http1-writer.js';
+import type { Reason } from './reasons.js';
+
+export type { DeliverHook } from './response-writer.js';
 
 /**
  * waiting-head   attached to a fetch whose response head has not arrived
@@ -20,9 +23,6 @@ export type ReaderState = 'waiting-head' | 'waiting-body' | 'writing' | 'done';
 /** How the response reached this client, for X-Cache and the access log. */
 export type ReaderRole = 'HIT' | 'MISS' | 'COLLAPSED';
 
-/** Lets an embedder edit one client's head (src/proxy/hooks.ts DeliverContext has this shape). */
-export type DeliverHook = (ctx: { readonly request: ClientExchange['request']; status: number; readonly headers: HeaderFields }) => void;
-
 export interface ReaderHooks {
   /** The reader moved its cursor (an overflowed object may release what every reader has passed). */
   progressed?(reader: ObjectReader): void;
@@ -30,43 +30,27 @@ export interface ReaderHooks {
   finished(reader: ObjectReader, error?: string): void;
 }
 
-/** How far ahead of the client's socket a reader writes before waiting for it to drain. */
-const WRITE_AHEAD = 1024 * 1024;
-const EMPTY = Buffer.alloc(0);
-/** A live chunk up to this size is framed once per object (a copy) and shared by its chunked readers. */
-const SHARED_FRAME_MAX = 16 * 1024;
-
-/**
- * The newest small chunk of each object, framed: every caught-up chunked reader writes this same
- * buffer (an SSE event to thousands of subscribers is one allocation and one write call each).
- */
-const liveFrames = new WeakMap<CacheObject, { index: number; bytes: Buffer }>();
-
-function sharedFrame(object: CacheObject, index: number, chunk: Buffer): Buffer {
-  const memo = liveFrames.get(object);
-  if (memo?.index === index) return memo.bytes;
-  const bytes = framedChunk(chunk);
-  liveFrames.set(object, { index, bytes });
-  return bytes;
-}
+const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
 
 export class ObjectReader {
   private readerState: ReaderState = 'waiting-head';
   private object: CacheObject | null = null;
   /** Index of the next chunk of object.chunks to write. */
   cursor = 0;
-  private framing: 'length' | 'chunked' | 'none' = 'none';
   private waitingDrain = false;
   private pinned = false;
-  status = 0;
-  firstByteAt: number | undefined;
+  /** Why this reader's response failed, when the fetch said (typed, for the access log and stats). */
+  failure: Reason | undefined = undefined;
+  /** Turns this reader's views into what its client's protocol needs (framing, errors, write-ahead). */
+  protected readonly writer: ResponseWriter;
 
   constructor(
     readonly exchange: ClientExchange,
-    public role: ReaderRole,
+    private readerRole: ReaderRole,
     private readonly hooks: ReaderHooks,
-    private readonly deliver?: DeliverHook,
+    deliver?: DeliverHook,
   ) {
+    this.writer = new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver });
     exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
@@ -74,12 +58,30 @@ export class ObjectReader {
     return this.readerState;
   }
 
+  get role(): ReaderRole {
+    return this.readerRole;
+  }
+
   get isDone(): boolean {
     return this.readerState === 'done';
   }
 
   get headSent(): boolean {
-    return this.firstByteAt !== undefined;
+    return this.writer.headSent;
+  }
+
+  /** The status the client got (or is getting), for the access log. */
+  get status(): number {
+    return this.writer.status;
+  }
+
+  get firstByteAt(): number | undefined {
+    return this.writer.firstByteAt;
+  }
+
+  /** C3: the fetch this reader waited on revalidated the stored object: it is served as a hit. */
+  servedFromStore(): void {
+    this.readerRole = 'HIT';
   }
 
   /**
@@ -95,8 +97,8 @@ export class ObjectReader {
     if (isNotModified(request.headers, object.etag, object.lastModified) && object.head.status === 200) {
       return this.sendNotModified(object);
     }
-    const lengthKnown = object.complete || object.declaredLength !== undefined;
-    const canStream = stream && (lengthKnown || request.version.minor >= 1 || request.method === 'HEAD');
+    const framing = this.writer.framingFor(object.head.status, this.knownLength(object));
+    const canStream = stream && framing !== 'buffered';
     if (canStream || object.complete) return this.startWriting();
     this.readerState = 'waiting-body';
     this.wake();
@@ -117,7 +119,7 @@ export class ObjectReader {
     const object = this.object;
     if (!object) return;
     if (this.readerState === 'waiting-body') {
-      if (object.state === 'failed') return this.failBeforeHead('origin fetch failed');
+      if (object.state === 'failed') return this.fail('origin fetch failed');
       if (object.state === 'complete') this.startWriting();
       return;
     }
@@ -125,144 +127,101 @@ export class ObjectReader {
   }
 
   /** The fetch failed: 503 while nothing was sent (O1, V2, L2, L3), an abrupt close after (O2, L4). */
-  fail(reason: string): void {
+  fail(reason: string, why?: Reason): void {
     if (this.readerState === 'done') return;
-    if (this.headSent) {
-      this.exchange.abort(reason);
-      return this.finish(reason);
-    }
-    this.failBeforeHead(reason);
+    this.failure = why;
+    this.writer.fail(reason);
+    this.finish(reason);
   }
 
-  private failBeforeHead(reason: string): void {
-    this.status = 503;
-    this.firstByteAt = performance.now();
-    const close = !this.exchange.persistent;
-    this.exchange.write(simpleResponse(503, `${reason}\n`, { close, head: this.exchange.request.method === 'HEAD', headers: [['X-Cache', 'MISS']] }));
-    this.exchange.end();
-    this.finish(reason);
+  private knownLength(object: CacheObject): number | undefined {
+    return object.complete ? object.length : object.declaredLength;
   }
 
   private startWriting(): void {
     const object = this.object!;
-    const { request } = this.exchange;
-    const headOnly = request.method === 'HEAD' || object.head.status === 204 || object.head.status === 304;
-    let framingLine: string;
-    if (object.complete || object.declaredLength !== undefined) {
-      this.framing = headOnly ? 'none' : 'length';
-      framingLine = object.head.status === 204 ? '' : `Content-Length: ${object.complete ? object.length : object.declaredLength}\r\n`;
-    } else if (request.version.minor >= 1) {
-      this.framing = headOnly ? 'none' : 'chunked';
-      framingLine = 'Transfer-Encoding: chunked\r\n';
-    } else {
-      this.framing = 'none';
-      framingLine = '';
-    }
+    const length = this.knownLength(object);
+    const framing = this.writer.framingFor(object.head.status, length);
+    // HEAD (and a bodiless status) tells what a GET would get (F4).
+    const advertise = length !== undefined ? 'length' : this.exchange.request.version.minor >= 1 ? 'chunked' : undefined;
     this.readerState = 'writing';
-    this.status = object.head.status;
-    this.firstByteAt = performance.now();
-    const head = this.headText(object, object.headBlock(), framingLine, object.head.status);
-    if (this.framing === 'none') {
-      this.exchange.write(head);
-      return this.end();
-    }
-    this.pump(head);
+    this.writer.head({
+      source: 'object',
+      status: object.head.status,
+      reason: object.head.reason,
+      headers: object.head.headers,
+      http1Block: object.headBlock(),
+      fields: this.perResponseFields(object),
+      framing,
+      length,
+      advertise,
+    });
+    if (framing === 'none') return this.end();
+    this.pump(true);
   }
 
   private sendNotModified(object: CacheObject): void {
-    let block = 'HTTP/1.1 304 Not Modified\r\n';
+    const headers = new HeaderFields();
     for (const name of NOT_MODIFIED_FIELDS) {
-      for (const value of object.head.headers.getAll(name)) block += `${name.replace(/(^|-)\w/g, (c) => c.toUpperCase())}: ${value}\r\n`;
+      for (const value of object.head.headers.getAll(name)) headers.append(name.replace(/(^|-)\w/g, (c) => c.toUpperCase()), value);
     }
     this.readerState = 'writing';
-    this.status = 304;
-    this.firstByteAt = performance.now();
-    this.exchange.write(this.headText(object, block, '', 304));
+    const http1Block = `HTTP/1.1 304 Not Modified\r\n${headers.toLines()}`;
+    this.writer.head({ source: 'object', status: 304, reason: 'Not Modified', headers, http1Block, fields: this.perResponseFields(object), framing: 'none' });
     this.end();
   }
 
-  /** The head for this client, as latin1 text. */
-  private headText(object: CacheObject, block: string, framingLine: string, status: number): string {
-    const now = Date.now();
-    let perResponse = `${framingLine}Age: ${object.age(now)}\r\nX-Cache: ${this.role === 'HIT' ? 'HIT' : 'MISS'}\r\nX-Cache-Hits: ${object.hits}\r\n`;
-    const connection = connectionField(this.exchange.persistent, this.exchange.request.version);
-    if (connection) perResponse += `Connection: ${connection}\r\n`;
-    if (this.deliver) return this.deliveredHead(block, perResponse, status);
-    return `${block}${perResponse}\r\n`;
-  }
-
-  /** The slow path, only with a deliver hook: the head as fields the embedder may edit. */
-  private deliveredHead(block: string, perResponse: string, status: number): string {
-    const lines = `${block}${perResponse}`.split('\r\n');
-    lines.shift(); // the status line: rebuilt from ctx.status
-    const headers = new HeaderFields();
-    for (const line of lines) {
-      if (!line) continue;
-      const colon = line.indexOf(':');
-      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
-    }
-    const ctx = { request: this.exchange.request, status, headers };
-    this.deliver!(ctx);
-    this.status = ctx.status;
-    return `HTTP/1.1 ${ctx.status} ${reasonPhrase(ctx.status)}\r\n${headers.toLines()}\r\n`;
+  /** F6 Age, and how this client was served. */
+  private perResponseFields(object: CacheObject): [string, string][] {
+    return [
+      ['Age', String(object.age(Date.now()))],
+      ['X-Cache', this.readerRole === 'HIT' ? 'HIT' : 'MISS'],
+      ['X-Cache-Hits', String(object.hits)],
+    ];
   }
 
   /**
-   * Writes every chunk available (after `head`, in one write at the end of the tick), up to
-   * WRITE_AHEAD beyond the socket. When that reaches the end of a complete object, the same write
-   * ends the body: a hit is one write of head, body and (chunked) the last chunk.
+   * Writes every chunk available (after the head, in one write at the end of the tick), up to
+   * the writer's room. When that reaches the end of a complete object, the same write ends the
+   * body: a hit is one write of head, body and (chunked) the last chunk.
    */
-  private pump(head?: string): void {
+  private pump(first = false): void {
     const object = this.object!;
     const chunks = object.chunks;
     const start = this.cursor;
-    const caughtUp = !head && chunks.length === start + 1 && object.state !== 'complete';
-    if (caughtUp && this.exchange.bufferedBytes < WRITE_AHEAD) {
+    const writer = this.writer;
+    const caughtUp = !first && chunks.length === start + 1 && object.state !== 'complete';
+    if (caughtUp && writer.room > 0) {
       this.cursor++;
-      this.writeLive(object, start, chunks[start]!);
+      writer.live(chunks[start]!, start, object);
     } else {
-      const batch: OutgoingBytes[] = head ? [head] : [];
-      let budget = WRITE_AHEAD - this.exchange.bufferedBytes;
+      let budget = writer.room;
       while (this.cursor < chunks.length && budget > 0) {
         const chunk = chunks[this.cursor++]!;
-        if (this.framing === 'chunked') batch.push(chunkHeader(chunk.length), chunk, CRLF);
-        else batch.push(chunk);
+        writer.body(chunk);
         budget -= chunk.length;
       }
       const atEnd = this.cursor === chunks.length && object.state === 'complete';
-      if (atEnd) return this.end(batch);
-      // A head with no body yet (a miss) leaves at once: the origin's first body bytes, read in the
-      // same tick, are appended to the store first, and that can take a new slab (and the garbage
-      // collection its size may set off) before a head batched to the end of the tick would have left.
-      if (head && batch.length === 1) this.exchange.writeNow(head);
-      else if (batch.length > 0) this.exchange.write(batch);
+      if (atEnd) return this.end();
+      writer.flush(first && this.cursor === start);
     }
     if (this.cursor !== start) this.hooks.progressed?.(this);
     if (this.cursor < chunks.length) return this.waitForDrain();
     if (object.state === 'failed') this.fail('origin fetch failed mid-body');
   }
 
-  /** The common case of a caught-up reader: one new chunk, one buffer, written at once. */
-  private writeLive(object: CacheObject, index: number, chunk: Buffer): void {
-    if (this.framing !== 'chunked') this.exchange.writeNow(chunk);
-    else if (chunk.length <= SHARED_FRAME_MAX) this.exchange.writeNow(sharedFrame(object, index, chunk));
-    else this.exchange.write(frameChunk(chunk));
-  }
-
   private waitForDrain(): void {
     this.waitingDrain = true;
-    this.exchange.onDrain(() => {
+    this.writer.onDrain(() => {
       this.waitingDrain = false;
       if (this.readerState === 'writing') this.pump();
     });
   }
 
   /** Writes the last bytes of the response (and the last chunk), then lets the connection go on. */
-  private end(batch: OutgoingBytes[] = []): void {
-    if (this.framing === 'chunked') batch.push(LAST_CHUNK);
+  private end(): void {
     // Our pin on the store lasts until the kernel has every byte that points into it.
-    this.exchange.write(batch.length > 0 ? batch : EMPTY, () => this.unpin());
-    this.exchange.end();
+    this.writer.end(() => this.unpin());
     this.hooks.progressed?.(this);
     this.finish();
   }

@@ -15,75 +15,19 @@
 // Both are delivered by TransformingReader: an ObjectReader that, for a marked object, waits for
 // it to be complete, builds the client's body (decoded, or assembled) and serves that as a
 // complete object of its own, with Content-Length, to HTTP/1.0 and 1.1 clients alike.
-import zlib from 'node:zlib';
-import { promisify } from 'node:util';
-import type { ResponseHead } from '../http1/message.js';
-import { acceptsCoding, type ContentCoding } from '../http1/accept-encoding.js';
-import { responseStatusHasNoBody } from '../http1/parser.js';
-import { CacheObject, type ObjectHead } from '../cache/object.js';
+import { acceptsCoding } from '../http1/accept-encoding.js';
+import { CacheObject, type ObjectHead, type ObjectTransform, type TransformMark } from '../cache/object.js';
 import { isNotModified } from '../cache/conditional.js';
 import { ObjectReader, type DeliverHook, type ReaderHooks, type ReaderRole } from './reader.js';
 import type { ClientExchange } from '../net/client-exchange.js';
+import type { Reason } from './reasons.js';
+import { BodyEncoder, decodeBody, type EncoderSink } from './codecs.js';
 
-/** What a fetch does to its object beyond storing it (HeadDecision.transform). */
-export interface ObjectTransform {
-  /** T1: the body is compressed with this coding on its way into the store. */
-  readonly coding?: ContentCoding;
-  /** T2: the object is an ESI template, assembled per delivery. */
-  readonly esi?: boolean;
-}
-
-/** What a marked object carries for its deliveries. */
-interface ObjectMark extends ObjectTransform {
-  /** T1: the body's length before compression, known once the object is complete. */
-  identityLength?: number;
-}
-
-const marks = new WeakMap<CacheObject, ObjectMark>();
+export type { ObjectTransform } from '../cache/object.js';
 
 /** The transform an object was made with, if any. */
-export function transformOf(object: CacheObject): Readonly<ObjectMark> | undefined {
-  return marks.get(object);
-}
-
-/** Codings we can decode, for bodies that arrive encoded (ESI templates and fragments). */
-const DECODERS: Record<string, (body: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>> = {
-  gzip: promisify(zlib.gunzip),
-  'x-gzip': promisify(zlib.gunzip),
-  br: promisify(zlib.brotliDecompress),
-  deflate: promisify(zlib.inflate),
-};
-
-/** The response's content coding ('' for none or identity). */
-export function contentCodingOf(headers: { getAll(name: string): string[] }): string {
-  const codings = headers
-    .getAll('content-encoding')
-    .join(',')
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c && c !== 'identity');
-  return codings.join(', ');
-}
-
-/** Decodes a body in `coding` (one of gzip, x-gzip, br, deflate), at most `maxBytes` out. */
-export async function decodeBody(coding: string, body: Buffer, maxBytes: number): Promise<Buffer> {
-  const decode = DECODERS[coding];
-  if (!decode) throw new Error(`cannot decode Content-Encoding "${coding}"`);
-  return decode(body, { maxOutputLength: Math.max(1, Math.min(maxBytes, 2 ** 32 - 1)) });
-}
-
-/**
- * The policy's half of T1/T2: what the hook and rules asked for, on this response. Compression
- * applies to a response with a body, no content coding and no `Cache-Control: no-transform`
- * (RFC 9110 §7.7); ESI to any response, and wins over compression (the assembled page is built
- * per delivery; compressing it would cost every delivery a compression).
- */
-export function planTransform(compress: ContentCoding | undefined, esi: boolean | undefined, head: ResponseHead): ObjectTransform | undefined {
-  if (esi === true) return { esi: true };
-  if (compress !== 'gzip' && compress !== 'br') return undefined;
-  if (responseStatusHasNoBody(head.status) || contentCodingOf(head.headers) !== '') return undefined;
-  if (head.headers.tokens('cache-control').includes('no-transform')) return undefined;
-  return { coding: compress };
+export function transformOf(object: CacheObject): Readonly<TransformMark> | undefined {
+  return object.transform ?? undefined;
 }
 
 /** T1: the stored head of a compressed object: Content-Encoding, Vary: Accept-Encoding, a weak ETag. */
@@ -100,93 +44,21 @@ export function transformedHead(head: ObjectHead, transform: ObjectTransform | u
   return { ...head, headers };
 }
 
-/** How the fetch hears from an encoder (src/stream/fetch.ts). */
-export interface EncoderSink {
-  /** Compressed bytes, in order: append them to the object. */
-  data(bytes: Buffer): void;
-  /** Every compressed byte was handed to data(): the object is complete. */
-  end(): void;
-  /** The body passed the size limit, or zlib failed: the fetch fails (503 to every client, L3). */
-  error(reason: string): void;
-  /** zlib is behind: pause the origin read until resume(). */
-  pause(): void;
-  resume(): void;
-}
-
-/** Brotli quality for on-the-fly compression: 11 (the default) is far too slow for a proxy. */
-const BROTLI_QUALITY = 5;
-
-/** T1: compresses a body as it arrives (zlib's thread pool), holding the origin when behind. */
-export class BodyEncoder {
-  private readonly stream: zlib.Gzip | zlib.BrotliCompress;
-  private identityBytes = 0;
-  private stopped = false;
-  private paused = false;
-
-  constructor(
-    coding: ContentCoding,
-    /** The non-streaming size limit, on the body as the origin sends it (L1, L3). */
-    private readonly limit: number,
-    private readonly sink: EncoderSink,
-    private readonly mark: ObjectMark,
-  ) {
-    this.stream =
-      coding === 'gzip'
-        ? zlib.createGzip()
-        : zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } });
-    this.stream.on('data', (bytes: Buffer) => {
-      if (!this.stopped) sink.data(bytes);
-    });
-    this.stream.on('end', () => {
-      if (this.stopped) return;
-      this.stopped = true;
-      this.mark.identityLength = this.identityBytes;
-      sink.end();
-    });
-    this.stream.on('error', (err: Error) => this.fail(`compression failed: ${err.message}`));
-    this.stream.on('drain', () => {
-      if (!this.paused) return;
-      this.paused = false;
-      if (!this.stopped) sink.resume();
-    });
-  }
-
-  write(chunk: Buffer): void {
-    if (this.stopped || chunk.length === 0) return;
-    this.identityBytes += chunk.length;
-    if (this.identityBytes > this.limit) return this.fail(`body passed the maximum object size (${this.limit} bytes)`);
-    // The view belongs to the origin connection's read buffer, and zlib reads it later: copy.
-    if (!this.stream.write(Buffer.from(chunk)) && !this.paused) {
-      this.paused = true;
-      this.sink.pause();
-    }
-  }
-
-  end(): void {
-    if (!this.stopped) this.stream.end();
-  }
-
-  /** The fetch failed or was abandoned: nothing more comes out. */
-  destroy(): void {
-    this.stopped = true;
-    this.stream.destroy();
-  }
-
-  private fail(reason: string): void {
-    if (this.stopped) return;
-    this.destroy();
-    this.sink.error(reason);
-  }
-}
-
 /**
  * Marks a new object with its transform; for compression, returns the encoder its body must go
  * through (null for ESI, whose template is stored as it comes).
  */
 export function transformObject(object: CacheObject, transform: ObjectTransform, limit: number, sink: EncoderSink): BodyEncoder | null {
-  const mark: ObjectMark = { ...transform };
-  marks.set(object, mark);
-  return transform.coding ? new BodyEncoder(transform.coding, limit, sink, mark) : null;
+  const mark: TransformMark = { ...transform };
+  object.transform = mark;
+  if (!transform.coding) return null;
+  return new BodyEncoder(transform.coding, limit, {
+    ...sink,
+    end(identityBytes) {
+      mark.identityLength = identityBytes;
+      sink.end(identityBytes);
+    },
+  });
 }
 
 /** A page assembled for one delivery (T2), or why it could not be (the client gets 503). */
@@ -201,10 +73,8 @@ export type EsiAssembler = (template: CacheObject, reader: ObjectReader) => Prom
 /** An unstored complete object holding a body made for one delivery, with the source's head timing. */
 export function derivedObject(source: CacheObject, head: ObjectHead, body: Buffer | null, length: number): CacheObject {
   const object = new CacheObject(source.key, source.originHead, head, source.policy, source.headReceivedAt, source.ageAtOrigin, undefined);
-  if (body && body.length > 0) object.chunks.push(body);
-  object.length = length;
-  object.state = 'complete';
-  object.dead = true;
+  object.fillWhole(body, length);
+  object.forget();
   object.hits = source.hits;
   return object;
 }
@@ -264,9 +134,9 @@ export class TransformingReader extends ObjectReader {
     );
   }
 
-  override fail(reason: string): void {
+  override fail(reason: string, why?: Reason): void {
     this.drop();
-    super.fail(reason);
+    super.fail(reason, why);
   }
 
   override release(): void {
@@ -275,7 +145,7 @@ export class TransformingReader extends ObjectReader {
   }
 
   private workFor(object: CacheObject): 'decode' | 'esi' | null {
-    const mark = marks.get(object);
+    const mark = object.transform;
     if (!mark) return null;
     if (mark.esi) return this.assembleEsi ? 'esi' : null;
     if (!mark.coding || acceptsCoding(this.exchange.request.headers, mark.coding)) return null;
@@ -286,7 +156,7 @@ export class TransformingReader extends ObjectReader {
 
   /** T1: the stored bytes decoded for a client that does not accept their coding. */
   private async decode(source: CacheObject): Promise<AssembledPage> {
-    const mark = marks.get(source)!;
+    const mark = source.transform!;
     const headers = source.head.headers.copyWithout((name) => name === 'content-encoding');
     const head: ObjectHead = { ...source.head, headers };
     if (this.exchange.request.method === 'HEAD' && mark.identityLength !== undefined) {

@@ -27,7 +27,9 @@ function object(key: string, options: { vary?: Record<string, string>; state?: O
   o.varyNames = names;
   o.varyValues = names.map((n) => vary[n]);
   if (options.body && options.store) o.append(Buffer.alloc(options.body, 1), options.store);
-  o.state = options.state ?? 'complete';
+  const state = options.state ?? 'complete';
+  if (state === 'complete') o.markComplete();
+  else if (state === 'failed') o.markFailed();
   return o;
 }
 
@@ -215,7 +217,7 @@ describe('R5: what enters the index', () => {
     index.insert(object('filling', { state: 'filling' }));
     index.insert(object('failed', { state: 'failed' }));
     const dead = object('dead');
-    dead.dead = true;
+    dead.forget();
     index.insert(dead);
     expect(index.stats()).toEqual({ keys: 0, objects: 0, hitForPass: 0 });
     for (const key of ['filling', 'failed', 'dead']) expect(index.lookup(key, fields())).toBeUndefined();

@@ -6,7 +6,8 @@ import { HeaderFields } from '../../src/http1/headers.js';
 import type { RequestHead, ResponseHead } from '../../src/http1/message.js';
 import { decideAtHead, type PolicySettings } from '../../src/proxy/policy.js';
 import { compileRules, type CacheRule, type ProxyHooks } from '../../src/proxy/hooks.js';
-import { planTransform, transformedHead } from '../../src/stream/transform.js';
+import { transformedHead } from '../../src/stream/transform.js';
+import { planTransform } from '../../src/proxy/transform-policy.js';
 import { isEsiFragmentRequest, subrequest } from '../../src/proxy/esi/subrequest.js';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');

@@ -16,10 +16,12 @@ import type { ClientExchange } from '../../net/client-exchange.js';
 import type { RequestHead } from '../../http1/message.js';
 import { withoutHopByHop } from '../../http1/semantics.js';
 import type { CacheObject, ObjectHead } from '../../cache/object.js';
-import { contentCodingOf, decodeBody, type AssembledPage, type EsiAssembler } from '../../stream/transform.js';
+import { contentCodingOf, decodeBody } from '../../stream/codecs.js';
+import type { AssembledPage } from '../../stream/transform.js';
 import type { ProxyContext } from '../context.js';
 import { EsiParser, type EsiNode } from './parser.js';
-import { includePathOf, subrequest } from './subrequest.js';
+import { subrequest } from './subrequest.js';
+import { includePathOf } from './fragment.js';
 
 /** Includes nest this deep at most: the page's includes are at depth 1. */
 export const ESI_MAX_DEPTH = 3;
@@ -46,11 +48,6 @@ const EMPTY = Buffer.alloc(0);
 
 type Fetched = { ok: true; body: Buffer } | { ok: false; reason: string };
 
-/** The assembler TransformingReader calls for this proxy's ESI templates. */
-export function esiAssembler(ctx: ProxyContext): EsiAssembler {
-  return (template, reader) => assemblePage(ctx, template, reader.exchange);
-}
-
 /** `host/path?query` of a client request: how the include path names resources. */
 function resourceOf(request: RequestHead, defaultHost: string): string {
   const { target } = request;
@@ -65,7 +62,7 @@ function resourceOf(request: RequestHead, defaultHost: string): string {
   return `${(request.headers.get('host') || defaultHost).toLowerCase()}${target}`;
 }
 
-/** Assembles the page of `template` for the client of `exchange`. */
+/** Assembles the page of `template` for the client of `exchange` (ctx.esi, built once in createProxy, calls it). */
 export async function assemblePage(ctx: ProxyContext, template: CacheObject, exchange: ClientExchange): Promise<AssembledPage> {
   const maxBytes = ctx.options.maxObjectSizeBuffered;
   const path = includePathOf(exchange) ?? [resourceOf(exchange.request, ctx.options.originUrl.host)];

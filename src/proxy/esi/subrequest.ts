@@ -2,28 +2,16 @@
 // hit, collapse onto a fetch in flight, miss: the same pipeline and cache-flow code), by an
 // in-process client: a ClientExchange whose host is a buffer instead of a socket. What the proxy
 // writes to it is read back with our own strict response parser into status, fields and body.
-// Fragment requests are marked, so that the fetch they cause is not streamed (T2), and carry the
-// include path they were made on, so that a fragment that is itself a template knows its depth
-// and ancestors (loops, depth limit).
+// Fragment requests are marked (src/proxy/esi/fragment.ts). The proxy is reached through
+// ctx.dispatch, injected by createProxy: this module does not import the pipeline.
 import { ClientExchange, type ExchangeHost, type OutgoingBytes } from '../../net/client-exchange.js';
 import type { HeaderFields } from '../../http1/headers.js';
 import type { RequestHead, ResponseHead } from '../../http1/message.js';
 import { ResponseParser } from '../../http1/parser.js';
 import type { ProxyContext } from '../context.js';
-import { handleExchange } from '../pipeline.js';
+import { markFragmentRequest } from './fragment.js';
 
-const fragmentRequests = new WeakSet<RequestHead>();
-const includePaths = new WeakMap<ClientExchange, readonly string[]>();
-
-/** T2: was this request made for an ESI include? (Its fetch is never streamed.) */
-export function isEsiFragmentRequest(request: RequestHead): boolean {
-  return fragmentRequests.has(request);
-}
-
-/** The resources (`host/path?query`) from the page down to this fragment, for a fragment's exchange. */
-export function includePathOf(exchange: ClientExchange): readonly string[] | undefined {
-  return includePaths.get(exchange);
-}
+export { includePathOf, isEsiFragmentRequest } from './fragment.js';
 
 export interface SubResponse {
   status: number;
@@ -138,12 +126,10 @@ export function subrequest(ctx: ProxyContext, request: RequestHead, options: Sub
       resolve(result);
     };
     const host = new BufferHost(options.clientAddress, options.maxBodyBytes + HEAD_ALLOWANCE, settle);
-    const exchange = new ClientExchange(host, request, { kind: 'none' }, true);
+    const exchange = new ClientExchange(host, markFragmentRequest(request, options.includePath), { kind: 'none' }, true);
     host.exchange = exchange;
-    fragmentRequests.add(request);
-    includePaths.set(exchange, options.includePath);
     try {
-      handleExchange(ctx, exchange);
+      ctx.dispatch(exchange);
     } catch (err) {
       settle(`proxy error: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -1,0 +1,194 @@
+// The ResponseWriter for an HTTP/1 client over a ClientExchange: heads as latin1 text (an object's
+// shared head lines reused as they are), bodies as Content-Length bytes or chunks, an abrupt end
+// as a closed connection. Everything queued in one call leaves in one write: a hit is one write of
+// head, body and (chunked) the last chunk.
+import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
+import { HeaderFields } from '../http1/headers.js';
+import { chooseClientFraming, connectionField, type ClientFraming } from '../http1/semantics.js';
+import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase } from '../http1/serializer.js';
+import { WRITE_AHEAD, type DeliverHook, type ErrorResponse, type LiveFrameSlot, type OutgoingHead, type ResponseWriter } from './response-writer.js';
+
+const EMPTY = Buffer.alloc(0);
+/** A live chunk up to this size is framed once per object (a copy) and shared by its chunked writers. */
+const SHARED_FRAME_MAX = 16 * 1024;
+const ERROR_TYPE = new HeaderFields(['Content-Type', 'text/plain; charset=utf-8']);
+
+export interface Http1WriterOptions {
+  /** Fields every error response of this writer carries (X-Cache). */
+  readonly errorFields?: readonly (readonly [string, string])[];
+  /** vcl_deliver: may edit the head of an object response. */
+  readonly deliver?: DeliverHook;
+}
+
+export class Http1ResponseWriter implements ResponseWriter {
+  status = 0;
+  firstByteAt: number | undefined = undefined;
+  bodyBytes = 0;
+  private framing: ClientFraming = 'none';
+  private pending: OutgoingBytes[] = [];
+  private finished = false;
+  /** `buffered`: the head and a copy of the body, held until end(). */
+  private heldHead: OutgoingHead | null = null;
+  private heldBody: Buffer[] = [];
+
+  constructor(
+    private readonly exchange: ClientExchange,
+    private readonly options: Http1WriterOptions = {},
+  ) {}
+
+  get headSent(): boolean {
+    return this.firstByteAt !== undefined;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  get bufferedBytes(): number {
+    return this.exchange.bufferedBytes;
+  }
+
+  get room(): number {
+    return WRITE_AHEAD - this.exchange.bufferedBytes;
+  }
+
+  framingFor(status: number, knownLength: number | undefined): ClientFraming {
+    const { request } = this.exchange;
+    return chooseClientFraming(request.version, request.method, status, knownLength);
+  }
+
+  head(head: OutgoingHead): void {
+    if (this.finished) return;
+    this.framing = head.framing;
+    this.status = head.status;
+    if (head.framing === 'buffered') {
+      this.heldHead = head;
+      return;
+    }
+    this.pending.push(this.finalizeHead(head));
+  }
+
+  body(view: Buffer): void {
+    if (this.finished || view.length === 0) return;
+    if (this.framing === 'buffered') {
+      this.bodyBytes += view.length;
+      // The view may belong to an origin socket's read: keep our own copy while we wait.
+      this.heldBody.push(Buffer.from(view));
+      return;
+    }
+    if (this.framing === 'none') return;
+    this.bodyBytes += view.length;
+    if (this.framing === 'chunked') this.pending.push(chunkHeader(view.length), view, CRLF);
+    else this.pending.push(view);
+  }
+
+  live(view: Buffer, index: number, slot: LiveFrameSlot): void {
+    if (this.finished) return;
+    if (this.pending.length > 0 || (this.framing !== 'chunked' && this.framing !== 'length')) {
+      this.body(view);
+      return this.flush();
+    }
+    this.bodyBytes += view.length;
+    if (this.framing !== 'chunked') this.exchange.writeNow(view);
+    else if (view.length <= SHARED_FRAME_MAX) this.exchange.writeNow(sharedFrame(slot, index, view));
+    else this.exchange.write(frameChunk(view));
+  }
+
+  flush(urgent = false): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    // A head with no body yet (a miss) leaves at once: the origin's first body bytes, read in the
+    // same tick, are appended to the store first, and that can take a new slab (and the garbage
+    // collection its size may set off) before a head batched to the end of the tick would have left.
+    if (urgent && batch.length === 1) this.exchange.writeNow(batch[0]!);
+    else this.exchange.write(batch.length === 1 ? batch[0]! : batch);
+  }
+
+  end(written?: () => void): void {
+    if (this.finished) return;
+    if (this.heldHead) {
+      this.pending = [this.finalizeHead({ ...this.heldHead, framing: 'length', length: this.bodyBytes }), ...this.heldBody];
+      this.heldHead = null;
+      this.heldBody = [];
+    } else if (this.framing === 'chunked') {
+      this.pending.push(LAST_CHUNK);
+    }
+    this.finished = true;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length > 0 || written) this.exchange.write(batch.length === 0 ? EMPTY : batch.length === 1 ? batch[0]! : batch, written);
+    this.exchange.end();
+  }
+
+  fail(reason: string, error: Partial<ErrorResponse> = {}): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.pending = [];
+    if (this.headSent) return this.exchange.abort(reason);
+    this.heldHead = null;
+    this.heldBody = [];
+    const payload = Buffer.from(`${error.reason ?? reason}\n`, 'utf8');
+    const head: OutgoingHead = { source: 'error', status: error.status ?? 503, reason: '', headers: ERROR_TYPE, framing: 'length', length: payload.length, fields: this.options.errorFields };
+    this.status = head.status;
+    const text = this.finalizeHead(head, error.close === true);
+    this.exchange.write(this.exchange.request.method === 'HEAD' ? text : [text, payload]);
+    if (error.close) this.exchange.endAndClose();
+    else this.exchange.end();
+  }
+
+  onDrain(callback: () => void): void {
+    this.exchange.onDrain(callback);
+  }
+
+  /**
+   * Every head any response of this writer sends is finished here, errors and relays included:
+   * the place for a field every response gets (Cache-Status) and for a hook on every response.
+   */
+  private finalizeHead(head: OutgoingHead, close = false): string {
+    this.firstByteAt = performance.now();
+    let lines = framingLine(head);
+    if (head.fields) for (const [name, value] of head.fields) lines += `${name}: ${value}\r\n`;
+    const { persistent, request } = this.exchange;
+    // A proxy-generated response says only `close` (an HTTP/1.0 keep-alive client is not told).
+    const connection = head.source === 'error' ? (close || !persistent ? 'close' : undefined) : connectionField(persistent, request.version);
+    if (connection) lines += `Connection: ${connection}\r\n`;
+    if (head.source === 'object' && this.options.deliver) return this.deliveredHead(head, lines);
+    const block = head.http1Block ?? `HTTP/1.1 ${head.status} ${head.reason || reasonPhrase(head.status)}\r\n${head.headers.toLines()}`;
+    return `${block}${lines}\r\n`;
+  }
+
+  /** The slow path, only with a deliver hook: the head as fields the embedder may edit. */
+  private deliveredHead(head: OutgoingHead, lines: string): string {
+    const headers = head.headers.clone();
+    for (const line of lines.split('\r\n')) {
+      if (!line) continue;
+      const colon = line.indexOf(':');
+      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    const ctx = { request: this.exchange.request, status: head.status, headers };
+    this.options.deliver!(ctx);
+    this.status = ctx.status;
+    return `HTTP/1.1 ${ctx.status} ${reasonPhrase(ctx.status)}\r\n${headers.toLines()}\r\n`;
+  }
+}
+
+/** The field that tells the client how the body is framed (F1, F2), or what a GET would get (F4). */
+function framingLine(head: OutgoingHead): string {
+  const framing = head.framing === 'none' ? head.advertise : head.framing;
+  if (framing === 'length') return head.status === 204 ? '' : `Content-Length: ${head.length}\r\n`;
+  if (framing === 'chunked') return 'Transfer-Encoding: chunked\r\n';
+  return '';
+}
+
+/**
+ * The newest small chunk of an object, framed: every caught-up chunked writer writes this same
+ * buffer (an SSE event to thousands of subscribers is one allocation and one write call each).
+ */
+function sharedFrame(slot: LiveFrameSlot, index: number, chunk: Buffer): Buffer {
+  const memo = slot.liveFrame;
+  if (memo?.index === index) return memo.bytes;
+  const bytes = framedChunk(chunk);
+  slot.liveFrame = { index, bytes };
+  return bytes;
+}
