@@ -122,7 +122,9 @@ function attribute(name: string, cg: Callgrind, rename: (n: string) => string, m
   seen.delete(name);
   if (weight === 0) return new Map([['other', 1]]);
   for (const [stage, v] of out) out.set(stage, v / weight);
-  if (depth === 0) memo.set(name, out);
+  // Memoized at every depth (a function's shares are those of its callers, whoever asks), which
+  // keeps the walk linear in the call graph; a cycle counts as `other` for the one who closes it.
+  memo.set(name, out);
   return out;
 }
 
@@ -203,15 +205,21 @@ async function main(): Promise<void> {
       child.send({ type: 'stats' });
     });
   const control = (...args: string[]): void => void execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' });
+  const step = (what: string): void => console.log(`  ${new Date().toISOString().slice(11, 19)} ${what}`);
+  child.once('exit', (code, signal) => step(`streamcache under valgrind exited (${code ?? signal})`));
+  step(`listening on ${port}; ${int(WARM)} uncounted hits`);
   await requestMany(port, '/hit', WARM, CONNECTIONS);
+  step('instrumentation on');
   control('-i', 'on');
   // The first hits after instrumentation goes on pay for retranslation: let them pass uncounted.
   await requestMany(port, '/hit', 200, CONNECTIONS);
   control('-z');
+  step(`counting ${int(HITS)} hits`);
   const s0 = await stats();
   await requestMany(port, '/hit', HITS, CONNECTIONS);
   const s1 = await stats();
   control('--dump=hits');
+  step('dumped');
   control('-i', 'off');
   const dump = readdirSync(dir).find((f) => f.endsWith('.1')) ?? readdirSync(dir)[0];
   const cg = readCallgrind(path.join(dir, dump));

@@ -1,6 +1,6 @@
 // The warm-up before listening (src/proxy/warm-up.ts): it runs in private, once per process, and
 // the proxy then behaves as it would without it.
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, startProxy } from '../support/proxy.js';
 import { startScriptedOrigin } from '../support/scripted-origin.js';
@@ -10,7 +10,7 @@ import { createProxy } from '../../src/index.js';
 
 const cleanups = cleanupAfterEach();
 
-function captureLog(): { logger: ReturnType<typeof pino>; lines: Array<Record<string, unknown>> } {
+function captureLog(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
