@@ -154,10 +154,20 @@ export function startServer(kind: ServerKind, ...args: (string | number)[]): Pro
   return startServerAs(UNDER_TEST.has(kind) ? 'server' : 'generator', kind, ...args);
 }
 
+let discardStdout = false;
+
+/** The next server started writes its stdout to /dev/null (its access log: a line per request). */
+export function nextServerStdoutToNull(): void {
+  discardStdout = true;
+}
+
 /** startServer with the role chosen: an origin measured on its own (fanout direct) is the server under test. */
 export function startServerAs(role: PinRole, kind: ServerKind, ...args: (string | number)[]): Promise<RunningServer> {
   const execArgv = PROFILE_DIR && kind === 'streamcache' ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : process.execArgv;
-  const child = track(fork(SERVERS_JS, [kind, ...args.map(String)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...pinnedFork(role, execArgv) }));
+  // After nextServerStdoutToNull(): a server that logs every request (the access log) writes to /dev/null.
+  const stdout = discardStdout ? 'ignore' : 'inherit';
+  discardStdout = false;
+  const child = track(fork(SERVERS_JS, [kind, ...args.map(String)], { stdio: ['ignore', stdout, 'inherit', 'ipc'], ...pinnedFork(role, execArgv) }));
   const stats = (): Promise<ServerStats> =>
     new Promise((res, rej) => {
       if (!child.connected) return rej(new Error(`${kind} server is gone`));

@@ -8,7 +8,7 @@
 //      BENCH_GENERATOR / BENCH_WRK_THREADS / BENCH_WORKERS (see load.ts), BENCH_IDLE_WAIT (s, 30).
 import { envNumber, errorText, fixed, idleCheck, int, printMachine, printTable, procTreeCpuUs, ratio, quietRun, runMain, summarizeLoad, verdict, type LoadRun, type LoadSummary } from './common.js';
 import { startNginx, startVarnish, type ExternalServer } from './external.js';
-import { PIN, checkTarget, generatorLine, get, pinLine, printCores, runLoad, startServer, startServerAs, type CheckedResponse, type RunningServer } from './harness.js';
+import { PIN, checkTarget, generatorLine, get, nextServerStdoutToNull, pinLine, printCores, runLoad, startServer, startServerAs, type CheckedResponse, type RunningServer } from './harness.js';
 
 const DURATION = envNumber('BENCH_DURATION', 10);
 const ROUNDS = Math.max(1, envNumber('BENCH_ROUNDS', 3));
@@ -19,10 +19,15 @@ const BODY_BYTES = 1024;
 const PATH = '/hit';
 const CACHE_CONTROL = 'max-age=3600';
 
-/** BENCH_HIT_SERVERS: which lines to run (the CI smoke runs `origin,streamcache`). */
-const SERVERS = new Set((process.env.BENCH_HIT_SERVERS || 'origin,streamcache,nginx,varnish').split(',').map((s) => s.trim()));
+/**
+ * BENCH_HIT_SERVERS: which lines to run (the CI smoke runs `origin,streamcache`). `streamcache-log`
+ * is streamcache with the access log on (level info, its stdout to /dev/null), issue 18's log target.
+ */
+const SERVERS = new Set((process.env.BENCH_HIT_SERVERS || 'origin,streamcache,streamcache-log,nginx,varnish').split(',').map((s) => s.trim()));
 
 const TARGET_VS_VARNISH = 1.5;
+/** Issue 18: a hit with the access log on is at most 10 % below one with it off. */
+const TARGET_LOG_ON = 0.9;
 /** Issue 18: at least nginx's hits/s, with no more CPU per hit than nginx. */
 const TARGET_VS_NGINX = 1.0;
 
@@ -143,6 +148,14 @@ async function main(): Promise<void> {
       ),
       'streamcache',
     ),
+    await target(
+      'streamcache (log info, /dev/null)',
+      async () => {
+        nextServerStdoutToNull();
+        return fromServer('streamcache (log info, /dev/null)', await startServer('streamcache', origin.port, JSON.stringify({ logLevel: 'info' })), (r) => r.headers['x-cache'] === 'HIT', 'X-Cache: HIT');
+      },
+      'streamcache-log',
+    ),
     await target('nginx (1 worker, proxy_cache)', async () =>
       fromExternal('nginx (1 worker, proxy_cache)', await startNginx(origin.port), (r) => r.headers['x-cache-status'] === 'HIT', 'X-Cache-Status: HIT'),
       'nginx',
@@ -163,12 +176,12 @@ async function main(): Promise<void> {
   await origin.stop();
   if (directServer !== origin) await directServer.stop();
 
-  const [direct, sc, nginx, varnish] = targets.map(summarize);
+  const [direct, sc, scLog, nginx, varnish] = targets.map(summarize);
   if (ROUNDS > 1) console.log(`median of ${ROUNDS} interleaved rounds (errors, non-2xx, origin requests and CPU: totals over all rounds; other load: the worst round)`);
   printTable(
     ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'origin reqs', 'CPU %', 'CPU us/req', 'other load %', 'rounds (req/s)'],
     targets.map((t, i) => {
-      const r = [direct, sc, nginx, varnish][i];
+      const r = [direct, sc, scLog, nginx, varnish][i];
       if (!r) return [t.name, `unavailable: ${(t.error ?? '?').slice(0, 100)}`, '', '', '', '', '', '', '', '', ''];
       return [
         t.name,
@@ -201,6 +214,7 @@ async function main(): Promise<void> {
     [
       ['req/s  streamcache / varnish', `${fixed(vsVarnish, 2)}x`, `>= ${TARGET_VS_VARNISH.toFixed(1)}x`, varnish ? verdict(vsVarnish, TARGET_VS_VARNISH) : 'n/a (varnish unavailable)'],
       ['req/s  streamcache / nginx', `${fixed(vsNginx, 2)}x`, `>= ${TARGET_VS_NGINX.toFixed(1)}x`, nginx ? verdict(vsNginx, TARGET_VS_NGINX) : 'n/a (nginx unavailable)'],
+      ['req/s  streamcache log info / log ' + LOG_LEVEL, `${fixed(ratio(scLog?.rps, sc?.rps), 2)}x`, `>= ${TARGET_LOG_ON.toFixed(1)}x`, scLog ? verdict(ratio(scLog?.rps, sc?.rps), TARGET_LOG_ON) : 'n/a (not run)'],
       ['req/s  streamcache / net responder', `${fixed(vsCeiling, 2)}x`, '(ceiling)', ''],
       ['CPU/req  varnish / streamcache', `${fixed(ratio(varnish?.cpuUsPerReq, sc?.cpuUsPerReq), 2)}x`, '(info)', ''],
       ['CPU/req  nginx / streamcache', `${fixed(ratio(nginx?.cpuUsPerReq, sc?.cpuUsPerReq), 2)}x`, '>= 1.0x', nginx ? verdict(ratio(nginx?.cpuUsPerReq, sc?.cpuUsPerReq), 1.0) : 'n/a (nginx unavailable)'],
