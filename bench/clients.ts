@@ -14,6 +14,8 @@ export interface AutocannonJob {
   connections: number;
   duration: number;
   workers?: number;
+  /** Request fields, `Name: value`. */
+  headers?: string[];
 }
 
 /** What every load generator (autocannon here, wrk in load.ts) reports. */
@@ -77,6 +79,7 @@ function runAutocannon(job: AutocannonJob): Promise<LoadResult> {
         connections: job.connections,
         duration: job.duration,
         pipelining: 1,
+        ...(job.headers?.length ? { headers: Object.fromEntries(job.headers.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 1).trim()])) } : {}),
         ...(job.workers && job.workers > 1 ? { workers: job.workers } : {}),
       },
       (err, r) => {

@@ -365,3 +365,16 @@ export function runMain(main: () => Promise<void>): void {
     },
   );
 }
+
+// ---- Pattern bytes (bench/segments.ts, the range-origin of servers.ts) ----
+
+/** Byte i of every range-origin file is i mod 251: a whole number of periods, about 1 MiB. */
+const PATTERN_PERIOD = 251;
+const PATTERN_CYCLE = Buffer.alloc(PATTERN_PERIOD * 4177, 0);
+for (let i = 0; i < PATTERN_CYCLE.length; i++) PATTERN_CYCLE[i] = i % PATTERN_PERIOD;
+
+/** A view of the pattern bytes at file offset `offset`, at most `max` long (and at most about 1 MiB). */
+export function patternSlice(offset: number, max: number): Buffer {
+  const phase = offset % PATTERN_PERIOD;
+  return PATTERN_CYCLE.subarray(phase, phase + Math.min(max, PATTERN_CYCLE.length - PATTERN_PERIOD));
+}

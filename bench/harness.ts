@@ -286,9 +286,10 @@ function wrkBytes(text: string): number {
 
 let wrkCoresShown = false;
 
-function runWrk(url: string, connections: number, duration: number): Promise<LoadResult> {
+function runWrk(url: string, connections: number, duration: number, headers: readonly string[] = []): Promise<LoadResult> {
   const threads = Math.min(WRK_THREADS, connections);
-  const [command, args] = pinnedCommand('generator', 'wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', url]);
+  const headerArgs = headers.flatMap((h) => ['-H', h]);
+  const [command, args] = pinnedCommand('generator', 'wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', ...headerArgs, url]);
   const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   if (!wrkCoresShown && child.pid) {
     wrkCoresShown = true;
@@ -321,11 +322,11 @@ function runWrk(url: string, connections: number, duration: number): Promise<Loa
   });
 }
 
-/** `connections` keep-alive connections doing GET `path` for `duration` s. */
-export function runLoad(port: number, path: string, connections: number, duration: number): Promise<LoadResult> {
+/** `connections` keep-alive connections doing GET `path` for `duration` s, with `headers` (`Name: value`). */
+export function runLoad(port: number, path: string, connections: number, duration: number, headers: readonly string[] = []): Promise<LoadResult> {
   const url = `http://127.0.0.1:${port}${path}`;
-  if (GENERATOR === 'wrk') return runWrk(url, connections, duration);
-  const job: AutocannonJob = { url, connections, duration, workers: AUTOCANNON_WORKERS };
+  if (GENERATOR === 'wrk') return runWrk(url, connections, duration, headers);
+  const job: AutocannonJob = { url, connections, duration, workers: AUTOCANNON_WORKERS, headers: [...headers] };
   return runClient<LoadResult>(['autocannon', JSON.stringify(job)]);
 }
 

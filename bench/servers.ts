@@ -1,6 +1,7 @@
 // The servers under test for the benchmarks (bench/harness.ts starts them), each in its own process:
 //   node dist/bench/servers.js origin      [bodyBytes] [cacheControl]  minimal node:net responder (fixed response)
 //   node dist/bench/servers.js big-origin  <bodyBytes> [cacheControl]  one huge Content-Length body per request (/big/N: N bytes)
+//   node dist/bench/servers.js range-origin [cacheControl]             /file/N: N pattern bytes (byte i = i mod 251), one Range honoured (206)
 //   node dist/bench/servers.js sse-origin  '<json SseOriginOptions>'   one shared SSE stream, replayed to late joiners
 //   node dist/bench/servers.js streamcache <originPort> ['<json ProxyOptions>']  createProxy() from src/index.ts
 //   node dist/bench/servers.js nodehttp    <originPort>                node:http + http.request + pipe, keep-alive Agent
@@ -13,8 +14,9 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { patternSlice } from './common.js';
 
-export type ServerKind = 'origin' | 'big-origin' | 'sse-origin' | 'streamcache' | 'nodehttp' | 'relay';
+export type ServerKind = 'origin' | 'big-origin' | 'sse-origin' | 'streamcache' | 'nodehttp' | 'relay' | 'range-origin';
 
 export interface ServerStats {
   type: 'stats';
@@ -143,6 +145,40 @@ function bigOriginServer(defaultBytes: number, cacheControl = 'no-store'): net.S
       }
       if (!sending) sendNext();
     });
+  });
+}
+
+// ---- range-origin (B4 benchmarks): any file length, any single byte range, bytes computed, never stored ----
+
+function rangeOriginServer(cacheControl = 'max-age=3600'): http.Server {
+  return http.createServer((req, res) => {
+    requestCount++;
+    const total = Number(/^\/file\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    let start = 0;
+    let end = total;
+    const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/octet-stream', 'Cache-Control': cacheControl, ETag: '"pattern"', 'Accept-Ranges': 'bytes' };
+    if (range) {
+      start = Number(range[1]);
+      end = range[2] === '' ? total : Math.min(total, Number(range[2]) + 1);
+      if (start >= total) {
+        res.writeHead(416, { ...headers, 'Content-Range': `bytes */${total}`, 'Content-Length': 0 }).end();
+        return;
+      }
+      res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end - 1}/${total}`, 'Content-Length': end - start });
+    } else {
+      res.writeHead(200, { ...headers, 'Content-Length': total });
+    }
+    let at = start;
+    const pump = (): void => {
+      while (at < end) {
+        const piece = patternSlice(at, end - at);
+        at += piece.length;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
   });
 }
 
@@ -281,6 +317,12 @@ async function main(): Promise<void> {
   switch (kind) {
     case 'origin': {
       const server = originServer(Number(arg ?? 1024), arg2);
+      port = await listenNet(server);
+      close = () => void server.close();
+      break;
+    }
+    case 'range-origin': {
+      const server = rangeOriginServer(arg);
       port = await listenNet(server);
       close = () => void server.close();
       break;

@@ -56,3 +56,24 @@ export function updateStoredFields(stored: HeaderFields, fromNotModified: Header
   }
   return updated;
 }
+
+/**
+ * B1: does `If-Range` let a Range apply (RFC 9110 §13.1.5)? An entity-tag must match the object's
+ * by strong comparison (neither weak); an HTTP-date must equal Last-Modified exactly, and only
+ * when Last-Modified is a strong validator: for a cache that is when the stored response's Date
+ * is at least one second after it (§8.8.2.2). Anything else (no validator, a weak tag, a date we
+ * cannot read) means the client gets the whole representation. Without If-Range: true.
+ */
+export function ifRangeHolds(ifRange: string | undefined, object: { etag?: string; lastModified?: string; date?: string }): boolean {
+  if (ifRange === undefined) return true;
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith('W/')) {
+    const etag = object.etag?.trim();
+    return etag !== undefined && !value.startsWith('W/') && !etag.startsWith('W/') && value === etag;
+  }
+  const since = parseHttpDate(value);
+  const modified = parseHttpDate(object.lastModified);
+  const date = parseHttpDate(object.date);
+  if (Number.isNaN(since) || Number.isNaN(modified) || Number.isNaN(date)) return false;
+  return since === modified && date - modified >= 1000;
+}

@@ -5,7 +5,7 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import type { RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
-import { InflightFetch, type FetchEnvironment } from '../stream/fetch.js';
+import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
 import type { ObjectReader, ReaderHooks, ReaderRole } from '../stream/reader.js';
 import { TransformingReader } from '../stream/transform.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
@@ -15,15 +15,18 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { PASS_REASONS, type Reason } from '../stream/reasons.js';
+import { serveSegmented, type SegmentFetching } from './segment-flow.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
-export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string): void {
+export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, segmentSize = 0): void {
   const { headers } = exchange.request;
   const now = Date.now();
   let stored = ctx.index.lookup(key, headers);
   if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
+  // B4: an object kept whole (the origin would not serve segments) is a hit as above; else segments.
+  if (segmentSize > 0 && !ctx.segments.isUnsegmented(key, now)) return serveSegmented(ctx, exchange, target, key, segmentSize, SEGMENT_FETCHING);
   if (stored && !stored.hasValidators) {
     ctx.index.remove(stored);
     stored = undefined;
@@ -58,6 +61,9 @@ export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: st
   recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? noCache });
 }
 
+/** B4: what a segment fetch shares with every fetch through the cache (passed, so that segment-flow does not import this file). */
+const SEGMENT_FETCHING: SegmentFetching = { environment: fetchEnvironment, originRequest: originRequestHead };
+
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
 function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null): void {
   const { request } = exchange;
@@ -69,8 +75,10 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
 }
 
-function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null): string {
+/** The origin request of a fetch through the cache; `range` (B4: one segment) is ours, never the client's (B3). */
+export function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, revalidating: CacheObject | null, range?: string): string {
   const headers = exchange.request.headers.copyWithout((name) => CLIENT_CONDITIONALS.has(name));
+  if (range !== undefined) headers.append('Range', range);
   // C1, T1: the origin sees Accept-Encoding as the variant is keyed (`br`, `gzip` or none), as with Fastly.
   const acceptEncoding = normalizedAcceptEncoding(headers);
   if (acceptEncoding) headers.set('Accept-Encoding', acceptEncoding);
@@ -85,7 +93,13 @@ function originRequestHead(ctx: ProxyContext, exchange: ClientExchange, target: 
   }).head;
 }
 
-function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
+/** B1: we serve byte ranges of every 200 fetched through the cache, whatever the origin says. */
+function withAcceptRanges(decision: HeadDecision): HeadDecision {
+  if (decision.clientHead.status === 200) decision.clientHead.headers.set('Accept-Ranges', 'bytes');
+  return decision;
+}
+
+export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
   const { options } = ctx;
   return {
     store: ctx.store,
@@ -101,7 +115,7 @@ function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
       ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
     },
     decide: (request, head, now, framing) =>
-      decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing),
+      withAcceptRanges(decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing)),
     redispatch(reader) {
       reader.release();
       ctx.dispatch(reader.exchange);

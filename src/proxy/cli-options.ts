@@ -55,6 +55,7 @@ const VALUE_OPTIONS = [
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
   { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+  { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
 ] as const satisfies readonly ValueOption[];
 
 const SWITCH_OPTIONS = [
@@ -254,6 +255,7 @@ function configType(kind: ConfigKind): string {
 function describeDefault(option: ValueOption): string {
   const value = (DEFAULTS as Partial<Record<keyof ProxyOptions, unknown>>)[option.key];
   if (value === undefined) return '';
+  if (option.kind === 'size' && value === 0) return ' (default off)';
   return ` (default ${option.kind === 'size' ? formatSize(value as number) : String(value)})`;
 }
 

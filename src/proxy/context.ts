@@ -4,6 +4,7 @@ import type { OriginPool } from '../net/origin-pool.js';
 import type { RingStore } from '../cache/store.js';
 import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
+import type { SegmentFiles } from '../cache/segment-files.js';
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { ReaderHooks } from '../stream/reader.js';
 import type { EsiAssembler } from '../stream/transform.js';
@@ -21,6 +22,8 @@ export interface ProxyContext {
   readonly hooks: ProxyHooks;
   readonly rules: readonly CompiledRule[];
   readonly stats: ProxyCounters;
+  /** B4: the identity of each segmented file, and the URLs not served as segments. */
+  readonly segments: SegmentFiles;
   /** Runs one exchange through the pipeline (src/proxy/pipeline.ts): injected so that what re-enters it (a released reader, an ESI include) does not import it. */
   readonly dispatch: (exchange: ClientExchange) => void;
   /** T2: assembles an ESI page for one reader; one for the proxy, shared by every reader. */

@@ -11,6 +11,8 @@ export interface RecvContext {
   readonly path: string;
   key: string;
   pass: boolean;
+  /** B4: serve this request from segments of this many bytes; 0: not segmented. */
+  segmentSize?: number;
 }
 
 /** vcl_fetch: after the origin's head arrived. Set `ttl` (seconds), `doStream`, `cacheable`, `compress`, `esi`. */
@@ -54,6 +56,8 @@ export interface CacheRule {
   cacheable?: boolean;
   compress?: ContentCoding;
   esi?: boolean;
+  /** B4: segment size in bytes for matching requests (0: not segmented), overriding --segment-size. */
+  segmentSize?: number;
 }
 
 export interface CompiledRule extends CacheRule {
@@ -76,6 +80,8 @@ export function compileRules(rules: readonly CacheRule[]): CompiledRule[] {
 /** Applies every matching rule in order (a later match overrides an earlier one) at recv. */
 export function applyRecvRules(rules: readonly CompiledRule[], ctx: RecvContext): void {
   for (const rule of rules) if (rule.pass !== undefined && rule.matches(ctx.path)) ctx.pass = rule.pass;
+  // B4: the segment size is decided before the fetch, since the origin request depends on it.
+  for (const rule of rules) if (rule.segmentSize !== undefined && rule.matches(ctx.path)) ctx.segmentSize = rule.segmentSize;
 }
 
 /** The same, at fetch. */

@@ -67,6 +67,9 @@ export interface ProxyOptions {
   // -- issue 18: start-up --
   /** Run a private warm-up (misses and hits through a throwaway proxy) before listening, so the first client is not slow (src/proxy/warm-up.ts). */
   warmUp?: boolean;
+  // ---- B4 segmented caching ----
+  /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
+  segmentSize?: number;
 }
 
 export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin'>> & {
@@ -106,6 +109,7 @@ export const DEFAULTS = {
   backlogWarningBytes: 500 * 1000,
   // issue 18
   warmUp: true,
+  segmentSize: 0,
 } as const;
 
 /** A configuration value that cannot be used, with the option's name in the message. */
@@ -179,10 +183,12 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),
     rules,
+    // B4: 0 is off; any other value is a size.
+    segmentSize: merged.segmentSize === 0 ? 0 : parseSize(merged.segmentSize, 'segmentSize'),
   };
 }
 
-const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean' };
+const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -193,7 +199,8 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex, compress } = rule as CacheRule;
+    const { path, regex, compress, segmentSize } = rule as CacheRule;
+    if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

@@ -23,6 +23,7 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
     const invalidate = (status: number) => {
       if (status >= 400) return;
       ctx.index.purge(key);
+      ctx.segments.forget(key, ctx.index);
       ctx.registry.invalidate(key);
     };
     const safe = isSafeMethod(request.method);
@@ -31,11 +32,11 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
   // Credentials make a response personal: such requests pass without marking the URL for anyone
   // else (as Varnish's builtin vcl_recv does), unless a rule or hook decides otherwise.
   const byDefault = request.headers.has('authorization');
-  const recv: RecvContext = { request, path: target.path, key, pass: byDefault };
+  const recv: RecvContext = { request, path: target.path, key, pass: byDefault, segmentSize: ctx.options.segmentSize };
   applyRecvRules(ctx.rules, recv);
   ctx.hooks.recv?.(recv);
   if (recv.pass) return passToOrigin(ctx, exchange, target, recv.pass === byDefault ? PASS_REASONS.authorization : PASS_REASONS.recv);
-  serveFromCache(ctx, exchange, target, recv.key);
+  serveFromCache(ctx, exchange, target, recv.key, recv.segmentSize);
 }
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {

@@ -18,6 +18,7 @@ import { RingStore } from '../cache/store.js';
 import { CacheIndex } from '../cache/index.js';
 import { FetchRegistry } from '../stream/registry.js';
 import { warmUp } from './warm-up.js';
+import { SegmentFiles } from '../cache/segment-files.js';
 
 export interface Proxy {
   /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
@@ -129,6 +130,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
+    segments: new SegmentFiles(),
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),

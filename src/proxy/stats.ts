@@ -17,6 +17,9 @@ export class ProxyCounters {
   backlogWarnings = 0;
   /** Responses by typed reason (src/stream/reasons.ts): passes, failures, responses not cached. */
   readonly reasons: Partial<Record<ReasonKind, number>> = {};
+  // ---- B4 segmented caching ----
+  /** Segments read from the store, attached to a fetch in flight, fetched from the origin; files sent down the ordinary path. */
+  readonly segments = { hits: 0, collapsed: 0, fetches: 0, unsegmented: 0 };
 }
 
 export interface StatsSnapshot {
@@ -32,6 +35,8 @@ export interface StatsSnapshot {
   protocolErrors: number;
   backlogWarnings: number;
   reasons: Partial<Record<ReasonKind, number>>;
+  /** B4: segment parts served from the store, attached to fetches in flight, fetched; files not served as segments. */
+  segments: { hits: number; collapsed: number; fetches: number; unsegmented: number };
 }
 
 export interface StatsSources {
@@ -67,6 +72,7 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
     reasons: { ...counters.reasons },
+    segments: { ...counters.segments },
   };
 }
 
@@ -97,5 +103,11 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('origin_queued_requests', 'gauge', 'Requests waiting for an origin connection.', [['', s.connections.originQueued]]);
   metric('protocol_errors_total', 'counter', 'Requests refused for their bytes or the connection limit.', [['', s.protocolErrors]]);
   metric('backlog_warnings_total', 'counter', 'In-flight objects whose buffered bytes passed the backlog threshold.', [['', s.backlogWarnings]]);
+  metric('segments_total', 'counter', 'B4: segments by how they were found (hit, collapsed, fetch).', [
+    ['{source="hit"}', s.segments.hits],
+    ['{source="collapsed"}', s.segments.collapsed],
+    ['{source="fetch"}', s.segments.fetches],
+  ]);
+  metric('unsegmented_total', 'counter', 'B4: files the origin would not serve as segments (served as ordinary objects).', [['', s.segments.unsegmented]]);
   return `${lines.join('\n')}\n`;
 }

@@ -94,15 +94,18 @@ export class Http1ResponseWriter implements ResponseWriter {
     else this.exchange.write(frameChunk(view));
   }
 
-  flush(urgent = false): void {
+  flush(urgent = false, written?: () => void): void {
     const batch = this.pending;
-    if (batch.length === 0) return;
+    if (batch.length === 0) {
+      if (written) this.exchange.write(EMPTY, written);
+      return;
+    }
     this.pending = [];
     // A head with no body yet (a miss) leaves at once: the origin's first body bytes, read in the
     // same tick, are appended to the store first, and that can take a new slab (and the garbage
     // collection its size may set off) before a head batched to the end of the tick would have left.
-    if (urgent && batch.length === 1) this.exchange.writeNow(batch[0]!);
-    else this.exchange.write(batch.length === 1 ? batch[0]! : batch);
+    if (urgent && batch.length === 1 && !written) this.exchange.writeNow(batch[0]!);
+    else this.exchange.write(batch.length === 1 ? batch[0]! : batch, written);
   }
 
   end(written?: () => void): void {

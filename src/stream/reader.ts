@@ -6,9 +6,11 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
-import type { DeliverHook, ResponseWriter } from './response-writer.js';
+import { reasonPhrase } from '../http1/serializer.js';
+import type { DeliverHook, OutgoingHead, ResponseWriter } from './response-writer.js';
 import { Http1ResponseWriter } from './http1-writer.js';
 import type { Reason } from './reasons.js';
+import { planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
 
 export type { DeliverHook } from './response-writer.js';
 
@@ -30,7 +32,46 @@ export interface ReaderHooks {
   finished(reader: ObjectReader, error?: string): void;
 }
 
-const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
+export const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
+
+/**
+ * B4: a reader that writes one part of a response made of several objects (a segment of a file),
+ * through the writer the parts share. The walker that owns the response says, once the object's
+ * head is known, what to write from it.
+ */
+export interface ReaderPart {
+  /** The response's one writer: the first part writes the head into it, the others only bytes. */
+  readonly writer: ResponseWriter;
+  /** The window to write (null: nothing, this object cannot serve; 'not-modified': answer 304). */
+  plan(object: CacheObject): PartPlan | 'not-modified' | null;
+  /**
+   * The fetch this reader waited for cannot serve it (the origin did not answer with the segment);
+   * `pastEnd`: the file ends before this segment.
+   */
+  refused(reason: string, pastEnd?: boolean): void;
+}
+
+export interface PartPlan {
+  /** Bytes of this object to write. */
+  readonly window: BodyWindow;
+  /** The first part writes the response head: status, body length, fields of its own (Content-Range). */
+  readonly head?: { readonly status: number; readonly length: number; readonly fields: readonly (readonly [string, string])[] };
+  /** The last part ends the response. */
+  readonly last: boolean;
+}
+
+const WHOLE: RangePlan = { kind: 'whole' };
+
+/** What planRange needs of an object: the length is known once complete or declared. */
+function rangeTargetOf(object: CacheObject) {
+  return {
+    status: object.head.status,
+    length: object.complete ? object.length : object.declaredLength,
+    etag: object.etag,
+    lastModified: object.lastModified,
+    date: object.head.headers.get('date'),
+  };
+}
 
 export class ObjectReader {
   private readerState: ReaderState = 'waiting-head';
@@ -43,15 +84,23 @@ export class ObjectReader {
   failure: Reason | undefined = undefined;
   /** Turns this reader's views into what its client's protocol needs (framing, errors, write-ahead). */
   protected readonly writer: ResponseWriter;
+  /** B1-B3: the 200, 206 or 416 this client gets. */
+  private plan: RangePlan = WHOLE;
+  /** B1-B4: only these bytes of the object are written; `position` is the offset of chunks[cursor]. */
+  private window: BodyWindow | null = null;
+  private position = 0;
+  private partPlan: PartPlan | null = null;
 
   constructor(
     readonly exchange: ClientExchange,
     private readerRole: ReaderRole,
     private readonly hooks: ReaderHooks,
     deliver?: DeliverHook,
+    /** B4: this reader writes one part of a walker's response; the walker watches the client. */
+    readonly part?: ReaderPart,
   ) {
-    this.writer = new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver });
-    exchange.onClientGone(() => this.finish('client closed the connection'));
+    this.writer = part?.writer ?? new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver });
+    if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
   get state(): ReaderState {
@@ -94,8 +143,15 @@ export class ObjectReader {
     object.pin();
     this.pinned = true;
     const { request } = this.exchange;
+    if (this.part) return this.beginPart(object, stream);
     if (isNotModified(request.headers, object.etag, object.lastModified) && object.head.status === 200) {
       return this.sendNotModified(object);
+    }
+    // B2: a range on an object whose length is not known yet waits for the complete object.
+    this.plan = planRange(request, rangeTargetOf(object));
+    if (this.plan.kind === 'wait') {
+      this.readerState = 'waiting-body';
+      return this.wake();
     }
     const framing = this.writer.framingFor(object.head.status, this.knownLength(object));
     const canStream = stream && framing !== 'buffered';
@@ -140,6 +196,10 @@ export class ObjectReader {
 
   private startWriting(): void {
     const object = this.object!;
+    if (this.partPlan) return this.startPart(object);
+    const plan = this.plan.kind === 'wait' ? planRange(this.exchange.request, rangeTargetOf(object)) : this.plan;
+    this.plan = plan;
+    if (plan.kind === 'partial' || plan.kind === 'unsatisfiable') return this.startPartial(object, plan);
     const length = this.knownLength(object);
     const framing = this.writer.framingFor(object.head.status, length);
     // HEAD (and a bodiless status) tells what a GET would get (F4).
@@ -158,6 +218,43 @@ export class ObjectReader {
     });
     if (framing === 'none') return this.end();
     this.pump(true);
+  }
+
+  /** B1: a 206 with the window's bytes, or a 416 with none. */
+  private startPartial(object: CacheObject, plan: Extract<RangePlan, { kind: 'partial' | 'unsatisfiable' }>): void {
+    this.window = plan.kind === 'partial' ? plan.window : { start: 0, end: 0 };
+    this.readerState = 'writing';
+    const length = this.window.end - this.window.start;
+    this.writer.head(this.windowHead(object, plan.kind === 'partial' ? 206 : 416, length, [['Content-Range', plan.contentRange]]));
+    this.pump(true);
+  }
+
+  /** The head of a response that is a window of the object (or of a file of segments): 200, 206 or 416 with Content-Length. */
+  private windowHead(object: CacheObject, status: number, length: number, fields: readonly (readonly [string, string])[]): OutgoingHead {
+    const reason = status === object.head.status ? object.head.reason : reasonPhrase(status);
+    const block = object.headBlock();
+    const http1Block = status === object.head.status ? block : withStatusLine(block, `HTTP/1.1 ${status} ${reason}\r\n`);
+    const framing = this.writer.framingFor(status, length);
+    return { source: 'object', status, reason, headers: object.head.headers, http1Block, fields: [...fields, ...this.perResponseFields(object)], framing, length, advertise: 'length' };
+  }
+
+  /** B4: the walker says what this part writes; a part that continues a response has its head out already. */
+  private beginPart(object: CacheObject, stream: boolean): void {
+    const plan = this.part!.plan(object);
+    if (plan === null) return this.finish('not a part of this response');
+    if (plan === 'not-modified') return this.sendNotModified(object);
+    this.partPlan = plan;
+    this.window = plan.window;
+    if (stream || object.complete) return this.startPart(object);
+    this.readerState = 'waiting-body';
+    this.wake();
+  }
+
+  private startPart(object: CacheObject): void {
+    const plan = this.partPlan!;
+    this.readerState = 'writing';
+    if (plan.head) this.writer.head(this.windowHead(object, plan.head.status, plan.head.length, plan.head.fields));
+    this.pump(plan.head !== undefined);
   }
 
   private sendNotModified(object: CacheObject): void {
@@ -186,6 +283,7 @@ export class ObjectReader {
    * body: a hit is one write of head, body and (chunked) the last chunk.
    */
   private pump(first = false): void {
+    if (this.window) return this.pumpWindow(first);
     const object = this.object!;
     const chunks = object.chunks;
     const start = this.cursor;
@@ -210,6 +308,34 @@ export class ObjectReader {
     if (object.state === 'failed') this.fail('origin fetch failed mid-body');
   }
 
+  /**
+   * B1-B4: as pump, for the bytes of the window only: chunks before it are passed over, a chunk
+   * across its edge is written as a view of its inside, and the response ends at the window's end,
+   * whether or not the object is complete yet.
+   */
+  private pumpWindow(first: boolean): void {
+    const object = this.object!;
+    const window = this.window!;
+    const chunks = object.chunks;
+    const start = this.cursor;
+    const writer = this.writer;
+    let budget = writer.room;
+    while (this.cursor < chunks.length && this.position < window.end && budget > 0) {
+      const chunk = chunks[this.cursor++]!;
+      const view = windowView(chunk, this.position, window);
+      this.position += chunk.length;
+      if (view) {
+        writer.body(view);
+        budget -= view.length;
+      }
+    }
+    if (this.position >= window.end) return this.end();
+    writer.flush(first && this.cursor === start);
+    if (this.cursor !== start) this.hooks.progressed?.(this);
+    if (this.cursor < chunks.length) return this.waitForDrain();
+    if (object.state === 'failed') this.fail('origin fetch failed mid-body');
+  }
+
   private waitForDrain(): void {
     this.waitingDrain = true;
     this.writer.onDrain(() => {
@@ -221,7 +347,9 @@ export class ObjectReader {
   /** Writes the last bytes of the response (and the last chunk), then lets the connection go on. */
   private end(): void {
     // Our pin on the store lasts until the kernel has every byte that points into it.
-    this.writer.end(() => this.unpin());
+    // B4: a part other than the last leaves the response open for the next one.
+    if (this.partPlan && !this.partPlan.last) this.writer.flush(false, () => this.unpin());
+    else this.writer.end(() => this.unpin());
     this.hooks.progressed?.(this);
     this.finish();
   }

@@ -94,8 +94,11 @@ export interface ResponseWriter {
   body(view: Buffer): void;
   /** A caught-up follower's one new chunk, written at once; `slot` shares its frame among followers. */
   live(view: Buffer, index: number, slot: LiveFrameSlot): void;
-  /** Writes what is queued; `urgent`: a head alone leaves now instead of at the end of the tick. */
-  flush(urgent?: boolean): void;
+  /**
+   * Writes what is queued; `urgent`: a head alone leaves now instead of at the end of the tick.
+   * `written` (B4: a part of a response made of several objects): once every byte so far left.
+   */
+  flush(urgent?: boolean, written?: () => void): void;
   /** Clean end: what is queued, then the end of the body; `written` once every byte left. */
   end(written?: () => void): void;
   /** O1, O2: before the head, an error response (503 unless said); after it, an abrupt close. */
