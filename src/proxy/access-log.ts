@@ -62,14 +62,32 @@ const INFO = 30;
 export function accessLine(record: AccessRecord, now: number, time: number): string {
   const { exchange } = record;
   const { request } = exchange;
-  const ttfb = record.firstByteAt === undefined ? 'null' : String(round(record.firstByteAt - exchange.startedAt));
+  const ttfb = record.firstByteAt === undefined ? 'null' : millis(record.firstByteAt - exchange.startedAt);
   let line =
     `{"level":${INFO},"time":${time},"name":"${LOGGER_NAME}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(request.target)}` +
     `,"status":${record.status},"version":"${request.version.major}.${request.version.minor}","cache":"${record.cache}","bytes":${exchange.bytesSent}` +
-    `,"ttfbMs":${ttfb},"durationMs":${round(now - exchange.startedAt)},"client":${JSON.stringify(exchange.clientAddress)},"outcome":"${exchange.state}"`;
+    `,"ttfbMs":${ttfb},"durationMs":${millis(now - exchange.startedAt)},"client":${JSON.stringify(exchange.clientAddress)},"outcome":"${exchange.state}"`;
   if (record.error) line += `,"error":${JSON.stringify(record.error)}`;
   if (record.reason) line += `,"reason":${JSON.stringify(record.reason.kind)}`;
   return `${line},"msg":"access"}\n`;
+}
+
+/**
+ * String(round(ms)) without formatting a double: the value in whole microseconds, then the point
+ * put in by hand (trailing zeros dropped, as JavaScript prints the double nearest to k / 1000).
+ */
+export function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (!Number.isSafeInteger(us) || us < 0) return String(round(ms));
+  const whole = Math.floor(us / 1000);
+  let frac = us - whole * 1000;
+  if (frac === 0) return String(whole);
+  let digits = 3;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
+  return `${whole}.${String(frac).padStart(digits, '0')}`;
 }
 
 function round(ms: number): number {

@@ -56,3 +56,16 @@ describe('the access line', () => {
     expect(line.slice(0, -1)).not.toContain('\n');
   });
 });
+
+describe('millis (the access line\'s ms with 3 decimals)', () => {
+  it('prints what String(Math.round(ms * 1000) / 1000) prints, for every microsecond of the first 20 ms and some larger ones', async () => {
+    const { millis } = await import('../../src/proxy/access-log.js');
+    const samples: number[] = [];
+    for (let us = 0; us <= 20_000; us++) samples.push(us / 1000, us / 1000 + 0.0004, us / 1000 - 0.0004);
+    samples.push(123_456.7895, 9_999_999.9994, 0.0005, 1e-9);
+    for (const ms of samples) {
+      if (ms < 0) continue;
+      expect(millis(ms), String(ms)).toBe(String(Math.round(ms * 1000) / 1000));
+    }
+  });
+});
