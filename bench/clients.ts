@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LatencyHistogram } from './common.js';
 
@@ -249,6 +250,7 @@ class SseClient {
   framing = '';
   xCache = '';
   private socket: net.Socket | null = null;
+  private h2stream: ClientHttp2Stream | null = null;
   /** BENCH_SSE_DUMP: [event id, ms after join it was sent, latency ms] of every live event. */
   readonly dump: [number, number, number][] = [];
 
@@ -272,11 +274,36 @@ class SseClient {
     socket.on('error', (err) => this.finish(err.message));
   }
 
+  /** HTTP/2 (bench/h2.ts): one stream of a session shared with other clients, not a connection of its own. */
+  startStream(session: ClientHttp2Session): void {
+    const stream = session.request({ ':path': this.job.path, accept: 'text/event-stream' });
+    this.h2stream = stream;
+    this.joinedUs = Number(process.hrtime.bigint() / 1000n);
+    stream.setEncoding('latin1');
+    stream.on('response', (h) => {
+      const status = Number(h[':status']);
+      if (status !== 200) return this.finish(`status ${status}`);
+      this.xCache = String(h['x-cache'] ?? '-');
+      this.framing = 'h2';
+    });
+    stream.on('data', (s: string) => {
+      this.text += s;
+      this.events_(Number(process.hrtime.bigint() / 1000n));
+    });
+    stream.on('end', () => (this.completed = true));
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) this.completed = false;
+      this.finish(this.completed ? undefined : `stream closed (code ${stream.rstCode}) after ${this.events} events`);
+    });
+  }
+
   finish(error?: string): void {
     if (this.state === 'done') return;
     this.state = 'done';
     if (error && !this.completed) this.error = error;
     this.socket?.destroy();
+    if (this.h2stream && !this.h2stream.closed) this.h2stream.close();
     this.onDone();
   }
 
@@ -358,8 +385,11 @@ function tally(values: string[]): Record<string, number> {
   return out;
 }
 
-/** The clients of one process: each joins at its time, reads to the end; one result for all. */
-function runSse(job: SseJob): Promise<SseResult> {
+/**
+ * The clients of one process: each joins at its time, reads to the end; one result for all.
+ * `join` starts a client some other way than its own HTTP/1.1 connection (an HTTP/2 stream).
+ */
+function runSse(job: SseJob, join?: (client: SseClient, index: number) => void): Promise<SseResult> {
   const live = new LatencyHistogram();
   let replayed = 0;
   const clients: SseClient[] = [];
@@ -409,13 +439,29 @@ function runSse(job: SseJob): Promise<SseResult> {
       loop.enable();
       cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      job.joinAtMs.forEach((at, i) => setTimeout(() => clients[i].start(), Math.max(0, t0 + at - performance.now())));
+      job.joinAtMs.forEach((at, i) => setTimeout(() => (join ? join(clients[i], i) : clients[i].start()), Math.max(0, t0 + at - performance.now())));
       deadline = setTimeout(() => {
         for (const c of clients) c.finish(`still open at the deadline (${job.deadlineMs} ms), ${c.events} events`);
       }, job.deadlineMs);
     });
     process.send?.({ type: 'ready' } satisfies ClientMessage);
   });
+}
+
+/** The SSE clients of one process as HTTP/2 streams over `job.sessions` h2c connections (client i on session i mod sessions). */
+async function runSseH2(job: SseJob & { sessions: number }): Promise<SseResult> {
+  const sessions = await Promise.all(
+    Array.from({ length: job.sessions }, () =>
+      new Promise<ClientHttp2Session>((resolve, reject) => {
+        const s = http2.connect(`http://127.0.0.1:${job.port}`, { settings: { initialWindowSize: 1 << 20 } });
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      }),
+    ),
+  );
+  const result = await runSse(job, (client, i) => client.startStream(sessions[i % sessions.length]));
+  for (const s of sessions) s.destroy();
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -425,7 +471,8 @@ async function main(): Promise<void> {
   else if (mode === 'big') result = await fetchBig(Number(args[0]), args[1] ?? '/');
   else if (mode === 'bigmany') result = await fetchBigMany(Number(args[0]), args[1] ?? '/', Number(args[2] ?? 10));
   else if (mode === 'sse') result = await runSse(JSON.parse(args[0]) as SseJob);
-  else throw new Error(`unknown client mode "${mode}" (autocannon | big | bigmany | sse)`);
+  else if (mode === 'sse-h2') result = await runSseH2(JSON.parse(args[0]) as SseJob & { sessions: number });
+  else throw new Error(`unknown client mode "${mode}" (autocannon | big | bigmany | sse | sse-h2)`);
   if (process.send) {
     const message: ClientMessage = { type: 'result', result };
     process.send(message, undefined, undefined, () => process.exit(0));

@@ -11,6 +11,7 @@ import { parseCliArgs, usage } from './proxy/cli-options.js';
 import { describeError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from './proxy/cli-process.js';
 import { createLogger } from './proxy/logger.js';
 import { DEFAULTS } from './proxy/options.js';
+import { reloadTlsFromArgs } from './proxy/tls-reload.js';
 
 async function main(argv: readonly string[]): Promise<void> {
   const parsed = parseCliArgs(argv);
@@ -28,6 +29,8 @@ async function main(argv: readonly string[]): Promise<void> {
     },
     (err) => process.stderr.write(`streamcache: shutdown failed: ${describeError(err)}\n`),
   );
+  // H1: SIGHUP swaps in the certificate files as they are now (only with TLS: SIGHUP otherwise ends the process as before).
+  if (options.tlsCert !== undefined) process.on('SIGHUP', () => reloadTlsFromArgs(argv, proxy, logger));
   const listenAddress = options.listen ?? DEFAULTS.listen;
   let address: AddressInfo;
   try {
@@ -38,7 +41,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const admin = proxy.adminAddress();
   // One write, so that whoever sees the first line sees the admin line too.
   process.stdout.write(
-    `streamcache listening on ${formatUrl(address)} (origin ${options.origin})\n` +
+    `streamcache listening on ${options.tlsCert !== undefined ? formatUrl(address).replace(/^http:/, 'https:') : formatUrl(address)} (origin ${options.origin})\n` +
       (admin ? `streamcache admin on ${formatUrl(admin)}/stats and /metrics\n` : ''),
   );
 }

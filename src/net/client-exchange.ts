@@ -25,6 +25,22 @@ export interface ExchangeHost {
   readonly bufferedBytes: number;
   resumeReading(): void;
   exchangeEnded(exchange: ClientExchange, abrupt: boolean, reason?: string): void;
+  /** Present when the client is an HTTP/2 stream: the response goes as HEADERS and DATA, not as bytes. */
+  readonly http2?: Http2Output;
+}
+
+/**
+ * An HTTP/2 stream's response side, as a ResponseWriter needs it (src/stream/http2-writer.ts):
+ * a head as status and fields, body views as DATA. The end is the exchange's: end() is END_STREAM,
+ * abort() is RST_STREAM(INTERNAL_ERROR) (src/net/h2-stream-host.ts).
+ */
+export interface Http2Output {
+  /** HEADERS; `endStream` for a response without a body. Field names lower-case, no hop-by-hop field. */
+  respond(status: number, fields: Record<string, string | string[]>, endStream: boolean): void;
+  /** One DATA view, handed on as it is. False when the stream's buffer is full (wait for onDrain). */
+  data(view: Buffer): boolean;
+  /** Calls back once every DATA view handed on so far has left (or the stream is gone). */
+  afterWrites(callback: () => void): void;
 }
 
 type BodyState = 'none' | 'streaming' | 'complete' | 'failed';
@@ -56,6 +72,11 @@ export class ClientExchange {
 
   get clientAddress(): string {
     return this.host.remoteAddress;
+  }
+
+  /** The HTTP/2 stream behind this exchange, when its client speaks HTTP/2. */
+  get http2(): Http2Output | undefined {
+    return this.host.http2;
   }
 
   get hasBody(): boolean {

@@ -1,35 +1,75 @@
 // The listening socket: accepts clients, enforces the client connection limit (P3), and closes
 // gracefully (stop accepting, let responses in flight finish, cut what is left at a deadline).
+// It also chooses each connection's protocol (H1): with TLS, by ALPN (`h2` to the HTTP/2
+// sessions, `http/1.1` or none to our HTTP/1 engine, the TLS socket handed over unchanged);
+// in cleartext with h2c on, by the connection preface in the first bytes (src/net/h2-preface.ts).
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { simpleResponse } from '../http1/serializer.js';
 import { ClientConnection, type ClientConnectionConfig } from './client-connection.js';
 import type { ClientExchange } from './client-exchange.js';
+import { Deadline } from './deadline.js';
+import { classifyPreface } from './h2-preface.js';
+import { H2Sessions, type H2Limits, type H2SessionEvents } from './h2-sessions.js';
+
+export interface TlsMaterial {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
 
 export interface ListenerConfig extends ClientConnectionConfig {
   maxClientConnections: number;
+  /** Speak TLS (ALPN h2 and http/1.1). */
+  tls?: TlsMaterial;
+  /** Cleartext: accept HTTP/2 with prior knowledge beside HTTP/1.x (needs `h2`). */
+  h2c?: boolean;
+  /** HTTP/2's limits; without them the listener speaks HTTP/1.x only (ALPN offers http/1.1 alone). */
+  h2?: H2Limits;
 }
 
 export interface ListenerEvents {
   onExchange(exchange: ClientExchange): void;
   onProtocolError(status: number, reason: string, remoteAddress: string): void;
   onConnectionRefused(reason: string, remoteAddress: string): void;
+  onHttp2Abuse?: H2SessionEvents['onHttp2Abuse'];
 }
 
+const ALPN = ['h2', 'http/1.1'];
+
 export class Listener {
-  private readonly server: net.Server;
+  private readonly server: net.Server | tls.Server;
   private readonly connections = new Set<ClientConnection>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly h2: H2Sessions | null;
 
   constructor(
     private readonly config: ListenerConfig,
     private readonly events: ListenerEvents,
   ) {
+    this.h2 = config.h2
+      ? new H2Sessions(
+          { maxHeadSize: config.maxHeadSize, idleTimeout: config.idleTimeout, sendTimeout: config.sendTimeout, limits: config.h2 },
+          { ...events, onHttp2Abuse: events.onHttp2Abuse ?? (() => {}) },
+        )
+      : null;
     // allowHalfOpen: a client may send FIN after its request and still read the response.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    if (config.tls) {
+      const ALPNProtocols = this.h2 ? ALPN : ['http/1.1'];
+      this.server = tls.createServer({ ...config.tls, ALPNProtocols, allowHalfOpen: true, handshakeTimeout: config.headerTimeout });
+      this.server.on('secureConnection', (socket: tls.TLSSocket) => this.accept(socket));
+      this.server.on('tlsClientError', () => {}); // a failed handshake is the client's problem; the socket is gone
+    } else {
+      this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    }
   }
 
   get connectionCount(): number {
-    return this.connections.size;
+    return this.connections.size + (this.h2?.sessionCount ?? 0);
+  }
+
+  /** Streams handed to the proxy by HTTP/2 sessions so far. */
+  get http2Streams(): number {
+    return this.h2?.dispatchedStreams ?? 0;
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -48,17 +88,65 @@ export class Listener {
     return address && typeof address === 'object' ? address : null;
   }
 
+  /** New certificate and key for connections from now on; open ones keep theirs. Throws on bad PEM. */
+  reloadTls(material: TlsMaterial): void {
+    if (!(this.server instanceof tls.Server)) throw new Error('reloadTls: the listener does not speak TLS');
+    this.server.setSecureContext({ ...material });
+  }
+
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    if (this.connections.size >= this.config.maxClientConnections) {
-      const reason = `too many client connections (limit ${this.config.maxClientConnections})`;
-      this.events.onConnectionRefused(reason, socket.remoteAddress ?? '');
-      socket.on('error', () => {});
-      socket.end(simpleResponse(503, `${reason}\n`, { close: true }));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+    if (this.connectionCount >= this.config.maxClientConnections) return this.refuse(socket);
+    if (socket instanceof tls.TLSSocket) {
+      if (socket.alpnProtocol === 'h2' && this.h2) return this.h2.accept(socket);
+      return this.startHttp1(socket);
     }
+    if (this.config.h2c && this.h2) return this.sniff(this.h2, socket);
+    this.startHttp1(socket);
+  }
+
+  private refuse(socket: net.Socket): void {
+    const reason = `too many client connections (limit ${this.config.maxClientConnections})`;
+    this.events.onConnectionRefused(reason, socket.remoteAddress ?? '');
+    socket.on('error', () => {});
+    if (socket instanceof tls.TLSSocket && socket.alpnProtocol === 'h2') return void socket.destroy();
+    socket.end(simpleResponse(503, `${reason}\n`, { close: true }));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  /**
+   * h2c: read until the first bytes tell HTTP/2's preface from anything else, give them back to
+   * the socket, and hand it over. The check runs on the first read(s) of a connection only.
+   */
+  private sniff(h2: H2Sessions, socket: net.Socket): void {
+    let seen: Buffer = Buffer.alloc(0);
+    const timer = new Deadline();
+    const decide = (verdict: 'h2' | 'http1'): void => {
+      timer.stop();
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      // Paused, so that the bytes given back wait in the socket's buffer for their new reader.
+      socket.pause();
+      if (seen.length > 0) socket.unshift(seen);
+      if (verdict === 'h2') return h2.accept(socket);
+      this.startHttp1(socket);
+      socket.resume();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const verdict = classifyPreface(seen);
+      if (verdict !== 'undecided') decide(verdict);
+    };
+    // A client that ends inside the preface, or stalls there, is an HTTP/1 engine's case (400, 408).
+    const onEnd = (): void => decide('http1');
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.on('error', () => {});
+    timer.arm(this.config.headerTimeout, () => decide('http1'));
+  }
+
+  private startHttp1(socket: net.Socket): void {
     const connection = new ClientConnection(socket, this.config, {
       onExchange: (exchange) => this.events.onExchange(exchange),
       onProtocolError: (status, reason, remote) => this.events.onProtocolError(status, reason, remote),
@@ -71,6 +159,7 @@ export class Listener {
   async close(deadlineMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const connection of this.connections) connection.shutdown();
+    this.h2?.shutdown();
     const deadline = setTimeout(() => {
       for (const socket of this.sockets) socket.destroy();
     }, deadlineMs);

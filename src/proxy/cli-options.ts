@@ -55,6 +55,14 @@ const VALUE_OPTIONS = [
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
   { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
+  // HTTP/2 and TLS towards clients (H1)
+  { flag: '--tls-cert', key: 'tlsCert', kind: 'file', arg: 'FILE', help: 'PEM certificate: the listener speaks TLS, ALPN h2 and http/1.1 (with --tls-key; SIGHUP re-reads both)' },
+  { flag: '--tls-key', key: 'tlsKey', kind: 'file', arg: 'FILE', help: 'PEM private key of --tls-cert' },
+  { flag: '--h2-max-concurrent-streams', key: 'h2MaxConcurrentStreams', kind: 'count', arg: 'N', help: 'HTTP/2 streams open at once per connection' },
+  { flag: '--h2-max-header-list-size', key: 'h2MaxHeaderListSize', kind: 'size', arg: 'BYTES', help: 'HTTP/2 header list size advertised; a larger list is reset (431 above --max-head-size)' },
+  { flag: '--h2-reset-limit', key: 'h2ResetLimit', kind: 'count', arg: 'N', help: 'HTTP/2 streams a client may cancel per second before GOAWAY (rapid reset)' },
+  { flag: '--h2-ping-limit', key: 'h2PingLimit', kind: 'count', arg: 'N', help: 'HTTP/2 PING frames per second per connection before GOAWAY' },
+  { flag: '--h2-settings-limit', key: 'h2SettingsLimit', kind: 'count', arg: 'N', help: 'HTTP/2 SETTINGS frames per second per connection before GOAWAY' },
   { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
 ] as const satisfies readonly ValueOption[];
 
@@ -64,6 +72,7 @@ const SWITCH_OPTIONS = [
   { flag: '--store-prefault', key: 'storePrefault', value: true, help: 'commit the whole store\'s memory at startup (a background worker), so cold misses take no page faults' },
   // issue 18
   { flag: '--no-warm-up', key: 'warmUp', value: false, help: 'skip the warm-up before listening (a private run of misses and hits that spares the first client the cold start)' },
+  { flag: '--h2c', key: 'h2c', value: true, help: 'accept HTTP/2 with prior knowledge on the cleartext listener, beside HTTP/1.x' },
 ] as const satisfies readonly SwitchOption[];
 
 const CONFIG_FLAG = '--config';

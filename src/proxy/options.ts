@@ -67,13 +67,32 @@ export interface ProxyOptions {
   // -- issue 18: start-up --
   /** Run a private warm-up (misses and hits through a throwaway proxy) before listening, so the first client is not slow (src/proxy/warm-up.ts). */
   warmUp?: boolean;
+  // ---- HTTP/2 and TLS towards clients (H1) ----
+  /** H1: PEM certificate (chain) for the listener; with tlsKey the listener speaks TLS, ALPN h2 and http/1.1. */
+  tlsCert?: string | Buffer;
+  /** H1: PEM private key of tlsCert. */
+  tlsKey?: string | Buffer;
+  /** H1: cleartext listener also accepts HTTP/2 with prior knowledge (h2c), beside HTTP/1.x. */
+  h2c?: boolean;
+  /** HTTP/2: streams open at once per connection; more are refused (REFUSED_STREAM). */
+  h2MaxConcurrentStreams?: number;
+  /** HTTP/2: advertised SETTINGS_MAX_HEADER_LIST_SIZE, bytes; node:http2 resets a stream above it (431 comes at maxHeadSize). */
+  h2MaxHeaderListSize?: number;
+  /** HTTP/2 rapid reset (CVE-2023-44487): streams a client may cancel per second before GOAWAY. */
+  h2ResetLimit?: number;
+  /** HTTP/2: PING frames per second per connection before GOAWAY. */
+  h2PingLimit?: number;
+  /** HTTP/2: SETTINGS frames per second per connection before GOAWAY. */
+  h2SettingsLimit?: number;
   // ---- B4 segmented caching ----
   /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
   segmentSize?: number;
 }
 
-export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin'>> & {
+export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin' | 'tlsCert' | 'tlsKey'>> & {
   admin?: string;
+  tlsCert?: string | Buffer;
+  tlsKey?: string | Buffer;
   rules: CacheRule[];
   originCa?: string | Buffer;
   listenHost: string;
@@ -109,6 +128,13 @@ export const DEFAULTS = {
   backlogWarningBytes: 500 * 1000,
   // issue 18
   warmUp: true,
+  // HTTP/2 (H1): nginx's stream limit; header list 4x the request head limit (HPACK lists count 32 bytes a field).
+  h2c: false,
+  h2MaxConcurrentStreams: 128,
+  h2MaxHeaderListSize: 64 * 1024,
+  h2ResetLimit: 100,
+  h2PingLimit: 100,
+  h2SettingsLimit: 100,
   segmentSize: 0,
 } as const;
 
@@ -165,6 +191,11 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
   for (const key of durations) checkPositiveInteger(merged[key], key);
   for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow', 'backlogWarningBytes'] as const) checkPositiveInteger(merged[key], key);
+  for (const key of ['h2MaxConcurrentStreams', 'h2MaxHeaderListSize', 'h2ResetLimit', 'h2PingLimit', 'h2SettingsLimit'] as const) checkPositiveInteger(merged[key], key);
+  if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) {
+    const [given, missing] = merged.tlsCert === undefined ? ['tlsKey', 'the certificate (tlsCert, --tls-cert)'] : ['tlsCert', 'the key (tlsKey, --tls-key)'];
+    throw new OptionError(`${given}: TLS needs a certificate and its key; ${missing} is missing`);
+  }
   for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
     if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
   }
@@ -179,6 +210,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     storePrefault: merged.storePrefault === true,
     originInsecure: merged.originInsecure === true,
     warmUp: merged.warmUp !== false,
+    h2c: merged.h2c === true,
     listenHost: listen.host,
     listenPort: listen.port,
     originUrl: parseOrigin(merged.origin),

@@ -115,7 +115,8 @@ export function passToOrigin(ctx: ProxyContext, exchange: ClientExchange, target
 }
 
 function streamRequestBody(exchange: ClientExchange, origin: OriginRequest, framing: 'length' | 'chunked', onBroken: (reason: string) => void): void {
-  if (exchange.request.headers.tokens('expect').includes('100-continue') && exchange.request.version.minor >= 1) {
+  // An HTTP/2 client sends its body without waiting for 100 (and a stream takes no HTTP/1 bytes).
+  if (exchange.request.headers.tokens('expect').includes('100-continue') && exchange.request.version.minor >= 1 && !exchange.http2) {
     exchange.write(CONTINUE);
   }
   exchange.readBody({

@@ -3,7 +3,7 @@
 // hit, attach to an in-flight fetch, or miss (src/proxy/cache-flow.ts).
 import type { ClientExchange } from '../net/client-exchange.js';
 import { isSafeMethod } from '../http1/semantics.js';
-import { Http1ResponseWriter } from '../stream/http1-writer.js';
+import { writerFor } from '../stream/client-writer.js';
 import { PASS_REASONS } from '../stream/reasons.js';
 import { cacheKey } from '../cache/index.js';
 import { recordResponse } from './access-log.js';
@@ -41,7 +41,7 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {
   ctx.logger.warn({ status, reason, client: exchange.clientAddress, path: exchange.request.target }, 'request rejected');
-  const writer = new Http1ResponseWriter(exchange);
+  const writer = writerFor(exchange);
   // The request may have a body we will not read: the connection cannot be reused.
   writer.fail(reason, { status, close: true });
   recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt: writer.firstByteAt, error: reason, reason: { kind: 'bad-request', message: reason } });

@@ -32,6 +32,11 @@ export interface Proxy {
   stats(): StatsSnapshot;
   /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
   storeCommitted(): Promise<void>;
+  /**
+   * H1: a new certificate and key (PEM) for TLS connections from now on; connections already open
+   * keep theirs. Throws (and the running pair stays) when the PEM does not load or TLS is off.
+   */
+  reloadTls(material: { cert: string | Buffer; key: string | Buffer }): void;
   readonly options: ResolvedOptions;
 }
 
@@ -136,7 +141,15 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
     hitReaderHooks: { finished: (reader, error) => recordReader(ctx, reader, error) },
   };
-  const listener = new Listener(options, {
+  const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { cert: options.tlsCert, key: options.tlsKey } : undefined;
+  const h2 = {
+    maxConcurrentStreams: options.h2MaxConcurrentStreams,
+    maxHeaderListSize: options.h2MaxHeaderListSize,
+    resetLimit: options.h2ResetLimit,
+    pingLimit: options.h2PingLimit,
+    settingsLimit: options.h2SettingsLimit,
+  };
+  const listener = new Listener({ ...options, tls, h2 }, {
     onExchange: ctx.dispatch,
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
@@ -145,6 +158,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     onConnectionRefused: (reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ reason, client }, 'connection refused');
+    },
+    onHttp2Abuse: (kind, reason, client) => {
+      ctx.stats.protocolErrors++;
+      logger.warn({ kind, reason, client }, 'http2 limit');
     },
   });
   const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry });
@@ -163,7 +180,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
         });
         logger.info({ admin: `${adminAddress.address}:${adminAddress.port}` }, 'admin listening (/stats, /metrics)');
       }
-      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin }, 'streamcache listening');
+      logger.info({ listen: `${address.address}:${address.port}`, origin: originUrl.origin, tls: tls !== undefined, h2c: options.h2c }, 'streamcache listening');
       return address;
     },
     async close(deadlineMs = options.closeDeadline) {
@@ -178,6 +195,10 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     stats: () => statsSnapshot(sources()),
     storeCommitted: async () => {
       await store.committed();
+    },
+    reloadTls: (material) => {
+      listener.reloadTls(material);
+      logger.info('TLS certificate reloaded');
     },
   };
 }

@@ -7,7 +7,7 @@ import type { HeaderFields } from '../http1/headers.js';
 import type { ResponseHead } from '../http1/message.js';
 import { appendVia, withoutHopByHop, type ClientFraming } from '../http1/semantics.js';
 import type { ResponseWriter } from './response-writer.js';
-import { Http1ResponseWriter } from './http1-writer.js';
+import { writerFor } from './client-writer.js';
 
 const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control']);
 const NOT_RELAYED_WITH_LENGTH: ReadonlySet<string> = new Set(['surrogate-control', 'content-length']);
@@ -34,7 +34,7 @@ export class ClientResponse {
     private readonly exchange: ClientExchange,
     private readonly options: ClientResponseOptions,
   ) {
-    this.writer = new Http1ResponseWriter(exchange, { errorFields: options.extraHeaders });
+    this.writer = writerFor(exchange, { errorFields: options.extraHeaders });
   }
 
   get statusCode(): number {

@@ -4,80 +4,30 @@
 // head, body and (chunked) the last chunk.
 import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
-import { chooseClientFraming, connectionField, type ClientFraming } from '../http1/semantics.js';
+import { connectionField } from '../http1/semantics.js';
 import { CRLF, LAST_CHUNK, chunkHeader, frameChunk, framedChunk, reasonPhrase } from '../http1/serializer.js';
-import { WRITE_AHEAD, type DeliverHook, type ErrorResponse, type LiveFrameSlot, type OutgoingHead, type ResponseWriter } from './response-writer.js';
+import type { ErrorResponse, LiveFrameSlot, OutgoingHead } from './response-writer.js';
+import { BaseResponseWriter, type WriterOptions } from './writer-base.js';
 
 const EMPTY = Buffer.alloc(0);
 /** A live chunk up to this size is framed once per object (a copy) and shared by its chunked writers. */
 const SHARED_FRAME_MAX = 16 * 1024;
 const ERROR_TYPE = new HeaderFields(['Content-Type', 'text/plain; charset=utf-8']);
 
-export interface Http1WriterOptions {
-  /** Fields every error response of this writer carries (X-Cache). */
-  readonly errorFields?: readonly (readonly [string, string])[];
-  /** vcl_deliver: may edit the head of an object response. */
-  readonly deliver?: DeliverHook;
-}
 
-export class Http1ResponseWriter implements ResponseWriter {
-  status = 0;
-  firstByteAt: number | undefined = undefined;
-  bodyBytes = 0;
-  private framing: ClientFraming = 'none';
+export class Http1ResponseWriter extends BaseResponseWriter {
   private pending: OutgoingBytes[] = [];
-  private finished = false;
-  /** `buffered`: the head and a copy of the body, held until end(). */
-  private heldHead: OutgoingHead | null = null;
-  private heldBody: Buffer[] = [];
 
-  constructor(
-    private readonly exchange: ClientExchange,
-    private readonly options: Http1WriterOptions = {},
-  ) {}
-
-  get headSent(): boolean {
-    return this.firstByteAt !== undefined;
+  constructor(exchange: ClientExchange, options: WriterOptions = {}) {
+    super(exchange, options);
   }
 
-  get done(): boolean {
-    return this.finished;
-  }
-
-  get bufferedBytes(): number {
-    return this.exchange.bufferedBytes;
-  }
-
-  get room(): number {
-    return WRITE_AHEAD - this.exchange.bufferedBytes;
-  }
-
-  framingFor(status: number, knownLength: number | undefined): ClientFraming {
-    const { request } = this.exchange;
-    return chooseClientFraming(request.version, request.method, status, knownLength);
-  }
-
-  head(head: OutgoingHead): void {
-    if (this.finished) return;
-    this.framing = head.framing;
-    this.status = head.status;
-    if (head.framing === 'buffered') {
-      this.heldHead = head;
-      return;
-    }
+  protected sendHead(head: OutgoingHead): void {
     this.pending.push(this.finalizeHead(head));
   }
 
   body(view: Buffer): void {
-    if (this.finished || view.length === 0) return;
-    if (this.framing === 'buffered') {
-      this.bodyBytes += view.length;
-      // The view may belong to an origin socket's read: keep our own copy while we wait.
-      this.heldBody.push(Buffer.from(view));
-      return;
-    }
-    if (this.framing === 'none') return;
-    this.bodyBytes += view.length;
+    if (this.settledBody(view)) return;
     if (this.framing === 'chunked') this.pending.push(chunkHeader(view.length), view, CRLF);
     else this.pending.push(view);
   }
@@ -110,10 +60,9 @@ export class Http1ResponseWriter implements ResponseWriter {
 
   end(written?: () => void): void {
     if (this.finished) return;
-    if (this.heldHead) {
-      this.pending = [this.finalizeHead({ ...this.heldHead, framing: 'length', length: this.bodyBytes }), ...this.heldBody];
-      this.heldHead = null;
-      this.heldBody = [];
+    const held = this.takeHeld();
+    if (held) {
+      this.pending = [this.finalizeHead(held.head), ...held.body];
     } else if (this.framing === 'chunked') {
       this.pending.push(LAST_CHUNK);
     }
@@ -138,10 +87,6 @@ export class Http1ResponseWriter implements ResponseWriter {
     this.exchange.write(this.exchange.request.method === 'HEAD' ? text : [text, payload]);
     if (error.close) this.exchange.endAndClose();
     else this.exchange.end();
-  }
-
-  onDrain(callback: () => void): void {
-    this.exchange.onDrain(callback);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
 import { reasonPhrase } from '../http1/serializer.js';
 import type { DeliverHook, OutgoingHead, ResponseWriter } from './response-writer.js';
-import { Http1ResponseWriter } from './http1-writer.js';
+import { writerFor } from './client-writer.js';
 import type { Reason } from './reasons.js';
 import { planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
 
@@ -99,7 +99,7 @@ export class ObjectReader {
     /** B4: this reader writes one part of a walker's response; the walker watches the client. */
     readonly part?: ReaderPart,
   ) {
-    this.writer = part?.writer ?? new Http1ResponseWriter(exchange, { errorFields: MISS_FIELDS, deliver });
+    this.writer = part?.writer ?? writerFor(exchange, { errorFields: MISS_FIELDS, deliver });
     if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 

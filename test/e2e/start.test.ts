@@ -5,6 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/ports.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeSession, connectH2, h2Request } from '../support/h2-client.js';
+import { generateTestCertificate } from '../support/tls-cert.js';
 
 const START = fileURLToPath(new URL('../../dist/src/demo/start.js', import.meta.url));
 
@@ -57,5 +62,33 @@ describe('npm start (the demo)', () => {
     child.kill('SIGTERM');
     expect(await exit).toEqual({ code: 0, signal: null });
     expect(output.stderr).toBe('');
+  }, 45_000);
+
+  it('H1: with STREAMCACHE_TLS_CERT and STREAMCACHE_TLS_KEY the demo is served over TLS, HTTP/2 by ALPN', async () => {
+    const cert = generateTestCertificate();
+    const dir = mkdtempSync(join(tmpdir(), 'streamcache-demo-tls-'));
+    writeFileSync(join(dir, 'cert.pem'), cert.cert);
+    writeFileSync(join(dir, 'key.pem'), cert.key);
+    try {
+      child = spawn(process.execPath, [START], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DEMO_ORIGIN_PORT: '0', STREAMCACHE_PORT: '0', STREAMCACHE_ADMIN_PORT: '0', DEMO_STREAM_SECONDS: '3', DEMO_TICK_MS: '0', STREAMCACHE_TLS_CERT: join(dir, 'cert.pem'), STREAMCACHE_TLS_KEY: join(dir, 'key.pem') },
+      });
+      let stdout = '';
+      child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      await waitFor(() => stdout.includes('Ctrl-C'), 30_000, `the demo's banner (so far: ${JSON.stringify(stdout)})`, 20);
+      const page = /^ {2}demo page +https:\/\/127\.0\.0\.1:(\d+)\/ /.exec(stdout.split('\n')[0]);
+      expect(page, stdout.split('\n')[0]).not.toBeNull();
+      const session = connectH2(Number((page as RegExpExecArray)[1]), { ca: cert.cert });
+      try {
+        const html = await h2Request(session, '/');
+        expect(html.status).toBe(200);
+        expect(html.body.toString()).toContain("new EventSource('/events')");
+      } finally {
+        await closeSession(session);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 45_000);
 });

@@ -20,6 +20,8 @@ export const FUZZ_PROXY_OPTIONS = {
   storeSlabSize: 1024 * 1024,
   overflowWindow: 1024 * 1024,
   closeDeadline: 2_000,
+  // HTTP/2 with prior knowledge beside HTTP/1.x: the HTTP/2 clients' way in (h2-client.ts).
+  h2c: true,
 } as const satisfies Omit<CreateProxyOptions, 'origin'>;
 
 /** How long a stalling origin stays silent at most: longer than every proxy timeout above. */

@@ -24,23 +24,28 @@ import { showBytes } from './mutate.js';
 import { startHostileOrigin, evilPlan, evilExpectation, type HostileOrigin, type OriginStats } from './hostile-origin.js';
 import { evilFetchPlan, goodGroupPlan, hostilePlan, runEvilFetch, runGoodGroup, runHostile, type ClientFailure } from './clients.js';
 import { goodPath } from './good-urls.js';
+import { h2ClientPlan, runH2Client } from './h2-client.js';
 import { parseResponses } from '../support/raw-client.js';
 
 import { FUZZ_PROXY_OPTIONS } from './config.js';
 
 export { FUZZ_PROXY_OPTIONS };
 
-export type CaseKind = 'hostile-client' | 'good-group' | 'evil-fetch';
+export type CaseKind = 'hostile-client' | 'good-group' | 'evil-fetch' | 'h2-client';
 
-/** The kind of case a seed stands for: its low two bits (0, 1: hostile client; 2: good group; 3: evil fetch). */
+/**
+ * The kind of case a seed stands for: its low two bits (0, 1: hostile client; 2: good group; 3:
+ * evil fetch), except low three bits 101, an HTTP/2 client (h2-client.ts).
+ */
 export function caseKindOf(seed: number): CaseKind {
   const bits = seed & 3;
+  if ((seed & 7) === 5) return 'h2-client';
   return bits === 2 ? 'good-group' : bits === 3 ? 'evil-fetch' : 'hostile-client';
 }
 
 function seedOfKind(rng: Rng, kind: CaseKind): number {
-  const bits = kind === 'good-group' ? 2 : kind === 'evil-fetch' ? 3 : rng.int(0, 1);
-  return ((rng.u32() & ~3) | bits) >>> 0;
+  const bits = kind === 'good-group' ? 2 : kind === 'evil-fetch' ? 3 : kind === 'h2-client' ? 5 : rng.pick([0, 1, 4]);
+  return ((rng.u32() & ~7) | bits) >>> 0;
 }
 
 export interface FuzzFailure {
@@ -101,7 +106,7 @@ export interface FuzzOptions {
   workers?: Partial<Record<CaseKind, number>>;
 }
 
-const DEFAULT_WORKERS: Record<CaseKind, number> = { 'hostile-client': 8, 'good-group': 4, 'evil-fetch': 3 };
+const DEFAULT_WORKERS: Record<CaseKind, number> = { 'hostile-client': 8, 'good-group': 4, 'evil-fetch': 3, 'h2-client': 1 };
 /** Failures kept in detail per rule (all are counted). */
 const MAX_KEPT_PER_RULE = 20;
 /** After the deadline, how long cases in flight may take to finish (each has its own, shorter, timeouts). */
@@ -220,6 +225,21 @@ async function runCase(seed: number, port: number, transcript?: (line: string) =
       outcome.groups = 1;
       outcome.failures = result.failures;
       transcript?.(`  ${result.checked} response(s) checked, ${result.failures.length} wrong`);
+      return outcome;
+    }
+    case 'h2-client': {
+      const plan = h2ClientPlan(seed);
+      if (transcript) {
+        transcript(`HTTP/2 client: ${plan.description}`);
+        plan.sessions.forEach((requests, i) => {
+          transcript(`  session ${i + 1}:`);
+          for (const r of requests) transcript(`    ${r.method} ${goodPath(r.spec)}${r.query} ${r.action}${r.oversized ? ' (oversized header list)' : ''} +${r.startDelayMs} ms, ${r.fields.length} extra field(s)`);
+        });
+      }
+      const result = await runH2Client(port, plan);
+      outcome.checked = result.checked;
+      outcome.failures = result.failures;
+      transcript?.(`  ${result.checked} stream(s) checked, ${result.failures.length} wrong`);
       return outcome;
     }
     case 'evil-fetch': {

@@ -36,6 +36,12 @@ let cached: TestCertificate | undefined;
 /** Generates (once per process) and returns the test certificate and its key. */
 export function generateTestCertificate(): TestCertificate {
   if (cached) return cached;
+  cached = makeTestCertificate();
+  return cached;
+}
+
+/** A new certificate and key at every call (a certificate reload must be told apart from the first). */
+export function makeTestCertificate(): TestCertificate {
   const dir = mkdtempSync(join(tmpdir(), 'streamcache-cert-'));
   try {
     const config = join(dir, 'openssl.cnf');
@@ -58,8 +64,7 @@ export function generateTestCertificate(): TestCertificate {
       const e = err as { stderr?: Buffer; message: string };
       throw new Error(`generateTestCertificate: openssl failed: ${e.stderr?.toString() || e.message}`);
     }
-    cached = { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
-    return cached;
+    return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
