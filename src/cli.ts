@@ -7,9 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from './index.js';
-import { parseCliArgs, usage } from './proxy/cli-options.js';
-import { describeError, EXIT_USAGE, formatUrl, isStartupError, onShutdownSignal } from './proxy/cli-process.js';
-import { createLogger } from './proxy/logger.js';
+import type { Proxy } from './proxy/proxy.js';
+import { configFileOf, parseCliArgs, usage } from './proxy/cli-options.js';
+import { describeError, EXIT_USAGE, formatUrl, isStartupError, onReloadSignal, onShutdownSignal } from './proxy/cli-process.js';
+import { createLogger, type Logger } from './proxy/logger.js';
 import { DEFAULTS } from './proxy/options.js';
 import { reloadTlsFromArgs } from './proxy/tls-reload.js';
 
@@ -29,8 +30,11 @@ async function main(argv: readonly string[]): Promise<void> {
     },
     (err) => process.stderr.write(`streamcache: shutdown failed: ${describeError(err)}\n`),
   );
-  // H1: SIGHUP swaps in the certificate files as they are now (only with TLS: SIGHUP otherwise ends the process as before).
-  if (options.tlsCert !== undefined) process.on('SIGHUP', () => reloadTlsFromArgs(argv, proxy, logger));
+  // K1: SIGHUP re-reads --config; H1: with TLS it also swaps in the certificate files as they are now.
+  onReloadSignal(() => {
+    reloadConfig(argv, proxy, logger);
+    if (options.tlsCert !== undefined) reloadTlsFromArgs(argv, proxy, logger);
+  });
   const listenAddress = options.listen ?? DEFAULTS.listen;
   let address: AddressInfo;
   try {
@@ -42,8 +46,23 @@ async function main(argv: readonly string[]): Promise<void> {
   // One write, so that whoever sees the first line sees the admin line too.
   process.stdout.write(
     `streamcache listening on ${options.tlsCert !== undefined ? formatUrl(address).replace(/^http:/, 'https:') : formatUrl(address)} (origin ${options.origin})\n` +
-      (admin ? `streamcache admin on ${formatUrl(admin)}/stats and /metrics\n` : ''),
+      (admin ? `streamcache admin on ${formatUrl(admin)}/stats, /metrics and /healthz\n` : ''),
   );
+}
+
+/**
+ * K1: SIGHUP reads the command line again, and so the config file, which flags still override. A
+ * file that fails validation is refused with one log line and the running configuration stays.
+ */
+function reloadConfig(argv: readonly string[], proxy: Proxy, logger: Logger): void {
+  const config = configFileOf(argv);
+  if (config === undefined) return void logger.warn('SIGHUP: there is no --config file to re-read; nothing changed');
+  try {
+    const parsed = parseCliArgs(argv);
+    if ('options' in parsed) proxy.reload(parsed.options);
+  } catch (err) {
+    logger.error({ config }, `configuration reload refused, the running one stays: ${describeError(err)}`);
+  }
 }
 
 function fail(err: unknown, listenAddress?: string): never {

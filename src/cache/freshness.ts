@@ -1,5 +1,6 @@
 // Freshness at the edge (SPEC C2, RFC 9111 §4.2, RFC 9213): may a response be stored, for how
 // long, and must it be revalidated before reuse. Pure functions of headers and clocks.
+import { Token, parseDictionary } from 'structured-headers';
 import type { HeaderFields } from '../http1/headers.js';
 
 export interface EdgePolicy {
@@ -103,18 +104,61 @@ export interface PolicyInput {
 
 const notStorable = (source: string): EdgePolicy => ({ storable: false, ttl: 0, mustRevalidate: false, source });
 
+/** The directives that apply to this cache: Surrogate-Control, and CDN-Cache-Control or Cache-Control. */
+export interface EdgeDirectives {
+  surrogate: Directives;
+  cc: Directives;
+  /** `CDN-Cache-Control` or `Cache-Control`: for the policy's source. */
+  ccName: string;
+  /** RFC 9213 §2.2: a usable CDN-Cache-Control also replaces Expires. */
+  expiresApplies: boolean;
+}
+
+export function edgeDirectives(headers: HeaderFields): EdgeDirectives {
+  const surrogate = parseDirectives(headers.getAll('surrogate-control'));
+  const cdn = cdnDirectives(headers.getAll('cdn-cache-control'));
+  if (cdn) return { surrogate, cc: cdn, ccName: 'CDN-Cache-Control', expiresApplies: false };
+  return { surrogate, cc: parseDirectives(headers.getAll('cache-control')), ccName: 'Cache-Control', expiresApplies: true };
+}
+
+/**
+ * RFC 9213 §2.1: CDN-Cache-Control is a Structured Field Dictionary (RFC 8941). A field that is
+ * empty or does not parse is ignored as if absent (Cache-Control and Expires then apply), and a
+ * directive whose value breaks the constraints its definition implies (a decimal or negative
+ * max-age, a byte sequence) is not consumed. Returns undefined when the field does not apply.
+ */
+export function cdnDirectives(values: string[]): Directives | undefined {
+  const text = values.join(', ').trim();
+  if (text === '') return undefined;
+  let dictionary: ReturnType<typeof parseDictionary>;
+  try {
+    dictionary = parseDictionary(text);
+  } catch {
+    return undefined;
+  }
+  if (dictionary.size === 0) return undefined;
+  const directives: Directives = new Map();
+  for (const [name, member] of dictionary) {
+    const value = member[0];
+    if (value === true) directives.set(name, true);
+    else if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) directives.set(name, String(value));
+    else if (typeof value === 'string') directives.set(name, value);
+    else if (value instanceof Token) directives.set(name, value.toString());
+    // Anything else (false, a decimal, a negative integer, bytes, an inner list) is not consumed.
+  }
+  return directives;
+}
+
 /** C2: the edge policy for a response, first matching rule wins. */
 export function edgePolicy(input: PolicyInput): EdgePolicy {
   const { status, responseHeaders: headers } = input;
   if (!UNDERSTOOD.has(status)) return notStorable(`status ${status}`);
-  const surrogate = parseDirectives(headers.getAll('surrogate-control'));
-  const cdn = headers.getAll('cdn-cache-control');
-  // RFC 9213: when CDN-Cache-Control is present it replaces Cache-Control for this cache.
-  const cc = parseDirectives(cdn.length > 0 ? cdn : headers.getAll('cache-control'));
-  const ccName = cdn.length > 0 ? 'CDN-Cache-Control' : 'Cache-Control';
+  const { surrogate, cc, ccName, expiresApplies } = edgeDirectives(headers);
 
   if (surrogate.has('no-store')) return notStorable('Surrogate-Control: no-store');
-  if (cc.has('no-store')) return notStorable(`${ccName}: no-store`);
+  // RFC 9111 §5.2.2.3: must-understand asks caches that know the status's caching rules (we store
+  // only such statuses) to ignore no-store; caches that do not know them still see no-store.
+  if (cc.has('no-store') && !cc.has('must-understand')) return notStorable(`${ccName}: no-store`);
   if (cc.has('private')) return notStorable(`${ccName}: private`);
   if (headers.tokens('vary').includes('*')) return notStorable('Vary: *');
   if (headers.has('set-cookie')) return notStorable('Set-Cookie');
@@ -132,7 +176,7 @@ export function edgePolicy(input: PolicyInput): EdgePolicy {
   if (sMaxAge !== undefined) return fresh(sMaxAge, `${ccName}: s-maxage`);
   const maxAge = deltaSeconds(cc, 'max-age');
   if (maxAge !== undefined) return fresh(maxAge, `${ccName}: max-age`);
-  const expires = headers.get('expires');
+  const expires = expiresApplies ? headers.get('expires') : undefined;
   if (expires !== undefined) {
     const expiresAt = parseHttpDate(expires);
     const date = parseHttpDate(headers.get('date')) || input.now;
@@ -154,15 +198,58 @@ function fresh(ttl: number, source: string): EdgePolicy {
   return { storable: true, ttl, mustRevalidate: false, source };
 }
 
-/** The origin's Age header in seconds (0 when absent or invalid). */
+/** RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31. */
+export const DELTA_SECONDS_MAX = 2 ** 31;
+
+/**
+ * The origin's Age in seconds (RFC 9111 §5.1): of a list (or several Age lines) the first member
+ * counts; a value that is not a non-negative integer (`-3`, `42s`, `1.5`) is ignored (0); a value
+ * past 2^31 is 2^31.
+ */
 export function originAge(headers: HeaderFields): number {
-  const value = headers.get('age');
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) : 0;
+  const first = headers.getAll('age')[0]?.split(',')[0]?.trim();
+  if (first === undefined || !/^\d+$/.test(first)) return 0;
+  return Math.min(Number(first), DELTA_SECONDS_MAX);
+}
+
+/** What a response's age on arrival is made of (RFC 9111 §4.2.3). */
+export interface AgeInput {
+  /** The origin's Age value (originAge). */
+  ageValue: number;
+  /** ms since epoch when the request went out. */
+  requestTime: number;
+  /** ms since epoch when the response head arrived. */
+  responseTime: number;
+}
+
+/**
+ * RFC 9111 §4.2.3 corrected_age_value, in seconds (fractional): the origin's Age plus the response
+ * delay (request sent to head received), to the millisecond, so that each tier's Age errs towards
+ * older. The apparent age (our clock minus the origin's Date) is left out, as Varnish leaves it
+ * out: an origin whose clock is behind ours would make every response stale on arrival.
+ */
+export function initialAge(input: AgeInput): number {
+  return Math.min(DELTA_SECONDS_MAX, input.ageValue + responseDelay(input));
+}
+
+/**
+ * The age an object's TTL and stale windows count from (R6, C2, G1, G2): the origin's Age without
+ * the response delay, because R6 counts an in-flight response's freshness from when its head
+ * arrived (a stream whose head is slow to come is not shortened by it). The Age header adds the
+ * delay (CacheObject.age), so it never says younger than initialAge.
+ */
+export function freshnessAge(input: AgeInput): number {
+  return Math.min(DELTA_SECONDS_MAX, input.ageValue);
+}
+
+/** §4.2.3 response_delay, seconds: from the request sent to the response head received. */
+export function responseDelay(input: AgeInput): number {
+  return Math.max(0, input.responseTime - input.requestTime) / 1000;
 }
 
 /** F6: the Age of a response served from an object: seconds since its head arrived plus the origin's Age. */
 export function currentAge(headReceivedAt: number, ageAtOrigin: number, now: number): number {
-  return ageAtOrigin + Math.max(0, Math.floor((now - headReceivedAt) / 1000));
+  return Math.min(DELTA_SECONDS_MAX, Math.floor(ageAtOrigin + Math.max(0, now - headReceivedAt) / 1000));
 }
 
 /** Fresh while the TTL exceeds the current age: Age from a tier upstream shrinks the TTL here. */

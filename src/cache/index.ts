@@ -59,6 +59,11 @@ export class CacheIndex {
     return variants.find((object) => variantMatches(object, requestHeaders));
   }
 
+  /** Any variant of `key` stored, fresh or not (K2: a miss on a key with other variants is a vary-miss). */
+  hasKey(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   /** R5: a complete object enters the index, replacing the variant with the same Vary values. */
   insert(object: CacheObject): void {
     if (object.dead || object.state !== 'complete') return;

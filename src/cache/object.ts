@@ -7,6 +7,7 @@ import type { ResponseHead } from '../http1/message.js';
 import type { RingStore, StoreOwner } from './store.js';
 import type { EdgePolicy } from './freshness.js';
 import { currentAge, isFresh } from './freshness.js';
+import { NO_STALE, withinIfError, withinWhileRevalidate, type StaleWindows } from './stale.js';
 
 /**
  * filling    the body is arriving
@@ -72,6 +73,10 @@ export class CacheObject implements StoreOwner {
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;
+  /** F6: RFC 9111 §4.2.3 response_delay of the fetch that brought its head, seconds: in Age, not in its TTL (R6). */
+  responseDelay = 0;
+  /** G1, G2: how long past its TTL this object may be served stale (set with its policy). */
+  staleWindows: StaleWindows = NO_STALE;
 
   constructor(
     readonly key: string,
@@ -154,9 +159,40 @@ export class CacheObject implements StoreOwner {
     return !this.policy.mustRevalidate && isFresh(this.policy.ttl, this.headReceivedAt, this.ageAtOrigin, now);
   }
 
+  // ---- serving stale (G1-G4) ----
+
+  /** Exact seconds (fractional) since the origin generated it: what its TTL and windows are measured against. */
+  exactAge(now: number): number {
+    return this.ageAtOrigin + Math.max(0, now - this.headReceivedAt) / 1000;
+  }
+
+  /**
+   * G4: a stream that ended is not revived. A body the origin sent without Content-Length (chunked
+   * or close-delimited) and without a validator is the shape of a push stream: once it is stale it
+   * is never served stale, only fetched anew. Every other complete object may be.
+   */
+  get mayServeStale(): boolean {
+    return this.state === 'complete' && (this.originHead.headers.has('content-length') || this.hasValidators);
+  }
+
+  /** G1: served at once while one background fetch revalidates it. */
+  withinWhileRevalidate(now: number): boolean {
+    return this.mayServeStale && withinWhileRevalidate(this.staleWindows, this.freshnessLifetime, this.exactAge(now));
+  }
+
+  /** G2: served instead of the error when the fetch that would refresh it fails. */
+  withinIfError(now: number): boolean {
+    return this.mayServeStale && withinIfError(this.staleWindows, this.freshnessLifetime, this.exactAge(now));
+  }
+
+  /** The TTL its windows count from: 0 for an object that must be revalidated before every reuse. */
+  private get freshnessLifetime(): number {
+    return this.policy.mustRevalidate ? 0 : this.policy.ttl;
+  }
+
   /** F6: seconds since the head arrived plus the origin's Age. */
   age(now: number): number {
-    return currentAge(this.headReceivedAt, this.ageAtOrigin, now);
+    return currentAge(this.headReceivedAt, this.ageAtOrigin + this.responseDelay, now);
   }
 
   /** Appends body bytes: into the store while it has room, else into a buffer of our own (L5). */

@@ -53,6 +53,13 @@ export class HeaderFields {
     return undefined;
   }
 
+  /** The first field name (as received) for which `test` of its lower-cased form holds, or undefined. */
+  findName(test: (lowerName: string) => boolean): string | undefined {
+    const names = this.lowerNames();
+    for (let i = 0; i < names.length; i++) if (test(names[i])) return this.raw[2 * i];
+    return undefined;
+  }
+
   /** Every value of a field, in order. */
   getAll(name: string): string[] {
     const lower = name.toLowerCase();

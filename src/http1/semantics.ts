@@ -80,3 +80,35 @@ export function chooseClientFraming(client: HttpVersion, requestMethod: string, 
 export function isSafeMethod(method: string): boolean {
   return method === 'GET' || method === 'HEAD';
 }
+
+/** P5: the fields a backend that folds `_` into `-` would take for framing or routing. */
+const UNDERSCORE_ALIASED = new Set(['transfer-encoding', 'content-length', 'host', 'connection']);
+
+/**
+ * P5: a request field whose name reads as Transfer-Encoding, Content-Length, Host or Connection once
+ * `_` is read as `-` (case ignored): the name as received, or undefined. Such a request gets 400,
+ * because forwarding it would hand a second framing or routing field to any backend (nginx with
+ * underscores_in_headers, many CGI-style servers) that maps both spellings to one variable.
+ */
+export function underscoreAliasedField(headers: HeaderFields): string | undefined {
+  return headers.findName((name) => name.includes('_') && UNDERSCORE_ALIASED.has(name.replaceAll('_', '-')));
+}
+
+/**
+ * Interim responses (RFC 9110 §15.2): a 1xx from the origin (103 Early Hints, 102 Processing) is
+ * relayed to an HTTP/1.1 client before the final response, never to an HTTP/1.0 one. 100 Continue
+ * is ours to answer (the origin gets the body without waiting) and 101 needs an Upgrade we never
+ * forward: neither is relayed.
+ */
+export function relaysInterim(client: HttpVersion, status: number): boolean {
+  return status >= 102 && status < 200 && (client.major > 1 || client.minor >= 1);
+}
+
+/** The bytes of a relayed interim response: its status and fields, without the hop-by-hop ones. */
+export function interimHeadString(status: number, reason: string, headers: HeaderFields): string {
+  return `HTTP/1.1 ${status} ${reason || interimReason(status)}\r\n${withoutHopByHop(headers).toLines()}\r\n`;
+}
+
+function interimReason(status: number): string {
+  return status === 102 ? 'Processing' : status === 103 ? 'Early Hints' : 'Informational';
+}

@@ -24,6 +24,8 @@ export interface ClientConnectionConfig {
   headerTimeout: number;
   idleTimeout: number;
   sendTimeout: number;
+  /** Fields for a response the connection writes itself (400, 408, 431): the layer above says which. */
+  errorFields?(status: number): readonly (readonly [string, string])[];
 }
 
 /** What the connection reports upward: new exchanges, and protocol errors worth a log line. */
@@ -187,7 +189,7 @@ export class ClientConnection implements ExchangeHost {
   private flushDeferredErrorAndClose(): void {
     const error = this.deferredError;
     this.deferredError = null;
-    if (error) this.output.add(simpleResponse(error.status, `${error.reason}\n`, { close: true }));
+    if (error) this.output.add(simpleResponse(error.status, `${error.reason}\n`, { close: true, headers: this.config.errorFields?.(error.status) }));
     this.closeSocket();
   }
 

@@ -111,7 +111,7 @@ export class Listener {
     this.events.onConnectionRefused(reason, socket.remoteAddress ?? '');
     socket.on('error', () => {});
     if (socket instanceof tls.TLSSocket && socket.alpnProtocol === 'h2') return void socket.destroy();
-    socket.end(simpleResponse(503, `${reason}\n`, { close: true }));
+    socket.end(simpleResponse(503, `${reason}\n`, { close: true, headers: this.config.errorFields?.(503) }));
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 

@@ -42,6 +42,8 @@ export class OriginError extends Error {
 
 export interface OriginResponseHandler {
   onHead(head: ResponseHead, framing: BodyFraming): void;
+  /** A 1xx interim response other than 100 Continue (103 Early Hints, 102): it precedes onHead. */
+  onInterim?(head: ResponseHead): void;
   /** Body bytes, chunk framing removed. A view: copy it if you keep it past the call. */
   onBody(chunk: Buffer): void;
   onEnd(): void;
@@ -259,9 +261,13 @@ export class OriginConnection {
   }
 
   private onResponseHead(head: ResponseHead, framing: BodyFraming): void {
-    // 1xx interim responses (100 Continue, 103 Early Hints) are not the response: skip them.
+    // 1xx interim responses are not the response: 100 Continue is dropped (we answer it to our
+    // client ourselves); the others (103 Early Hints, 102) are reported for the client to relay.
     this.interim = head.status >= 100 && head.status < 200;
-    if (this.interim) return;
+    if (this.interim) {
+      if (head.status !== 100) this.handler?.onInterim?.(head);
+      return;
+    }
     this.headDelivered = true;
     this.handler?.onHead(head, framing);
   }

@@ -196,6 +196,7 @@ export class OriginRequest {
     this.state = 'sending';
     connection.send(this.head, this.options.expectNoBody, this.options.hasBody, {
       onHead: (head, framing) => this.handler.onHead(head, framing),
+      onInterim: (head) => this.handler.onInterim?.(head),
       onBody: (chunk) => this.handler.onBody(chunk),
       onEnd: () => this.finish(() => this.handler.onEnd()),
       onError: (err) => this.onConnectionError(err),

@@ -23,7 +23,7 @@ export interface AccessRecord {
 
 export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, record: AccessRecord): void {
   const { exchange } = record;
-  ctx.stats.responses[record.cache]++;
+  // responses[state] was counted when the state was decided (K4): here only what ends with the response.
   ctx.stats.bytesOut += exchange.bytesSent;
   if (record.reason) ctx.stats.reasons[record.reason.kind] = (ctx.stats.reasons[record.reason.kind] ?? 0) + 1;
   if (!ctx.logger.isLevelEnabled('info')) return;

@@ -1,5 +1,5 @@
-// The admin listener: stats as JSON (`/stats`) and as Prometheus text (`/metrics`), on a port of
-// its own. It runs on our own socket layer, like the proxy, with the same limits and timeouts.
+// The admin listener: stats as JSON (`/stats`), as Prometheus text (`/metrics`), and `/healthz`, on a
+// port of its own. It runs on our own socket layer, like the proxy, with the same limits and timeouts.
 import type { AddressInfo } from 'node:net';
 import { Listener, type ListenerConfig } from '../net/listener.js';
 import type { ClientExchange } from '../net/client-exchange.js';
@@ -36,7 +36,9 @@ export class AdminListener {
     if (method !== 'GET' && method !== 'HEAD') return this.send(exchange, 405, 'text/plain; charset=utf-8', 'GET only\n');
     if (path === '/stats') return this.send(exchange, 200, 'application/json', `${JSON.stringify(statsSnapshot(this.sources()), null, 2)}\n`);
     if (path === '/metrics') return this.send(exchange, 200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(statsSnapshot(this.sources())));
-    this.send(exchange, 404, 'text/plain; charset=utf-8', 'try /stats (JSON) or /metrics (Prometheus)\n');
+    // K4: liveness for a load balancer or systemd watchdog script: this process answers on its event loop.
+    if (path === '/healthz') return this.send(exchange, 200, 'application/json', `${JSON.stringify({ status: 'ok', uptimeS: Math.round(process.uptime()) })}\n`);
+    this.send(exchange, 404, 'text/plain; charset=utf-8', 'try /stats (JSON), /metrics (Prometheus) or /healthz\n');
   }
 
   private send(exchange: ClientExchange, status: number, type: string, body: string): void {

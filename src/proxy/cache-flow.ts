@@ -1,8 +1,10 @@
 // A cacheable request's way through the cache: a fresh object is a hit (R5); a fetch in flight
 // takes the request as one more reader (R2, R3); a stale object with validators is revalidated
 // (C3); a hit-for-pass key passes (R4); anything else starts a fetch, the streaming miss (R1).
+// A stale object inside its stale-while-revalidate window is a hit while one background fetch
+// refreshes it (G1); one inside its stale-if-error window stands in for a failed refresh (G2).
 import type { ClientExchange } from '../net/client-exchange.js';
-import type { RequestHead } from '../http1/message.js';
+import type { HttpVersion, RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
@@ -15,6 +17,7 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { PASS_REASONS, type Reason } from '../stream/reasons.js';
+import { objectServedAs, type ForwardReason } from './cache-status.js';
 import { serveSegmented, type SegmentFetching } from './segment-flow.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
@@ -27,14 +30,22 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
   // B4: an object kept whole (the origin would not serve segments) is a hit as above; else segments.
   if (segmentSize > 0 && !ctx.segments.isUnsegmented(key, now)) return serveSegmented(ctx, exchange, target, key, segmentSize, SEGMENT_FETCHING);
-  if (stored && !stored.hasValidators) {
+  if (stored && stored.withinWhileRevalidate(now)) {
+    revalidateInBackground(ctx, exchange, target, key, stored, now);
+    ctx.stats.stale.whileRevalidate++;
+    return serveHit(ctx, exchange, stored);
+  }
+  // K2: why this request's own lookup gave no fresh hit.
+  const fwd: ForwardReason = stored ? 'stale' : ctx.index.hasKey(key) ? 'vary-miss' : 'uri-miss';
+  // Kept to be revalidated (C3) or to stand in for a failure (G2); anything else is refetched.
+  if (stored && !stored.hasValidators && !stored.withinIfError(now)) {
     ctx.index.remove(stored);
     stored = undefined;
   }
   const inflight = ctx.registry.find(key, headers, now);
-  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight));
+  if (inflight) return inflight.attach(newReader(ctx, exchange, 'COLLAPSED', inflight, fwd));
   if (ctx.index.isHitForPass(key, now)) return passToOrigin(ctx, exchange, target, PASS_REASONS.hitForPass);
-  startFetch(ctx, exchange, target, key, stored ?? null);
+  startFetch(ctx, exchange, target, key, stored ?? null, fwd);
 }
 
 function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
@@ -42,7 +53,8 @@ function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObje
   newReader(ctx, exchange, 'HIT', null).begin(object, true);
 }
 
-function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null): ObjectReader {
+function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason): ObjectReader {
+  ctx.stats.responses[role]++; // K4: a hit when served, a miss when its fetch starts, an attach when it attaches
   const hooks: ReaderHooks = fetch
     ? {
         progressed: () => fetch.readerProgressed(),
@@ -50,6 +62,7 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
           fetch.readerFinished(reader);
           recordReader(ctx, reader, error, fetch.noCacheReason);
         },
+        servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, fwd, head, object, reader.failure, fetch.noCacheReason, reader.staleBecause),
       }
     : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
@@ -58,18 +71,35 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
 
 /** The access log line and counters of one reader's response. */
 export function recordReader(ctx: ProxyContext, reader: ObjectReader, error?: string, noCache?: Reason): void {
-  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? noCache });
+  recordResponse(ctx, { exchange: reader.exchange, status: reader.status, cache: reader.role, firstByteAt: reader.firstByteAt, error, reason: reader.failure ?? reader.staleBecause ?? noCache });
 }
+
+/**
+ * G1: one background fetch per stale object, conditional when it has validators. It is registered
+ * like any other, so a request that finds the object past its window attaches to it (R2). Its
+ * request is this client's, as HTTP/1.1: it has no client whose version could turn streaming off.
+ */
+function revalidateInBackground(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, stale: CacheObject, now: number): void {
+  if (ctx.registry.refreshing(stale) || ctx.registry.find(key, exchange.request.headers, now)) return;
+  const request: RequestHead = { ...exchange.request, method: 'GET', version: HTTP_1_1 };
+  const fetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, stale, true);
+  ctx.registry.add(fetch);
+  ctx.stats.stale.backgroundRevalidations++;
+  const head = originRequestHead(ctx, exchange, target, stale);
+  fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
+}
+
+const HTTP_1_1: HttpVersion = { major: 1, minor: 1 };
 
 /** B4: what a segment fetch shares with every fetch through the cache (passed, so that segment-flow does not import this file). */
 const SEGMENT_FETCHING: SegmentFetching = { environment: fetchEnvironment, originRequest: originRequestHead };
 
 /** A miss: one fetch for the key, which this client and every later one reads from (R2). */
-function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null): void {
+function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: ValidatedTarget, key: string, revalidating: CacheObject | null, fwd: ForwardReason): void {
   const { request } = exchange;
   const fetch: InflightFetch = new InflightFetch(fetchEnvironment(ctx, target.path), key, request, revalidating);
   ctx.registry.add(fetch);
-  fetch.attach(newReader(ctx, exchange, 'MISS', fetch));
+  fetch.attach(newReader(ctx, exchange, 'MISS', fetch, fwd));
   const head = originRequestHead(ctx, exchange, target, revalidating);
   // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
   fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
@@ -101,6 +131,8 @@ function withAcceptRanges(decision: HeadDecision): HeadDecision {
 
 export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironment {
   const { options } = ctx;
+  // K1: a fetch decides at its head with the rules and hooks in force when it started.
+  const settings = { defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks, stale: { grace: options.grace, staleIfError: options.staleIfError } };
   return {
     store: ctx.store,
     index: ctx.index,
@@ -114,8 +146,7 @@ export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironm
       ctx.stats.backlogWarnings++;
       ctx.logger.warn({ key: fetch.key, bufferedBytes: bytes, threshold: options.backlogWarningBytes }, 'in-flight object backlog passed the threshold: late joiners replay all of it; end streams sooner');
     },
-    decide: (request, head, now, framing) =>
-      withAcceptRanges(decideAtHead({ defaultTtl: options.defaultTtl, stream: options.stream, viaName: options.viaName, rules: ctx.rules, hooks: ctx.hooks }, request, path, head, now, framing)),
+    decide: (request, head, now, framing) => withAcceptRanges(decideAtHead(settings, request, path, head, now, framing)),
     redispatch(reader) {
       reader.release();
       ctx.dispatch(reader.exchange);
@@ -127,5 +158,12 @@ export function fetchEnvironment(ctx: ProxyContext, path: string): FetchEnvironm
       return relay;
     },
     settled: (fetch) => ctx.registry.remove(fetch),
+    refreshFailed(fetch, failure, servedStale) {
+      ctx.stats.stale.refreshFailures++;
+      ctx.stats.stale.ifError += servedStale;
+      const stale = fetch.revalidating!;
+      const fields = { key: fetch.key, kind: failure.kind, reason: failure.message, background: fetch.background, servedStale, staleAge: stale.age(Date.now()) };
+      ctx.logger.warn(fields, servedStale > 0 ? 'refresh failed: served the stale object (stale-if-error)' : 'refresh failed: the stale object stays');
+    },
   };
 }

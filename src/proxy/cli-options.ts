@@ -53,7 +53,10 @@ const VALUE_OPTIONS = [
   { flag: '--close-deadline', key: 'closeDeadline', kind: 'ms', arg: 'MS', help: 'on shutdown, cut responses still running after this' },
   { flag: '--origin-ca', key: 'originCa', kind: 'file', arg: 'FILE', help: 'PEM file of a CA to trust for an https:// origin' },
   { flag: '--via-name', key: 'viaName', kind: 'text', arg: 'NAME', help: 'name used in Via headers' },
-  { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats and /metrics on this address (off by default)' },
+  { flag: '--admin', key: 'admin', kind: 'hostport', arg: 'HOST:PORT', help: 'serve /stats, /metrics and /healthz on this address (off by default)' },
+  // serving stale (issue 15)
+  { flag: '--grace', key: 'grace', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long while it is revalidated, when the response states no stale-while-revalidate (G1)' },
+  { flag: '--stale-if-error', key: 'staleIfError', kind: 'seconds', arg: 'SECONDS', help: 'serve an expired object this long when its refresh fails, when the response states no stale-if-error (G2)' },
   { flag: '--backlog-warning-bytes', key: 'backlogWarningBytes', kind: 'size', arg: 'BYTES', help: 'warn once when an in-flight object buffers more than this for a slow client' },
   // HTTP/2 and TLS towards clients (H1)
   { flag: '--tls-cert', key: 'tlsCert', kind: 'file', arg: 'FILE', help: 'PEM certificate: the listener speaks TLS, ALPN h2 and http/1.1 (with --tls-key; SIGHUP re-reads both)' },
@@ -122,6 +125,16 @@ function validate(options: ProxyOptions, flagOptions: Partial<ProxyOptions>, con
     if (configPath !== undefined) throw new OptionError(`${CONFIG_FLAG} ${configPath}: ${key}${rest}`);
     throw err;
   }
+}
+
+/** K1: the `--config` path on a command line, if any (what SIGHUP re-reads). */
+export function configFileOf(argv: readonly string[]): string | undefined {
+  let path: string | undefined;
+  argv.forEach((arg, i) => {
+    if (arg === CONFIG_FLAG) path = argv[i + 1];
+    else if (arg.startsWith(`${CONFIG_FLAG}=`)) path = arg.slice(CONFIG_FLAG.length + 1);
+  });
+  return path;
 }
 
 function readFlags(argv: readonly string[]): { flagOptions: Partial<ProxyOptions>; configPath?: string } {
@@ -231,11 +244,27 @@ export function loadConfigFile(path: string): Partial<ProxyOptions> {
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(parsed)) {
     const kind = CONFIG_KINDS.get(key);
-    if (kind === undefined) throw new OptionError(`${where}: unknown option "${key}"`);
+    if (kind === undefined) throw new OptionError(`${where}: unknown option "${key}"${configKeyHint(key)}`);
     checkConfigType(key, value, kind, where);
     options[key] = kind === 'file' ? readTextFile(resolve(dirname(path), value as string), `${where}: ${key}`) : value;
   }
   return options as Partial<ProxyOptions>;
+}
+
+/**
+ * A hint for a config key written as its flag would be: `noStream` or `no-stream` (a switch that
+ * turns something off) is `"stream": false`; `store-size` is `"storeSize"`.
+ */
+function configKeyHint(key: string): string {
+  const camel = camelCase(key);
+  const switchOption = SWITCH_OPTIONS.find((o) => o.flag.slice(2) === key || camelCase(o.flag.slice(2)) === camel);
+  if (switchOption) return ` (write "${switchOption.key}": ${switchOption.value})`;
+  if (camel !== key && CONFIG_KINDS.has(camel)) return ` (write "${camel}")`;
+  return '';
+}
+
+function camelCase(kebab: string): string {
+  return kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 function checkConfigType(key: string, value: unknown, kind: ConfigKind, where: string): void {

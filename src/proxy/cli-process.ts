@@ -62,3 +62,11 @@ export function formatUrl(address: AddressInfo): string {
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;
 }
+
+/**
+ * K1: runs `reload` on every SIGHUP. Installing the handler is what keeps SIGHUP from ending the
+ * process (Node's default for it is to exit).
+ */
+export function onReloadSignal(reload: () => void): void {
+  process.on('SIGHUP', reload);
+}

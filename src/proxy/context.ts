@@ -19,8 +19,10 @@ export interface ProxyContext {
   readonly store: RingStore;
   readonly index: CacheIndex;
   readonly registry: FetchRegistry;
-  readonly hooks: ProxyHooks;
-  readonly rules: readonly CompiledRule[];
+  /** Replaced by a reload (K1): read at each use, never kept past one request or fetch. */
+  hooks: ProxyHooks;
+  /** Replaced by a reload (K1), like hooks. */
+  rules: readonly CompiledRule[];
   readonly stats: ProxyCounters;
   /** B4: the identity of each segmented file, and the URLs not served as segments. */
   readonly segments: SegmentFiles;

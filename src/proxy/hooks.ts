@@ -27,6 +27,10 @@ export interface FetchContext {
   compress?: ContentCoding;
   /** T2: process ESI in the response (beresp.do_esi); streaming goes off for it and its fragments. */
   esi?: boolean;
+  /** G1: seconds past expiry the object is served while revalidated (beresp.grace); preset from the headers and --grace. G3 still holds. */
+  grace?: number;
+  /** G2: seconds past expiry the object is served when its refresh fails; preset from the headers and --stale-if-error. G3 still holds. */
+  staleIfError?: number;
 }
 
 /** vcl_deliver: edit the head one client is about to get. */
@@ -56,6 +60,10 @@ export interface CacheRule {
   cacheable?: boolean;
   compress?: ContentCoding;
   esi?: boolean;
+  /** G1: the stale-while-revalidate window for matching responses, seconds. */
+  grace?: number;
+  /** G2: the stale-if-error window for matching responses, seconds. */
+  staleIfError?: number;
   /** B4: segment size in bytes for matching requests (0: not segmented), overriding --segment-size. */
   segmentSize?: number;
 }
@@ -93,5 +101,7 @@ export function applyFetchRules(rules: readonly CompiledRule[], ctx: FetchContex
     if (rule.cacheable !== undefined) ctx.cacheable = rule.cacheable;
     if (rule.compress !== undefined) ctx.compress = rule.compress;
     if (rule.esi !== undefined) ctx.esi = rule.esi;
+    if (rule.grace !== undefined) ctx.grace = rule.grace;
+    if (rule.staleIfError !== undefined) ctx.staleIfError = rule.staleIfError;
   }
 }

@@ -1,7 +1,7 @@
 // The proxy's pino logger: structured lines on stdout, written in batches (one write per turn). STREAMCACHE_LOG_LEVEL overrides the
 // configured level, which is how the test suite keeps every proxy quiet.
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from './options.js';
+import { LOG_LEVELS, OptionError, type LogLevel } from './options.js';
 import { stdoutLines, type LineSink } from './log-batch.js';
 
 export type { Logger };
@@ -12,10 +12,9 @@ export const LOGGER_NAME = 'streamcache';
 const ownSinks = new WeakMap<Logger, LineSink>();
 
 export function createLogger(level: LogLevel): Logger {
-  const override = process.env.STREAMCACHE_LOG_LEVEL as LogLevel | undefined;
   // Lines leave once per event-loop turn, not once each (src/proxy/log-batch.ts).
   const sink = stdoutLines();
-  const logger = pino({ name: LOGGER_NAME, level: override ?? level, base: undefined }, sink);
+  const logger = pino({ name: LOGGER_NAME, level: effectiveLogLevel(level), base: undefined }, sink);
   ownSinks.set(logger, sink);
   return logger;
 }
@@ -26,4 +25,12 @@ export function createLogger(level: LogLevel): Logger {
  */
 export function ownLineSink(logger: Logger): LineSink | undefined {
   return ownSinks.get(logger);
+}
+
+/** The configured level, unless STREAMCACHE_LOG_LEVEL says otherwise; a bad variable is an OptionError. */
+export function effectiveLogLevel(level: LogLevel): LogLevel {
+  const override = process.env.STREAMCACHE_LOG_LEVEL;
+  if (override === undefined || override === '') return level;
+  if (!(LOG_LEVELS as readonly string[]).includes(override)) throw new OptionError(`STREAMCACHE_LOG_LEVEL: "${override}" is not one of ${LOG_LEVELS.join(', ')}`);
+  return override as LogLevel;
 }

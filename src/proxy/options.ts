@@ -17,19 +17,19 @@ export interface ProxyOptions {
   firstByteTimeout?: number;
   /** O1: longest silence between two body reads from the origin, ms (Fastly: 10 s). */
   betweenBytesTimeout?: number;
-  /** L1: maximum object size for a streaming fetch, bytes. */
-  maxObjectSize?: number;
-  /** L1: maximum object size when the body is buffered (not streaming), bytes. */
-  maxObjectSizeBuffered?: number;
-  /** L5: capacity of the object store, bytes. */
-  storeSize?: number;
+  /** L1: maximum object size for a streaming fetch, bytes (a number, or a size such as `'5g'`). */
+  maxObjectSize?: Size;
+  /** L1: maximum object size when the body is buffered (not streaming), bytes or a size. */
+  maxObjectSizeBuffered?: Size;
+  /** L5: capacity of the object store, bytes or a size (`'2g'`). */
+  storeSize?: Size;
   /** Commit the whole store's memory at startup, in a background worker, so cold misses take no page faults. */
   storePrefault?: boolean;
   /** Turns streaming miss off for every fetch (`--no-stream`). */
   stream?: boolean;
   logLevel?: LogLevel;
-  /** P2: request head size limit, bytes. */
-  maxHeadSize?: number;
+  /** P2: request head size limit, bytes or a size. */
+  maxHeadSize?: Size;
   /** P2: a request head must be complete this long after its first byte, ms. */
   headerTimeout?: number;
   /** P2: an idle keep-alive client connection is closed after this long, ms. */
@@ -54,14 +54,20 @@ export interface ProxyOptions {
   defaultTtl?: number;
   /** R4: seconds a key passes straight to the origin after an unshareable response. */
   hitForPassTtl?: number;
-  /** Size of one slab of the store, bytes (64 MiB; smaller in tests). */
-  storeSlabSize?: number;
-  /** L5: bytes an object that overflowed the store may hold beyond its slowest client. */
-  overflowWindow?: number;
-  /** Where the admin listener serves /stats and /metrics, `HOST:PORT`; off when unset. */
+  /** Size of one slab of the store, bytes or a size (64 MiB; smaller in tests). */
+  storeSlabSize?: Size;
+  /** L5: bytes an object that overflowed the store may hold beyond its slowest client (bytes or a size). */
+  overflowWindow?: Size;
+  /** Where the admin listener serves /stats, /metrics and /healthz, `HOST:PORT`; off when unset. */
   admin?: string;
-  /** Issue 5: an in-flight object whose buffered bytes pass this gets one warning (the seed's 500 KB). */
-  backlogWarningBytes?: number;
+  /** Issue 5: an in-flight object whose buffered bytes pass this gets one warning (the seed's 500 KB); bytes or a size. */
+  backlogWarningBytes?: Size;
+  // ---- serving stale (issue 15) ----
+  /** G1: seconds past expiry a response that states no stale-while-revalidate is served while revalidated (Varnish's grace). */
+  grace?: number;
+  /** G2: seconds past expiry a response that states no stale-if-error is served when its refresh fails. */
+  staleIfError?: number;
+  // ---- end serving stale ----
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
   // -- issue 18: start-up --
@@ -89,7 +95,17 @@ export interface ProxyOptions {
   segmentSize?: number;
 }
 
-export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin' | 'tlsCert' | 'tlsKey'>> & {
+/** A byte count: a number, or text with a binary unit (`'64k'`, `'512m'`, `'2g'`, `'1.5g'`). */
+export type Size = number | string;
+
+/** The options whose value is a Size; resolved to a number of bytes. */
+export const SIZE_KEYS = ['maxObjectSize', 'maxObjectSizeBuffered', 'storeSize', 'maxHeadSize', 'storeSlabSize', 'overflowWindow', 'backlogWarningBytes'] as const;
+type SizeKey = (typeof SIZE_KEYS)[number];
+
+/** Options that are on or off; anything but a boolean is refused (so `"false"` never reads as on). */
+const BOOLEAN_KEYS = ['stream', 'storePrefault', 'originInsecure'] as const;
+
+export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin' | 'tlsCert' | 'tlsKey' | SizeKey>> & Record<SizeKey, number> & {
   admin?: string;
   tlsCert?: string | Buffer;
   tlsKey?: string | Buffer;
@@ -128,6 +144,9 @@ export const DEFAULTS = {
   backlogWarningBytes: 500 * 1000,
   // issue 18
   warmUp: true,
+  // serving stale (issue 15)
+  grace: 0,
+  staleIfError: 0,
   // HTTP/2 (H1): nginx's stream limit; header list 4x the request head limit (HPACK lists count 32 bytes a field).
   h2c: false,
   h2MaxConcurrentStreams: 128,
@@ -190,22 +209,25 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   if (merged.admin !== undefined) parseHostPort(merged.admin, 'admin');
   const durations = ['connectTimeout', 'firstByteTimeout', 'betweenBytesTimeout', 'headerTimeout', 'idleTimeout', 'originQueueTimeout', 'sendTimeout', 'closeDeadline'] as const;
   for (const key of durations) checkPositiveInteger(merged[key], key);
-  for (const key of ['maxClientConnections', 'maxOriginConnections', 'maxHeadSize', 'storeSlabSize', 'overflowWindow', 'backlogWarningBytes'] as const) checkPositiveInteger(merged[key], key);
+  for (const key of ['maxClientConnections', 'maxOriginConnections'] as const) checkPositiveInteger(merged[key], key);
+  for (const key of BOOLEAN_KEYS) {
+    if (typeof merged[key] !== 'boolean') throw new OptionError(`${key}: must be true or false, not ${JSON.stringify(merged[key])}`);
+  }
+  if (typeof merged.viaName !== 'string' || !TOKEN.test(merged.viaName)) throw new OptionError(`viaName: ${JSON.stringify(merged.viaName)} must be a token (letters, digits, !#$%&'*+-.^_\`|~), it goes into Via headers`);
   for (const key of ['h2MaxConcurrentStreams', 'h2MaxHeaderListSize', 'h2ResetLimit', 'h2PingLimit', 'h2SettingsLimit'] as const) checkPositiveInteger(merged[key], key);
   if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) {
     const [given, missing] = merged.tlsCert === undefined ? ['tlsKey', 'the certificate (tlsCert, --tls-cert)'] : ['tlsCert', 'the key (tlsKey, --tls-key)'];
     throw new OptionError(`${given}: TLS needs a certificate and its key; ${missing} is missing`);
   }
-  for (const key of ['defaultTtl', 'hitForPassTtl'] as const) {
+  for (const key of ['defaultTtl', 'hitForPassTtl', 'grace', 'staleIfError'] as const) {
     if (!Number.isSafeInteger(merged[key]) || merged[key] < 0) throw new OptionError(`${key}: ${merged[key]} must be a whole number of seconds, 0 or more`);
   }
   const rules = checkRules(options.rules ?? []);
   if (!LOG_LEVELS.includes(merged.logLevel)) throw new OptionError(`logLevel: "${merged.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const sizes = Object.fromEntries(SIZE_KEYS.map((key) => [key, parseSize(merged[key], key)])) as Record<SizeKey, number>;
   return {
     ...merged,
-    maxObjectSize: parseSize(merged.maxObjectSize, 'maxObjectSize'),
-    maxObjectSizeBuffered: parseSize(merged.maxObjectSizeBuffered, 'maxObjectSizeBuffered'),
-    storeSize: parseSize(merged.storeSize, 'storeSize'),
+    ...sizes,
     stream: merged.stream !== false,
     storePrefault: merged.storePrefault === true,
     originInsecure: merged.originInsecure === true,
@@ -220,7 +242,13 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   };
 }
 
+/** RFC 9110 §5.6.2 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 const RULE_FIELDS: Record<string, 'boolean' | 'number' | 'string'> = { path: 'string', regex: 'string', pass: 'boolean', ttl: 'number', doStream: 'boolean', cacheable: 'boolean', compress: 'string', esi: 'boolean', segmentSize: 'number' };
+// serving stale (issue 15): a rule's windows, whole seconds
+RULE_FIELDS.grace = 'number';
+RULE_FIELDS.staleIfError = 'number';
 
 function checkRules(rules: unknown): CacheRule[] {
   if (!Array.isArray(rules)) throw new OptionError('rules: must be a list of { path or regex, pass?, ttl?, doStream?, cacheable?, compress?, esi? }');
@@ -231,8 +259,14 @@ function checkRules(rules: unknown): CacheRule[] {
       if (!type) throw new OptionError(`rules[${i}]: unknown field "${key}"`);
       if (typeof value !== type) throw new OptionError(`rules[${i}].${key}: must be a ${type}`);
     }
-    const { path, regex, compress, segmentSize } = rule as CacheRule;
+    const { path, regex, compress, segmentSize, ttl } = rule as CacheRule;
+    // Same as defaultTtl: a whole number of seconds, 0 or more (0: not cached).
+    if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 0)) throw new OptionError(`rules[${i}].ttl: ${ttl} must be a whole number of seconds, 0 or more`);
     if (segmentSize !== undefined && (!Number.isSafeInteger(segmentSize) || segmentSize < 0)) throw new OptionError(`rules[${i}].segmentSize: must be a whole number of bytes, 0 (off) or more`);
+    for (const key of ['grace', 'staleIfError'] as const) {
+      const value = (rule as CacheRule)[key];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new OptionError(`rules[${i}].${key}: must be a whole number of seconds, 0 or more`);
+    }
     if (compress !== undefined && compress !== 'gzip' && compress !== 'br') throw new OptionError(`rules[${i}].compress: must be "gzip" or "br"`);
     if ((path === undefined) === (regex === undefined)) throw new OptionError(`rules[${i}]: give exactly one of path (a glob) or regex`);
     if (regex !== undefined) {

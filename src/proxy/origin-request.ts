@@ -2,7 +2,7 @@
 // (F6), our Via hop and the client's address added, the body re-framed by us.
 import type { HeaderFields } from '../http1/headers.js';
 import type { RequestHead } from '../http1/message.js';
-import { appendVia, withoutHopByHop } from '../http1/semantics.js';
+import { appendVia, underscoreAliasedField, withoutHopByHop } from '../http1/semantics.js';
 import { requestHeadString } from '../http1/serializer.js';
 
 export interface OriginRequestPlan {
@@ -37,6 +37,8 @@ export function validateRequest(request: RequestHead): ValidatedTarget | string 
   // Host is part of the cache key (C1): anything but host[:port] could make two URLs share a key.
   if (hosts.length === 1 && !VALID_HOST.test(hosts[0])) return 'invalid Host header';
   if (request.method === 'CONNECT') return 'CONNECT is not supported by a reverse proxy';
+  const aliased = underscoreAliasedField(headers);
+  if (aliased !== undefined) return `field name "${aliased}" reads as ${aliased.replaceAll('_', '-')} with _ as - (P5)`;
   if (target.startsWith('/')) return { path: target };
   if (target === '*' && request.method === 'OPTIONS') return { path: target };
   if (/^https?:\/\//i.test(target)) {

@@ -6,20 +6,23 @@ import type { OriginError, OriginResponseHandler } from '../net/origin-connectio
 import type { OriginRequest } from '../net/origin-pool.js';
 import type { BodyFraming, ResponseHead } from '../http1/message.js';
 import { frameChunk, LAST_CHUNK } from '../http1/serializer.js';
+import { relayInterim } from '../stream/interim.js';
 import { ClientResponse } from '../stream/client-response.js';
 import { recordResponse } from './access-log.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
 import type { PassReason } from '../stream/reasons.js';
+import { passServedAs } from './cache-status.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const PASS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'PASS']];
 
 /** Relays one origin response to one client, with backpressure from the client to the origin. */
 export class PassRelay implements OriginResponseHandler {
   private origin: OriginRequest | null = null;
   private readonly response: ClientResponse;
   private logged = false;
+  /** K2: what failed, for Cache-Status `detail` on the 503 (the origin failure's kind). */
+  private failureKind: string | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -31,11 +34,13 @@ export class PassRelay implements OriginResponseHandler {
     /** Streaming on for this response (the configured default unless a fetch decision says otherwise). */
     stream = ctx.options.stream,
   ) {
+    ctx.stats.responses.PASS++; // K4: when the pass starts
     this.response = new ClientResponse(exchange, {
       viaName: ctx.options.viaName,
       maxBufferedBytes: ctx.options.maxObjectSizeBuffered,
       waitForWholeBody: !stream,
-      extraHeaders: PASS_FIELDS,
+      deliver: ctx.hooks.deliver,
+      servedAs: (head) => passServedAs(ctx.options.viaName, reason, head, this.failureKind),
     });
     // R8: a pass fetch with no client left is aborted.
     exchange.onClientGone(() => {
@@ -60,6 +65,11 @@ export class PassRelay implements OriginResponseHandler {
     }
   }
 
+  /** 103 Early Hints, 102: relayed to an HTTP/1.1 client before its final head (never stored). */
+  onInterim(head: ResponseHead): void {
+    relayInterim(this.exchange, head, this.response.headSent);
+  }
+
   onBody(chunk: Buffer): void {
     if (!this.response.body(chunk)) {
       const origin = this.origin;
@@ -79,6 +89,7 @@ export class PassRelay implements OriginResponseHandler {
 
   onError(error: OriginError): void {
     this.ctx.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, path: this.exchange.request.target }, 'origin fetch failed');
+    this.failureKind = error.kind;
     this.response.fail(error.message);
     this.log(error.message);
   }
@@ -86,6 +97,7 @@ export class PassRelay implements OriginResponseHandler {
   /** The client's upload broke (bad chunking, or it left): the origin must never take a partial body as whole. */
   requestBodyBroken(reason: string): void {
     this.origin?.abort();
+    this.failureKind = 'request-body-broken';
     if (this.response.headSent) this.response.fail(reason);
     else this.response.sendError(400, reason);
     this.log(reason);

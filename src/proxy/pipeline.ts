@@ -12,6 +12,7 @@ import { applyRecvRules, type RecvContext } from './hooks.js';
 import { validateRequest } from './origin-request.js';
 import { passToOrigin } from './pass.js';
 import { serveFromCache } from './cache-flow.js';
+import { passServedAs } from './cache-status.js';
 
 export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): void {
   const { request } = exchange;
@@ -41,7 +42,11 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
 
 function rejectRequest(ctx: ProxyContext, exchange: ClientExchange, status: number, reason: string): void {
   ctx.logger.warn({ status, reason, client: exchange.clientAddress, path: exchange.request.target }, 'request rejected');
-  const writer = writerFor(exchange);
+  ctx.stats.responses.PASS++; // K4: the proxy's own answer counts as a pass, as in the access log
+  const writer = writerFor(exchange, {
+    deliver: ctx.hooks.deliver,
+    servedAs: (head) => passServedAs(ctx.options.viaName, { kind: 'bad-request' }, head, 'bad-request'),
+  });
   // The request may have a body we will not read: the connection cannot be reused.
   writer.fail(reason, { status, close: true });
   recordResponse(ctx, { exchange, status, cache: 'PASS', firstByteAt: writer.firstByteAt, error: reason, reason: { kind: 'bad-request', message: reason } });

@@ -5,6 +5,7 @@ import type { BodyFraming, RequestHead, ResponseHead } from '../http1/message.js
 import { appendVia, withoutHopByHop } from '../http1/semantics.js';
 import { reasonPhrase } from '../http1/serializer.js';
 import { edgePolicy, type EdgePolicy } from '../cache/freshness.js';
+import { NO_STALE, overrideWindows, staleWindows, type StaleSettings } from '../cache/stale.js';
 import type { NoCacheReason } from '../stream/reasons.js';
 import type { ObjectHead } from '../cache/object.js';
 import type { HeadDecision } from '../stream/fetch.js';
@@ -18,10 +19,14 @@ export interface PolicySettings {
   viaName: string;
   rules: readonly CompiledRule[];
   hooks: ProxyHooks;
+  /** G1, G2: the configured windows (`--grace`, `--stale-if-error`); none when unset. */
+  stale?: StaleSettings;
 }
 
 /** Fields an object never keeps: framing is per client, Age is recomputed, Surrogate-Control is for us (C2). */
 const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control']);
+
+const NO_STALE_SETTINGS: StaleSettings = { grace: 0, staleIfError: 0 };
 
 export function clientHeadOf(head: ResponseHead, viaName: string): ObjectHead {
   const headers: HeaderFields = withoutHopByHop(head.headers, NOT_STORED);
@@ -39,13 +44,28 @@ function noCacheReason(storableByOrigin: boolean, cacheable: boolean, store: boo
 
 export function decideAtHead(settings: PolicySettings, request: RequestHead, path: string, head: ResponseHead, now: number, framing: BodyFraming): HeadDecision {
   const policy = edgePolicy({ status: head.status, responseHeaders: head.headers, requestHeaders: request.headers, now, defaultTtl: settings.defaultTtl });
-  const ctx: FetchContext = { request, path, response: { status: head.status, headers: head.headers }, ttl: policy.ttl, doStream: settings.stream, cacheable: policy.storable };
+  const windows = staleWindows(head.headers, settings.stale ?? NO_STALE_SETTINGS);
+  const ctx: FetchContext = {
+    request,
+    path,
+    response: { status: head.status, headers: head.headers },
+    ttl: policy.ttl,
+    doStream: settings.stream,
+    cacheable: policy.storable,
+    grace: windows.whileRevalidate,
+    staleIfError: windows.ifError,
+  };
   applyFetchRules(settings.rules, ctx);
   settings.hooks.fetch?.(ctx);
+  // G1-G3: a rule's or hook's windows replace the others, unless G3 forbids.
+  const changed = ctx.grace !== windows.whileRevalidate || ctx.staleIfError !== windows.ifError;
+  const stale = changed ? overrideWindows(windows, ctx.grace ?? 0, ctx.staleIfError ?? 0) : windows;
   // A TTL set by a rule or hook is explicit freshness: it overrides no-cache's revalidate-always.
   const ttlOverridden = ctx.ttl !== policy.ttl;
   const effective = ttlOverridden ? { ...policy, ttl: Math.max(0, ctx.ttl), mustRevalidate: false, source: 'rule or hook' } : policy;
-  const store = ctx.cacheable && (effective.ttl > 0 || effective.mustRevalidate);
+  // A response that is stale at once (max-age=0) but may be served stale is worth storing (G1, G2).
+  const servableStale = stale.whileRevalidate > 0 || stale.ifError > 0;
+  const store = ctx.cacheable && (effective.ttl > 0 || effective.mustRevalidate || servableStale);
   const share = store && effective.ttl > 0 && !effective.mustRevalidate;
   // V1: an HTTP/1.0 request that triggers a fetch without Content-Length turns streaming off.
   const v1 = request.version.minor === 0 && framing.kind !== 'length';
@@ -56,6 +76,7 @@ export function decideAtHead(settings: PolicySettings, request: RequestHead, pat
   const t2 = isEsiFragmentRequest(request);
   return {
     policy: effective,
+    stale: store ? stale : NO_STALE,
     share,
     store,
     stream: ctx.doStream && !v1 && !transform && !t2,

@@ -3,11 +3,13 @@ import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Logger } from 'pino';
-import { Listener } from '../net/listener.js';
+import { Listener, type ListenerConfig } from '../net/listener.js';
 import { OriginPool } from '../net/origin-pool.js';
 import type { ProxyContext } from './context.js';
-import { createLogger } from './logger.js';
+import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
+import { planReload, type RestartOnlyKey } from './reload.js';
+import { objectServedAs, protocolErrorFields } from './cache-status.js';
 import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
@@ -33,11 +35,30 @@ export interface Proxy {
   /** Settles once the store's memory is committed (`storePrefault`), at once otherwise. */
   storeCommitted(): Promise<void>;
   /**
+   * K1: takes a new configuration for new requests, keeping every connection, fetch and object.
+   * Validates first: a bad value throws OptionError and changes nothing. Restart-only options
+   * (src/proxy/reload.ts) keep their running value and are listed in the result.
+   */
+  reload(options: ReloadOptions): ReloadResult;
+  /**
    * H1: a new certificate and key (PEM) for TLS connections from now on; connections already open
    * keep theirs. Throws (and the running pair stays) when the PEM does not load or TLS is off.
    */
   reloadTls(material: { cert: string | Buffer; key: string | Buffer }): void;
+  /** The options in force (a reload updates them in place). */
   readonly options: ResolvedOptions;
+}
+
+/** What a reload takes: the options, as createProxy takes them; `hooks`, when given, replace the running ones. */
+export interface ReloadOptions extends ProxyOptions {
+  hooks?: ProxyHooks;
+}
+
+export interface ReloadResult {
+  /** Option keys whose new value applies to new requests. */
+  applied: string[];
+  /** Option keys that changed but keep their running value until the process restarts. */
+  needsRestart: RestartOnlyKey[];
 }
 
 export interface CreateProxyOptions extends ProxyOptions {
@@ -100,6 +121,14 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   const logger = input.logger ?? createLogger(options.logLevel);
   const { originUrl } = options;
   const isTls = originUrl.protocol === 'https:';
+  const poolConfig = {
+    maxConnections: options.maxOriginConnections,
+    queueTimeout: options.originQueueTimeout,
+    idleTimeout: ORIGIN_IDLE_TIMEOUT,
+    connectTimeout: options.connectTimeout,
+    firstByteTimeout: options.firstByteTimeout,
+    betweenBytesTimeout: options.betweenBytesTimeout,
+  };
   const pool = new OriginPool(
     {
       host: originUrl.hostname.replace(/^\[|\]$/g, ''),
@@ -109,14 +138,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       ca: options.originCa,
       insecure: options.originInsecure,
     },
-    {
-      maxConnections: options.maxOriginConnections,
-      queueTimeout: options.originQueueTimeout,
-      idleTimeout: ORIGIN_IDLE_TIMEOUT,
-      connectTimeout: options.connectTimeout,
-      firstByteTimeout: options.firstByteTimeout,
-      betweenBytesTimeout: options.betweenBytesTimeout,
-    },
+    poolConfig,
   );
   const store = new RingStore(options.storeSize, options.storeSlabSize, { prefault: options.storePrefault });
   if (options.storePrefault) {
@@ -139,8 +161,13 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
-    hitReaderHooks: { finished: (reader, error) => recordReader(ctx, reader, error) },
+    hitReaderHooks: {
+      finished: (reader, error) => recordReader(ctx, reader, error),
+      servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, undefined, head, object, reader.failure),
+    },
   };
+  // K2: what the socket layer answers itself (before a request exists) says so too. A view of
+  // options (its prototype), not a copy, so that a reload's new limits and timeouts reach the listener.
   const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? { cert: options.tlsCert, key: options.tlsKey } : undefined;
   const h2 = {
     maxConcurrentStreams: options.h2MaxConcurrentStreams,
@@ -149,8 +176,16 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     pingLimit: options.h2PingLimit,
     settingsLimit: options.h2SettingsLimit,
   };
-  const listener = new Listener({ ...options, tls, h2 }, {
-    onExchange: ctx.dispatch,
+  const listenerConfig: ListenerConfig = Object.create(options, {
+    tls: { value: tls },
+    h2: { value: h2 },
+    errorFields: { value: (status: number) => protocolErrorFields(status, options.viaName) },
+  }) as ListenerConfig;
+  const listener = new Listener(listenerConfig, {
+    onExchange: (exchange) => {
+      ctx.stats.requests++;
+      ctx.dispatch(exchange);
+    },
     onProtocolError: (status, reason, client) => {
       ctx.stats.protocolErrors++;
       logger.warn({ status, reason, client }, 'bad request');
@@ -195,6 +230,25 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     stats: () => statsSnapshot(sources()),
     storeCommitted: async () => {
       await store.committed();
+    },
+    reload(input) {
+      const plan = planReload(options, resolveOptions(input));
+      // In place: the listener, its connections and the pipeline read these at each use, and a fetch
+      // copies what it needs when it starts (K1: a stream in flight keeps the config it started with).
+      Object.assign(options, plan.next);
+      Object.assign(poolConfig, {
+        maxConnections: options.maxOriginConnections,
+        queueTimeout: options.originQueueTimeout,
+        connectTimeout: options.connectTimeout,
+        firstByteTimeout: options.firstByteTimeout,
+        betweenBytesTimeout: options.betweenBytesTimeout,
+      });
+      ctx.rules = compileRules(options.rules);
+      if (input.hooks) ctx.hooks = input.hooks;
+      logger.level = effectiveLogLevel(options.logLevel);
+      logger.info({ applied: plan.applied }, 'configuration reloaded');
+      if (plan.needsRestart.length > 0) logger.warn({ needsRestart: plan.needsRestart }, 'configuration reloaded: these options apply only after a restart');
+      return { applied: plan.applied, needsRestart: plan.needsRestart };
     },
     reloadTls: (material) => {
       listener.reloadTls(material);

@@ -11,7 +11,8 @@ import type { OriginResponseHandler } from '../net/origin-connection.js';
 import { rangeFieldValue } from '../http1/range.js';
 import { classifySegmentAnswer, segmentKey, segmentWindow } from '../cache/segments.js';
 import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
-import { MISS_FIELDS, ObjectReader, type ReaderPart, type ReaderRole } from '../stream/reader.js';
+import { ObjectReader, type ReaderPart, type ReaderRole } from '../stream/reader.js';
+import { segmentedServedAs } from './cache-status.js';
 import { writerFor } from '../stream/client-writer.js';
 import { SegmentWalker, type SegmentSource } from '../stream/segmented.js';
 import { recordResponse } from './access-log.js';
@@ -30,7 +31,7 @@ export function serveSegmented(ctx: ProxyContext, exchange: ClientExchange, targ
     open: (index, part, finished) => openSegment(ctx, fetching, exchange, target, key, size, index, part, finished),
     drop: () => ctx.segments.forget(key, ctx.index),
   };
-  const writer = writerFor(exchange, { errorFields: MISS_FIELDS, deliver: ctx.hooks.deliver });
+  const writer = writerFor(exchange, { deliver: ctx.hooks.deliver, servedAs: (head) => segmentedServedAs(ctx.options.viaName, head) });
   const walker = new SegmentWalker(exchange, writer, size, source, {
     unsegmented(reason) {
       ctx.logger.info({ key, reason }, 'origin does not serve this file as segments: served as an ordinary object');

@@ -7,14 +7,25 @@ import type { FetchRegistry } from '../stream/registry.js';
 import { CACHE_STATES, type CacheState } from './cache-state.js';
 import type { ReasonKind } from '../stream/reasons.js';
 
-/** Counters bumped on the hot path: plain fields, no allocation. */
+/**
+ * Counters bumped on the hot path: plain fields, no allocation. K4: each counts at the event it
+ * names: `requests` when a client request arrives; `responses[state]` when the request's way is
+ * decided (HIT when a hit is served, MISS when its fetch starts, COLLAPSED when it attaches to a
+ * fetch in flight, PASS when a pass starts or the proxy answers itself), not when the response ends.
+ * A client released by an uncacheable head (R4) is counted again as what it becomes.
+ */
 export class ProxyCounters {
   readonly responses: Record<CacheState, number> = { HIT: 0, MISS: 0, COLLAPSED: 0, PASS: 0 };
+  /** Client requests received (ESI includes, which are the proxy's own, are not). */
+  requests = 0;
   bytesOut = 0;
   /** Requests refused for their bytes (400, 408, 431) or for the connection limit (503). */
   protocolErrors = 0;
   /** In-flight objects whose buffered bytes passed the backlog threshold (one per object). */
   backlogWarnings = 0;
+  // ---- serving stale (issue 15) ----
+  readonly stale = { whileRevalidate: 0, ifError: 0, backgroundRevalidations: 0, refreshFailures: 0 };
+  // ---- end serving stale ----
   /** Responses by typed reason (src/stream/reasons.ts): passes, failures, responses not cached. */
   readonly reasons: Partial<Record<ReasonKind, number>> = {};
   // ---- B4 segmented caching ----
@@ -28,16 +39,32 @@ export interface StatsSnapshot {
   originFetches: number;
   collapsedAttaches: number;
   /** Fetches in flight; the clients reading from them (subscribers of a stream); their bytes. */
-  inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number };
+  inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number; fetches: InflightFetchStats[] };
   bytes: { in: number; out: number };
   store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']>;
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
+  /** G1, G2: responses served stale, background revalidations started, refreshes of stale objects that failed. */
+  stale: { whileRevalidate: number; ifError: number; backgroundRevalidations: number; refreshFailures: number };
   reasons: Partial<Record<ReasonKind, number>>;
   /** B4: segment parts served from the store, attached to fetches in flight, fetched; files not served as segments. */
   segments: { hits: number; collapsed: number; fetches: number; unsegmented: number };
 }
+
+/** K4: one fetch in flight, so that an operator can see a push channel live. */
+export interface InflightFetchStats {
+  key: string;
+  /** Body bytes received from the origin so far. */
+  bytes: number;
+  /** Clients reading from it now. */
+  readers: number;
+  ageMs: number;
+  state: string;
+}
+
+/** The most fetches /stats lists one by one (the biggest audiences first); the totals count all. */
+export const LISTED_FETCHES = 100;
 
 export interface StatsSources {
   counters: ProxyCounters;
@@ -54,23 +81,28 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
   let bufferedBytes = 0;
   let overflowBytes = 0;
   let readers = 0;
+  const fetches: InflightFetchStats[] = [];
+  const now = performance.now();
   for (const fetch of registry.all()) {
     readers += fetch.readers.size;
     bufferedBytes += fetch.object?.length ?? 0;
     overflowBytes += fetch.overflowBytes;
+    fetches.push({ key: fetch.key, bytes: fetch.object?.length ?? 0, readers: fetch.readers.size, ageMs: Math.round(registry.ageMs(fetch, now)), state: fetch.state });
   }
+  fetches.sort((a, b) => b.readers - a.readers || b.ageMs - a.ageMs);
   const responses = { ...counters.responses };
   return {
     responses,
-    requests: CACHE_STATES.reduce((sum, state) => sum + responses[state], 0),
+    requests: counters.requests,
     originFetches: origin.requests,
     collapsedAttaches: responses.COLLAPSED,
-    inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes },
+    inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes, fetches: fetches.slice(0, LISTED_FETCHES) },
     bytes: { in: origin.bytesIn, out: counters.bytesOut },
     store: { ...store.stats(), ...index.stats() },
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
+    stale: { ...counters.stale },
     reasons: { ...counters.reasons },
     segments: { ...counters.segments },
   };
@@ -83,7 +115,8 @@ export function toPrometheus(s: StatsSnapshot): string {
     lines.push(`# HELP streamcache_${name} ${help}`, `# TYPE streamcache_${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`streamcache_${name}${labels} ${value}`);
   };
-  metric('responses_total', 'counter', 'Responses by cache state.', CACHE_STATES.map((state) => [`{cache="${state}"}`, s.responses[state]]));
+  metric('responses_total', 'counter', 'Responses by cache state, counted when the state is decided.', CACHE_STATES.map((state) => [`{cache="${state}"}`, s.responses[state]]));
+  metric('requests_total', 'counter', 'Client requests received.', [['', s.requests]]);
   metric('origin_fetches_total', 'counter', 'Requests sent to the origin.', [['', s.originFetches]]);
   metric('collapsed_attaches_total', 'counter', 'Requests attached to a fetch already in flight.', [['', s.collapsedAttaches]]);
   metric('inflight_objects', 'gauge', 'Fetches in flight.', [['', s.inflight.objects]]);
@@ -103,6 +136,13 @@ export function toPrometheus(s: StatsSnapshot): string {
   metric('origin_queued_requests', 'gauge', 'Requests waiting for an origin connection.', [['', s.connections.originQueued]]);
   metric('protocol_errors_total', 'counter', 'Requests refused for their bytes or the connection limit.', [['', s.protocolErrors]]);
   metric('backlog_warnings_total', 'counter', 'In-flight objects whose buffered bytes passed the backlog threshold.', [['', s.backlogWarnings]]);
+  // serving stale (issue 15)
+  metric('stale_responses_total', 'counter', 'Responses served from a stale object (G1: while revalidating, G2: instead of an origin error).', [
+    ['{window="while-revalidate"}', s.stale.whileRevalidate],
+    ['{window="if-error"}', s.stale.ifError],
+  ]);
+  metric('background_revalidations_total', 'counter', 'Background fetches started to refresh a stale object (G1).', [['', s.stale.backgroundRevalidations]]);
+  metric('stale_refresh_failures_total', 'counter', 'Fetches refreshing a stale object that failed (connect, timeout, reset, 5xx).', [['', s.stale.refreshFailures]]);
   metric('segments_total', 'counter', 'B4: segments by how they were found (hit, collapsed, fetch).', [
     ['{source="hit"}', s.segments.hits],
     ['{source="collapsed"}', s.segments.collapsed],

@@ -6,7 +6,7 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import type { HeaderFields } from '../http1/headers.js';
 import type { ResponseHead } from '../http1/message.js';
 import { appendVia, withoutHopByHop, type ClientFraming } from '../http1/semantics.js';
-import type { ResponseWriter } from './response-writer.js';
+import type { DeliverHook, ResponseWriter, ServedAsLabel } from './response-writer.js';
 import { writerFor } from './client-writer.js';
 
 const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control']);
@@ -18,8 +18,12 @@ export interface ClientResponseOptions {
   maxBufferedBytes: number;
   /** Streaming off (`--no-stream`, doStream false): the client gets the body once complete, with Content-Length. */
   waitForWholeBody?: boolean;
-  /** Fields added to every head this response writes, errors included (e.g. X-Cache). */
+  /** Fields added to every head this response writes, errors included. */
   extraHeaders?: readonly (readonly [string, string])[];
+  /** K3: the deliver hook, for the relayed head and for the proxy's own errors. */
+  deliver?: DeliverHook;
+  /** K2: X-Cache and Cache-Status of every head this response writes. */
+  servedAs?: ServedAsLabel;
 }
 
 /** One relayed origin response to one client (a pass): the origin's head, our framing, with backpressure. */
@@ -34,7 +38,7 @@ export class ClientResponse {
     private readonly exchange: ClientExchange,
     private readonly options: ClientResponseOptions,
   ) {
-    this.writer = writerFor(exchange, { errorFields: options.extraHeaders });
+    this.writer = writerFor(exchange, { errorFields: options.extraHeaders, deliver: options.deliver, servedAs: options.servedAs });
   }
 
   get statusCode(): number {

@@ -17,7 +17,9 @@ import type { CacheIndex } from '../cache/index.js';
 import { varyNamesOf, varyValues, variantMatches } from '../cache/index.js';
 import type { RingStore } from '../cache/store.js';
 import type { EdgePolicy } from '../cache/freshness.js';
-import { originAge } from '../cache/freshness.js';
+import { freshnessAge, originAge, responseDelay, type AgeInput } from '../cache/freshness.js';
+import { NO_STALE, type StaleWindows } from '../cache/stale.js';
+import { relayInterim } from './interim.js';
 import { updateStoredFields } from '../cache/conditional.js';
 import type { ObjectReader } from './reader.js';
 import { tooLarge, type FetchFailure, type NoCacheReason } from './reasons.js';
@@ -29,6 +31,8 @@ export type FetchState = 'awaiting-head' | 'receiving' | 'handed-off' | 'complet
 /** What the proxy decides when the origin's head arrives (policy, hooks, config rules). */
 export interface HeadDecision {
   policy: EdgePolicy;
+  /** G1, G2: how long past its TTL the object may be served stale (src/cache/stale.ts); none when absent. */
+  stale?: StaleWindows;
   /** Other clients may attach (R2): storable and fresh for a while. */
   share: boolean;
   /** Commit the object to the index when complete (R5). */
@@ -66,6 +70,8 @@ export interface FetchEnvironment {
   handOff(reader: ObjectReader, origin: OriginRequest, stream: boolean): OriginResponseHandler;
   /** The fetch left the in-flight registry. */
   settled(fetch: InflightFetch): void;
+  /** G1, G2: a fetch refreshing a stale object failed; the stale object stays, and `servedStale` waiting clients got it. */
+  refreshFailed?(fetch: InflightFetch, failure: FetchFailure, servedStale: number): void;
 }
 
 export class InflightFetch implements OriginResponseHandler {
@@ -80,6 +86,10 @@ export class InflightFetch implements OriginResponseHandler {
   private backlogWarned = false;
   /** An unsafe request succeeded for this URL while we fetched (C4): never commit, take no one new. */
   private invalidated = false;
+  /** RFC 9111 §4.2.3 request_time: the response delay counts into the object's age. */
+  private readonly requestedAt = Date.now();
+  /** This fetch's head took the stale object it refreshes out of the index (C3). */
+  private replacedStale = false;
   /** T1: the body goes through this compressor; its output is what the object holds. */
   private encoder: BodyEncoder | null = null;
   /** Readers are woken once per turn of the event loop for the bytes appended in it (scheduleWake). */
@@ -90,8 +100,16 @@ export class InflightFetch implements OriginResponseHandler {
     readonly key: string,
     /** The request that caused the fetch: its version decides V1, its headers the Vary variant. */
     readonly request: RequestHead,
-    /** A stale stored object this fetch revalidates (C3), if any. */
+    /**
+     * A stale stored object this fetch refreshes, if any: revalidated when it has validators (C3),
+     * served instead of a failure inside its stale-if-error window (G2).
+     */
     readonly revalidating: CacheObject | null,
+    /**
+     * G1: a background revalidation, started by a request served the stale object at once. It has
+     * no reader of its own; the stale object stays in the index until the new one replaces it.
+     */
+    readonly background = false,
   ) {
     // Its bytes must survive until the origin says whether they are still good.
     revalidating?.pin();
@@ -149,6 +167,12 @@ export class InflightFetch implements OriginResponseHandler {
     if (this.relay) return this.relay.onHead(head, framing);
     const now = Date.now();
     if (this.revalidating && head.status === 304) return this.revalidated(head, now);
+    // G2: a 5xx to a refresh is a failure where the stale object may stand in for it: no byte of it
+    // reaches a client. So it is for a background revalidation nobody waits on (G1): the stale object stays.
+    if (head.status >= 500 && (this.staleFallback(now) || (this.background && this.readers.size === 0))) {
+      this.origin?.abort();
+      return this.fail({ kind: 'origin-status', status: head.status, message: `origin answered ${head.status}` }, true);
+    }
     const decision = this.env.decide(this.request, head, now, framing);
     this.decision = decision;
     const declared = framing.kind === 'length' ? framing.length : framing.kind === 'none' ? 0 : undefined;
@@ -163,7 +187,10 @@ export class InflightFetch implements OriginResponseHandler {
 
     // T1: a compressed object's head says so (Content-Encoding, Vary); its length is known only at its end.
     const clientHead = transformedHead(decision.clientHead, decision.transform);
-    const object = new CacheObject(this.key, head, clientHead, decision.policy, now, originAge(head.headers), decision.transform?.coding ? undefined : declared);
+    const age = this.ageOf(head, now);
+    const object = new CacheObject(this.key, head, clientHead, decision.policy, now, freshnessAge(age), decision.transform?.coding ? undefined : declared);
+    object.responseDelay = responseDelay(age);
+    object.staleWindows = decision.stale ?? NO_STALE;
     object.varyNames = varyNamesOf(clientHead.headers);
     object.varyValues = varyValues(object.varyNames, this.request.headers);
     if (!decision.store) object.forget();
@@ -191,8 +218,20 @@ export class InflightFetch implements OriginResponseHandler {
       if (!own && (!decision.share || !variantMatches(object, reader.exchange.request.headers))) this.release(reader);
       else reader.begin(object, this.streamsTo(reader));
     }
-    // A new response replaces the stale object we were revalidating (C3): it must not be served again.
-    if (this.revalidating) this.env.index.remove(this.revalidating);
+    // A new response replaces the stale object we were revalidating (C3): it must not be served
+    // again. A background revalidation leaves it to be served stale until the new object is
+    // complete and takes its place in the index (G1), or fails (L5, O2) and leaves it there.
+    if (this.revalidating && !this.background) {
+      this.env.index.remove(this.revalidating);
+      this.replacedStale = true;
+    }
+  }
+
+  /** 103 Early Hints, 102: to every client still waiting for the head (HTTP/1.1 ones); never stored. */
+  onInterim(head: ResponseHead): void {
+    if (this.relay) return this.relay.onInterim?.(head);
+    if (this.fetchState !== 'awaiting-head') return;
+    for (const reader of this.readers) if (reader.state === 'waiting-head') relayInterim(reader.exchange, head, reader.headSent);
   }
 
   onBody(chunk: Buffer): void {
@@ -266,17 +305,52 @@ export class InflightFetch implements OriginResponseHandler {
   onError(error: OriginError): void {
     if (this.relay) return this.relay.onError(error);
     this.env.logger.warn({ err: error.message, kind: error.kind, phase: error.phase, key: this.key }, 'origin fetch failed');
-    this.fail({ kind: 'origin', origin: error.kind, message: error.message });
+    this.fail({ kind: 'origin', origin: error.kind, message: error.message }, true);
   }
 
   /** O1, O2, L2-L4: no object; clients get 503 before their head, an abrupt close after. */
-  private fail(failure: FetchFailure): void {
+  private fail(failure: FetchFailure, originFailed = false): void {
     if (this.fetchState === 'failed' || this.fetchState === 'complete') return;
     this.flushWake();
     this.encoder?.destroy();
     this.object?.markFailed();
+    // G2 covers the origin failing (connect, timeouts, resets, 5xx), not our own limits (L2-L4).
+    const served = originFailed ? this.serveStaleInstead(failure) : 0;
     this.enter('failed');
     for (const reader of [...this.readers]) reader.fail(failure.message, failure);
+    if (this.revalidating) this.env.refreshFailed?.(this, failure, served);
+  }
+
+  /** F6: what the response's age on arrival is made of (RFC 9111 §4.2.3). */
+  private ageOf(head: ResponseHead, now: number): AgeInput {
+    return { ageValue: originAge(head.headers), requestTime: this.requestedAt, responseTime: now };
+  }
+
+  // ---- G2: stale-if-error ----
+
+  /** The stale object, when it may be served instead of this fetch's failure now. */
+  private staleFallback(now: number): CacheObject | null {
+    const stale = this.revalidating;
+    // Forgotten by the index for any reason but our own new head (a purge, an eviction): not servable.
+    if (!stale || (stale.dead && !this.replacedStale)) return null;
+    return stale.withinIfError(now) ? stale : null;
+  }
+
+  /** Every client that got no byte of this fetch gets the stale object instead (G2). Returns how many. */
+  private serveStaleInstead(failure: FetchFailure): number {
+    const stale = this.staleFallback(Date.now());
+    if (!stale) return 0;
+    let served = 0;
+    for (const reader of [...this.readers]) {
+      if (reader.isDone || reader.headSent) continue;
+      this.readers.delete(reader);
+      reader.servedFromStore();
+      reader.staleBecause = failure;
+      stale.hits++;
+      reader.begin(stale, true);
+      served++;
+    }
+    return served;
   }
 
   // ---- R4: the response cannot be shared ----
@@ -313,7 +387,10 @@ export class InflightFetch implements OriginResponseHandler {
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
     // T1: the stored bytes keep their coding, whatever the hook says this time.
-    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, originAge(head.headers));
+    const age = this.ageOf(head, now);
+    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, freshnessAge(age));
+    stale.responseDelay = responseDelay(age);
+    stale.staleWindows = decision.stale ?? NO_STALE;
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {

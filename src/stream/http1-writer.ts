@@ -97,11 +97,16 @@ export class Http1ResponseWriter extends BaseResponseWriter {
     this.firstByteAt = performance.now();
     let lines = framingLine(head);
     if (head.fields) for (const [name, value] of head.fields) lines += `${name}: ${value}\r\n`;
+    // K2: after the stored fields, so our Cache-Status entry follows any an upstream cache left (RFC 9211 §2).
+    const served = this.options.servedAs?.(head);
+    if (served) lines += served.cacheStatus ? `X-Cache: ${served.xCache}\r\nCache-Status: ${served.cacheStatus}\r\n` : `X-Cache: ${served.xCache}\r\n`;
+    if (head.lateFields) for (const [name, value] of head.lateFields) lines += `${name}: ${value}\r\n`;
     const { persistent, request } = this.exchange;
     // A proxy-generated response says only `close` (an HTTP/1.0 keep-alive client is not told).
     const connection = head.source === 'error' ? (close || !persistent ? 'close' : undefined) : connectionField(persistent, request.version);
     if (connection) lines += `Connection: ${connection}\r\n`;
-    if (head.source === 'object' && this.options.deliver) return this.deliveredHead(head, lines);
+    // K3: the deliver hook sees every response, passes and the proxy's own errors included.
+    if (this.options.deliver) return this.deliveredHead(head, lines);
     const block = head.http1Block ?? `HTTP/1.1 ${head.status} ${head.reason || reasonPhrase(head.status)}\r\n${head.headers.toLines()}`;
     return `${block}${lines}\r\n`;
   }

@@ -5,9 +5,9 @@
 // HTTP/2 request has every capability of an HTTP/1.1 one, so the 1.0 rules (F3 buffering) never
 // apply; `buffered` comes only from streaming being off. Body views go to the stream as they are.
 import type { ClientExchange, Http2Output } from '../net/client-exchange.js';
-import type { HeaderFields } from '../http1/headers.js';
+import { HeaderFields } from '../http1/headers.js';
 import { HOP_BY_HOP } from '../http1/semantics.js';
-import type { ErrorResponse, OutgoingHead } from './response-writer.js';
+import type { ErrorResponse, OutgoingHead, ServedAsLabel } from './response-writer.js';
 import { BaseResponseWriter, type WriterOptions } from './writer-base.js';
 
 export class Http2ResponseWriter extends BaseResponseWriter {
@@ -56,8 +56,12 @@ export class Http2ResponseWriter extends BaseResponseWriter {
     this.firstByteAt = performance.now();
     const fields: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(payload.length) };
     for (const [name, value] of this.options.errorFields ?? []) addField(fields, name, value);
+    for (const [name, value] of this.servedFields({ source: 'error', status: this.status })) addField(fields, name, value);
     const bodyless = this.exchange.request.method === 'HEAD';
-    this.stream.respond(this.status, fields, bodyless);
+    // K3: the proxy's own errors go through the deliver hook too.
+    const delivered = this.options.deliver ? this.delivered(this.status, fields) : { status: this.status, fields };
+    this.status = delivered.status;
+    this.stream.respond(delivered.status, delivered.fields, bodyless);
     if (!bodyless) this.stream.data(payload);
     // An unread request body needs no closed connection here: the stream's end stops it.
     this.exchange.end();
@@ -72,7 +76,11 @@ export class Http2ResponseWriter extends BaseResponseWriter {
     const extra: Array<readonly [string, string]> = [];
     if (framing === 'length' && head.status !== 204 && head.length !== undefined) extra.push(['content-length', String(head.length)]);
     if (head.fields) extra.push(...head.fields);
-    if (head.source === 'object' && this.options.deliver) {
+    // K2: X-Cache and Cache-Status after this response's own fields, then its late ones.
+    extra.push(...this.servedFields(head));
+    if (head.lateFields) extra.push(...head.lateFields);
+    // K3: the deliver hook sees every response, passes and the proxy's own errors included.
+    if (this.options.deliver) {
       headers = head.headers.clone();
       for (const [name, value] of extra) headers.append(name, value);
       extra.length = 0;
@@ -85,6 +93,24 @@ export class Http2ResponseWriter extends BaseResponseWriter {
     for (const [name, value] of headers) addField(fields, name, value);
     for (const [name, value] of extra) addField(fields, name, value);
     this.stream.respond(status, fields, head.framing === 'none');
+  }
+
+  /** K2: the fields servedAs gives for a head. */
+  private servedFields(head: Parameters<ServedAsLabel>[0]): Array<readonly [string, string]> {
+    const served = this.options.servedAs?.(head);
+    if (!served) return [];
+    return served.cacheStatus ? [['x-cache', served.xCache], ['cache-status', served.cacheStatus]] : [['x-cache', served.xCache]];
+  }
+
+  /** K3 for an error built as a field record: the hook edits it as HeaderFields. */
+  private delivered(status: number, record: Record<string, string | string[]>): { status: number; fields: Record<string, string | string[]> } {
+    const headers = new HeaderFields();
+    for (const [name, value] of Object.entries(record)) for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+    const ctx = { request: this.exchange.request, status, headers };
+    this.options.deliver!(ctx);
+    const fields: Record<string, string | string[]> = {};
+    for (const [name, value] of headers) addField(fields, name, value);
+    return { status: ctx.status, fields };
   }
 }
 

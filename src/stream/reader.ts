@@ -7,7 +7,7 @@ import { HeaderFields } from '../http1/headers.js';
 import type { CacheObject } from '../cache/object.js';
 import { isNotModified, NOT_MODIFIED_FIELDS } from '../cache/conditional.js';
 import { reasonPhrase } from '../http1/serializer.js';
-import type { DeliverHook, OutgoingHead, ResponseWriter } from './response-writer.js';
+import type { DeliverHook, OutgoingHead, ResponseSource, ResponseWriter, ServedAs } from './response-writer.js';
 import { writerFor } from './client-writer.js';
 import type { Reason } from './reasons.js';
 import { planRange, windowView, withStatusLine, type BodyWindow, type RangePlan } from './partial.js';
@@ -30,6 +30,8 @@ export interface ReaderHooks {
   progressed?(reader: ObjectReader): void;
   /** The reader is finished; `error` says why when it did not end cleanly. */
   finished(reader: ObjectReader, error?: string): void;
+  /** K2: X-Cache and Cache-Status of this reader's head (`object`: what it serves, if it got one). */
+  servedAs?(reader: ObjectReader, head: { readonly source: ResponseSource; readonly status: number }, object: CacheObject | null): ServedAs;
 }
 
 export const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
@@ -84,6 +86,8 @@ export class ObjectReader {
   failure: Reason | undefined = undefined;
   /** Turns this reader's views into what its client's protocol needs (framing, errors, write-ahead). */
   protected readonly writer: ResponseWriter;
+  /** G2: served the stale object because the fetch that would refresh it failed (typed, for the access log). */
+  staleBecause: Reason | undefined = undefined;
   /** B1-B3: the 200, 206 or 416 this client gets. */
   private plan: RangePlan = WHOLE;
   /** B1-B4: only these bytes of the object are written; `position` is the offset of chunks[cursor]. */
@@ -99,7 +103,9 @@ export class ObjectReader {
     /** B4: this reader writes one part of a walker's response; the walker watches the client. */
     readonly part?: ReaderPart,
   ) {
-    this.writer = part?.writer ?? writerFor(exchange, { errorFields: MISS_FIELDS, deliver });
+    const servedAs = (head: { readonly source: ResponseSource; readonly status: number }): ServedAs =>
+      hooks.servedAs?.(this, head, this.object) ?? { xCache: this.readerRole === 'HIT' && head.source !== 'error' ? 'HIT' : 'MISS' };
+    this.writer = part?.writer ?? writerFor(exchange, { deliver, servedAs });
     if (!part) exchange.onClientGone(() => this.finish('client closed the connection'));
   }
 
@@ -139,6 +145,8 @@ export class ObjectReader {
    */
   begin(object: CacheObject, stream: boolean): void {
     if (this.readerState === 'done') return;
+    // G2: a client waiting on a fetch that failed may begin again on the stale object instead.
+    if (this.pinned) this.object?.unpin();
     this.object = object;
     object.pin();
     this.pinned = true;
@@ -212,6 +220,7 @@ export class ObjectReader {
       headers: object.head.headers,
       http1Block: object.headBlock(),
       fields: this.perResponseFields(object),
+      lateFields: this.lateFields(object), role: this.readerRole,
       framing,
       length,
       advertise,
@@ -235,7 +244,7 @@ export class ObjectReader {
     const block = object.headBlock();
     const http1Block = status === object.head.status ? block : withStatusLine(block, `HTTP/1.1 ${status} ${reason}\r\n`);
     const framing = this.writer.framingFor(status, length);
-    return { source: 'object', status, reason, headers: object.head.headers, http1Block, fields: [...fields, ...this.perResponseFields(object)], framing, length, advertise: 'length' };
+    return { source: 'object', status, reason, headers: object.head.headers, http1Block, fields: [...fields, ...this.perResponseFields(object)], lateFields: this.lateFields(object), role: this.readerRole, framing, length, advertise: 'length' };
   }
 
   /** B4: the walker says what this part writes; a part that continues a response has its head out already. */
@@ -264,17 +273,17 @@ export class ObjectReader {
     }
     this.readerState = 'writing';
     const http1Block = `HTTP/1.1 304 Not Modified\r\n${headers.toLines()}`;
-    this.writer.head({ source: 'object', status: 304, reason: 'Not Modified', headers, http1Block, fields: this.perResponseFields(object), framing: 'none' });
+    this.writer.head({ source: 'object', status: 304, reason: 'Not Modified', headers, http1Block, fields: this.perResponseFields(object), lateFields: this.lateFields(object), role: this.readerRole, framing: 'none' });
     this.end();
   }
 
-  /** F6 Age, and how this client was served. */
+  /** F6 Age (X-Cache and Cache-Status follow it, from hooks.servedAs; then lateFields). */
   private perResponseFields(object: CacheObject): [string, string][] {
-    return [
-      ['Age', String(object.age(Date.now()))],
-      ['X-Cache', this.readerRole === 'HIT' ? 'HIT' : 'MISS'],
-      ['X-Cache-Hits', String(object.hits)],
-    ];
+    return [['Age', String(object.age(Date.now()))]];
+  }
+
+  private lateFields(object: CacheObject): [string, string][] {
+    return [['X-Cache-Hits', String(object.hits)]];
   }
 
   /**

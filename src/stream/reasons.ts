@@ -27,7 +27,9 @@ export type FetchFailure =
   /** R8: nobody is left to read an unstored response. */
   | { readonly kind: 'abandoned'; readonly message: string }
   /** C3: the object being revalidated went away meanwhile. */
-  | { readonly kind: 'revalidation'; readonly message: string };
+  | { readonly kind: 'revalidation'; readonly message: string }
+  /** G2: the origin answered a refresh with a 5xx, taken as a failure because a stale object stands in for it. */
+  | { readonly kind: 'origin-status'; readonly status: number; readonly message: string };
 
 /** The request went to the origin for this client alone (a pass). */
 export type PassReason =

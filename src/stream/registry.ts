@@ -8,6 +8,8 @@ import type { InflightFetch } from './fetch.js';
 export class FetchRegistry {
   private readonly byKey = new Map<string, InflightFetch[]>();
   private count = 0;
+  /** K4: performance.now() when each fetch was registered, for its age in /stats. */
+  private readonly addedAt = new WeakMap<InflightFetch, number>();
 
   /** The newest fetch of `key` that a request with these headers may attach to now. */
   find(key: string, requestHeaders: HeaderFields, now: number): InflightFetch | undefined {
@@ -19,11 +21,17 @@ export class FetchRegistry {
     return undefined;
   }
 
+  /** G1: the fetch in flight that refreshes this stored object, if any (one per object at a time). */
+  refreshing(object: InflightFetch['revalidating']): InflightFetch | undefined {
+    return this.byKey.get(object!.key)?.find((fetch) => fetch.revalidating === object);
+  }
+
   add(fetch: InflightFetch): void {
     const fetches = this.byKey.get(fetch.key);
     if (fetches) fetches.push(fetch);
     else this.byKey.set(fetch.key, [fetch]);
     this.count++;
+    this.addedAt.set(fetch, performance.now());
   }
 
   remove(fetch: InflightFetch): void {
@@ -38,6 +46,11 @@ export class FetchRegistry {
   /** C4: every fetch of `key` in flight stops taking clients and will not be committed. */
   invalidate(key: string): void {
     for (const fetch of this.byKey.get(key) ?? []) fetch.invalidate();
+  }
+
+  /** K4: milliseconds since `fetch` was registered. */
+  ageMs(fetch: InflightFetch, now = performance.now()): number {
+    return now - (this.addedAt.get(fetch) ?? now);
   }
 
   get size(): number {

@@ -25,6 +25,18 @@ export const WRITE_AHEAD = 1024 * 1024;
  */
 export type ResponseSource = 'object' | 'relay' | 'error';
 
+/**
+ * K2: how one response was served, as its head tells the client: `X-Cache` (Fastly's HIT, MISS,
+ * PASS) and `Cache-Status` (RFC 9211, src/proxy/cache-status.ts). Asked for when the head is
+ * finalized, so that it can read what is known then (the origin's status, the object's TTL).
+ */
+export interface ServedAs {
+  readonly xCache: 'HIT' | 'MISS' | 'PASS';
+  readonly cacheStatus?: string;
+}
+
+export type ServedAsLabel = (head: { readonly source: ResponseSource; readonly status: number; readonly role?: 'HIT' | 'MISS' | 'COLLAPSED' }) => ServedAs;
+
 /** Lets an embedder edit one client's head (src/proxy/hooks.ts DeliverContext has this shape). */
 export type DeliverHook = (ctx: { readonly request: RequestHead; status: number; readonly headers: HeaderFields }) => void;
 
@@ -40,8 +52,12 @@ export interface OutgoingHead {
    * per object and shared by every response from it. A writer for another protocol ignores it.
    */
   readonly http1Block?: string;
-  /** Fields of this response alone (Age, X-Cache, X-Cache-Hits), after the stored ones. */
+  /** Fields of this response alone (Age), after the stored ones; then X-Cache and Cache-Status (K2). */
   readonly fields?: readonly (readonly [string, string])[];
+  /** The role of the object reader that wrote this head (a part of a segmented response tells its own). */
+  readonly role?: 'HIT' | 'MISS' | 'COLLAPSED';
+  /** Fields of this response alone that follow X-Cache and Cache-Status (X-Cache-Hits). */
+  readonly lateFields?: readonly (readonly [string, string])[];
   /** How the body goes (framingFor()). `buffered`: the writer holds the body and sends its length at the end. */
   readonly framing: ClientFraming;
   /**

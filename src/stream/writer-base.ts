@@ -4,13 +4,15 @@
 // and HTTP/2 writers add how a head, a body view, an end and a failure go out.
 import type { ClientExchange } from '../net/client-exchange.js';
 import { chooseClientFraming, type ClientFraming } from '../http1/semantics.js';
-import { WRITE_AHEAD, type DeliverHook, type ErrorResponse, type LiveFrameSlot, type OutgoingHead, type ResponseWriter } from './response-writer.js';
+import { WRITE_AHEAD, type DeliverHook, type ErrorResponse, type LiveFrameSlot, type OutgoingHead, type ResponseWriter, type ServedAsLabel } from './response-writer.js';
 
 export interface WriterOptions {
-  /** Fields every error response of this writer carries (X-Cache). */
+  /** Fields every error response of this writer carries. */
   readonly errorFields?: readonly (readonly [string, string])[];
-  /** vcl_deliver: may edit the head of an object response. */
+  /** vcl_deliver: may edit every head this writer sends: object responses, relays and errors (K3). */
   readonly deliver?: DeliverHook;
+  /** K2: X-Cache and Cache-Status for every head this writer sends. */
+  readonly servedAs?: ServedAsLabel;
 }
 
 export abstract class BaseResponseWriter implements ResponseWriter {

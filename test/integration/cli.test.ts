@@ -1,70 +1,17 @@
 // The built CLI as an operator runs it: `node dist/src/cli.js …` (the test script builds first).
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoOrigin } from '../../src/demo/origin.js';
 import type { DemoOrigin } from '../../src/demo/origin.js';
+import { killCliProcessesAfterEach, lines, runCli, spawnCli, waitForListening, waitForOutput } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 /** Nothing listens on the discard port; the proxy only connects when a request comes. */
 const UNUSED_ORIGIN = 'http://127.0.0.1:9';
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-const running = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-});
-
-function spawnCli(args: string[]): { child: ChildProcess; exit: Promise<Exit>; output: { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  const output = { stdout: '', stderr: '' };
-  child.stdout?.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => (output.stderr += text));
-  const exit = new Promise<Exit>((resolve) => {
-    child.on('close', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal, ...output });
-    });
-  });
-  return { child, exit, output };
-}
-
-function runCli(args: string[]): Promise<Exit> {
-  return spawnCli(args).exit;
-}
-
-/** Resolves with the first group of `pattern` in stdout, or rejects with what the CLI said instead. */
-function waitForOutput(run: ReturnType<typeof spawnCli>, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      const match = pattern.exec(run.output.stdout);
-      if (match) resolve(match[1]);
-    };
-    run.child.stdout?.on('data', check);
-    run.exit.then((exit) => reject(new Error(`CLI exited before printing ${pattern}: ${JSON.stringify(exit)}`)));
-  });
-}
-
-function waitForListening(run: ReturnType<typeof spawnCli>): Promise<string> {
-  return waitForOutput(run, /listening on (http:\/\/\S+)/);
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((line) => line !== '');
-}
+killCliProcessesAfterEach();
 
 describe('streamcache CLI', () => {
   it('--help prints one line per flag and exits 0', async () => {

@@ -317,3 +317,23 @@ describe('parseCliArgs: errors name the flag', () => {
     expect(text).toMatch(/--log-level LEVEL +one of .* \(default info\)/);
   });
 });
+
+describe('serving stale: --grace, --stale-if-error, rule fields (G1, G2)', () => {
+  it('G1/G2 --grace and --stale-if-error take whole seconds, 0 by default', () => {
+    expect(DEFAULTS).toMatchObject({ grace: 0, staleIfError: 0 });
+    expect(optionsOf([...ORIGIN, '--grace', '30', '--stale-if-error=86400'])).toMatchObject({ grace: 30, staleIfError: 86_400 });
+    expect(errorOf([...ORIGIN, '--grace', '1m'])).toBe('--grace: "1m" is not a whole number of seconds');
+    expect(errorOf([...ORIGIN, '--stale-if-error', '-1'])).toMatch(/^--stale-if-error: /);
+    const text = usage();
+    for (const flag of ['--grace', '--stale-if-error']) expect(text.split('\n').filter((line) => line.startsWith(`  ${flag} `))).toHaveLength(1);
+  });
+
+  it('G1/G2 a config file sets them, and rules may carry grace and staleIfError', () => {
+    const rules = [{ path: '/news/*', grace: 60, staleIfError: 3600 }];
+    const path = writeTemp(JSON.stringify({ origin: 'http://o.test', grace: 5, staleIfError: 10, rules }));
+    expect(optionsOf(['--config', path])).toMatchObject({ grace: 5, staleIfError: 10, rules });
+    const bad = writeTemp(JSON.stringify({ origin: 'http://o.test', rules: [{ path: '/x', grace: 1.5 }] }));
+    expect(errorOf(['--config', bad])).toBe(`--config ${bad}: rules[0].grace: must be a whole number of seconds, 0 or more`);
+    expect(() => resolveOptions({ origin: 'http://o.test', rules: [{ path: '/x', staleIfError: '5' as unknown as number }] })).toThrow('rules[0].staleIfError: must be a number');
+  });
+});

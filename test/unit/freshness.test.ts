@@ -3,8 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { HeaderFields } from '../../src/http1/headers.js';
 import {
+  DELTA_SECONDS_MAX,
   HEURISTIC_CAP_SECONDS,
+  cdnDirectives,
   currentAge,
+  freshnessAge,
+  initialAge,
   deltaSeconds,
   edgePolicy,
   isFresh,
@@ -295,5 +299,68 @@ describe('F6: Age and freshness', () => {
     expect(originAge(HeaderFields.from([]))).toBe(0);
     expect(originAge(HeaderFields.from([['Age', '-3']]))).toBe(0);
     expect(originAge(HeaderFields.from([['Age', 'old']]))).toBe(0);
+  });
+});
+
+describe('F6, C2: RFC 9111 §4.2.3, §5.1 and RFC 9213 §2 (the audit in docs/rfc9111-audit.md)', () => {
+  it('F6 Age: of a list, or of several Age lines, the first member counts (RFC 9111 §5.1)', () => {
+    expect(originAge(HeaderFields.from([['Age', '42, 7']]))).toBe(42);
+    expect(originAge(HeaderFields.from([['Age', '42'], ['Age', '7']]))).toBe(42);
+    // The first member invalid: the field is ignored, not the next member taken.
+    expect(originAge(HeaderFields.from([['Age', 'x, 7']]))).toBe(0);
+  });
+
+  it('F6 Age: a suffix or a fraction makes the value invalid, so it is ignored', () => {
+    for (const value of ['42s', '1.5', '+3', '0x10', '4 2', '']) {
+      expect(originAge(HeaderFields.from([['Age', value]])), JSON.stringify(value)).toBe(0);
+    }
+  });
+
+  it('F6 Age: a value too large to represent is 2^31 (RFC 9111 §1.2.2)', () => {
+    expect(originAge(HeaderFields.from([['Age', '99999999999999999999999']]))).toBe(DELTA_SECONDS_MAX);
+    expect(currentAge(NOW, DELTA_SECONDS_MAX, NOW + 10_000)).toBe(DELTA_SECONDS_MAX);
+  });
+
+  it('F6 initial age: Age plus the response delay (RFC 9111 §4.2.3 corrected_age_value); the origin Date is not used', () => {
+    // Age 10 and a response that took 2.5 s: 12.5 s old on arrival.
+    expect(initialAge({ ageValue: 10, requestTime: NOW - 2_500, responseTime: NOW })).toBe(12.5);
+    expect(initialAge({ ageValue: 0, requestTime: NOW, responseTime: NOW })).toBe(0);
+    expect(initialAge({ ageValue: DELTA_SECONDS_MAX, requestTime: NOW - 5_000, responseTime: NOW })).toBe(DELTA_SECONDS_MAX);
+  });
+
+  it('R6/F6 the age a TTL counts from leaves the response delay out (R6: from when the head arrived); the Age header keeps it', () => {
+    expect(freshnessAge({ ageValue: 10, requestTime: NOW - 2_500, responseTime: NOW })).toBe(10);
+  });
+
+  it('C2 CDN-Cache-Control that is not a valid Structured Field Dictionary is ignored: Cache-Control applies (RFC 9213 §2.1)', () => {
+    for (const invalid of ['Max-Age=60', 'max-age=60,,private', 'max-age=60; ;', 'private=a b', 'max-age=60 private']) {
+      expect(cdnDirectives([invalid]), invalid).toBeUndefined();
+      const policy = policyOf([['Cache-Control', 'max-age=30'], ['CDN-Cache-Control', invalid]]);
+      expect(policy, invalid).toEqual(stored(30));
+      expect(policy.source).toBe('Cache-Control: max-age');
+    }
+    // Empty is as if absent too.
+    expect(policyOf([['Cache-Control', 'max-age=30'], ['CDN-Cache-Control', '']])).toEqual(stored(30));
+  });
+
+  it('C2 CDN-Cache-Control: a member whose value breaks its constraints is not consumed (a decimal max-age)', () => {
+    expect(cdnDirectives(['max-age=60.5, private'])).toEqual(new Map([['private', true]]));
+    expect(cdnDirectives(['max-age=-1'])?.has('max-age')).toBe(false);
+    expect(cdnDirectives(['max-age=60, no-cache="set-cookie", x=tok'])).toEqual(new Map<string, string | true>([['max-age', '60'], ['no-cache', 'set-cookie'], ['x', 'tok']]));
+    expect(policyOf([['Cache-Control', 'max-age=30'], ['CDN-Cache-Control', 'max-age=60.5']], { defaultTtl: 5 })).toEqual(stored(5));
+  });
+
+  it('C2 a usable CDN-Cache-Control replaces Expires as well as Cache-Control (RFC 9213 §2.2)', () => {
+    const policy = policyOf([['CDN-Cache-Control', 'public'], ['Date', httpDate(NOW)], ['Expires', httpDate(NOW + 600_000)]], { defaultTtl: 3 });
+    expect(policy).toEqual(stored(3));
+    // Ignored CDN-Cache-Control: Expires applies again.
+    expect(policyOf([['CDN-Cache-Control', 'PUBLIC'], ['Date', httpDate(NOW)], ['Expires', httpDate(NOW + 600_000)]])).toEqual(stored(600));
+  });
+
+  it('C2 must-understand: a cache that understands the status ignores no-store beside it (RFC 9111 §5.2.2.3)', () => {
+    expect(policyOf([['Cache-Control', 'max-age=60, must-understand, no-store']])).toEqual(stored(60));
+    // A status we do not store stays unstored, and no-store alone is still a pass.
+    expect(policyOf([['Cache-Control', 'max-age=60, must-understand, no-store']], { status: 418 })).toEqual(notStored);
+    expect(policyOf([['Cache-Control', 'max-age=60, no-store']])).toEqual(notStored);
   });
 });

@@ -10,6 +10,7 @@ import {
   isHttp10,
   isSafeMethod,
   responseHasNoBody,
+  underscoreAliasedField,
   withoutHopByHop,
   versionString,
   type HttpVersion,
@@ -256,5 +257,49 @@ describe('connectionField (F3, F5)', () => {
   it('F3: keep-alive spelled out for a persistent HTTP/1.0 client, nothing for HTTP/1.1', () => {
     expect(connectionField(true, { major: 1, minor: 0 })).toBe('keep-alive');
     expect(connectionField(true, { major: 1, minor: 1 })).toBeUndefined();
+  });
+});
+
+describe('underscoreAliasedField (P5)', () => {
+  const fields = (...names: string[]) => HeaderFields.from(names.map((name) => [name, 'x'] as [string, string]));
+
+  it('P5: Transfer_Encoding and Content_Length, in any case, are found and named as received', () => {
+    expect(underscoreAliasedField(fields('Host', 'Transfer_Encoding'))).toBe('Transfer_Encoding');
+    expect(underscoreAliasedField(fields('CONTENT_LENGTH'))).toBe('CONTENT_LENGTH');
+    expect(underscoreAliasedField(fields('transfer_encoding'))).toBe('transfer_encoding');
+    expect(underscoreAliasedField(fields('Content_Length', 'Transfer_Encoding'))).toBe('Content_Length');
+  });
+
+  it('P5: Host and Connection cannot hold an underscore; names that only start like the four are not flagged', () => {
+    // Host and Connection have no dash: the only names that fold to them are themselves.
+    expect(underscoreAliasedField(fields('Host_', '_Host', 'Connection_'))).toBeUndefined();
+    expect(underscoreAliasedField(fields('Transfer-Encoding_', 'Content_Length_x'))).toBeUndefined();
+    expect(underscoreAliasedField(fields('Transfer_encoding'))).toBe('Transfer_encoding');
+  });
+
+  it('P5: other fields with underscores, and the four names spelled with dashes, are not flagged', () => {
+    expect(underscoreAliasedField(fields('X_Request_Id', 'Accept_Encoding', 'Content_Type', 'Keep_Alive', 'Upgrade_Insecure'))).toBeUndefined();
+    expect(underscoreAliasedField(fields('Host', 'Connection', 'Content-Length', 'Transfer-Encoding'))).toBeUndefined();
+    expect(underscoreAliasedField(fields())).toBeUndefined();
+  });
+});
+
+describe('interim responses (RFC 9110 §15.2)', () => {
+  it('1xx: 102 and 103 are relayed to HTTP/1.1 clients only; 100 and 101 never', async () => {
+    const { relaysInterim } = await import('../../src/http1/semantics.js');
+    expect(relaysInterim({ major: 1, minor: 1 }, 103)).toBe(true);
+    expect(relaysInterim({ major: 1, minor: 1 }, 102)).toBe(true);
+    expect(relaysInterim({ major: 1, minor: 0 }, 103)).toBe(false);
+    expect(relaysInterim({ major: 1, minor: 1 }, 100)).toBe(false);
+    expect(relaysInterim({ major: 1, minor: 1 }, 101)).toBe(false);
+    expect(relaysInterim({ major: 1, minor: 1 }, 200)).toBe(false);
+  });
+
+  it('1xx: the relayed head keeps its fields but not the hop-by-hop ones', async () => {
+    const { interimHeadString } = await import('../../src/http1/semantics.js');
+    const { HeaderFields } = await import('../../src/http1/headers.js');
+    const fields = HeaderFields.from([['Link', '</a.css>; rel=preload'], ['Connection', 'x-hop'], ['X-Hop', '1']]);
+    expect(interimHeadString(103, '', fields)).toBe('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n');
+    expect(interimHeadString(104, 'Upload Resumption Supported', HeaderFields.from([]))).toBe('HTTP/1.1 104 Upload Resumption Supported\r\n\r\n');
   });
 });

@@ -345,3 +345,46 @@ describe('compileRules: globs and /regex/', () => {
     expect(ctx).toMatchObject({ ttl: 1, doStream: false, cacheable: false });
   });
 });
+
+describe('decideAtHead: serving stale (G1-G3)', () => {
+  const withStale = (overrides: Parameters<typeof settings>[0] = {}, stale = { grace: 0, staleIfError: 0 }): PolicySettings => ({ ...settings(overrides), stale });
+
+  it('G1/G2 the decision carries the windows from the headers, else the configured ones', () => {
+    expect(decide(response([['Cache-Control', 'max-age=60, stale-while-revalidate=30, stale-if-error=90']])).stale).toEqual({ whileRevalidate: 30, ifError: 90 });
+    expect(decide(response([['Cache-Control', 'max-age=60']]), { settings: withStale({}, { grace: 10, staleIfError: 20 }) }).stale).toEqual({ whileRevalidate: 10, ifError: 20 });
+  });
+
+  it('G1 a response stale at once but servable stale is stored (not shared while in flight)', () => {
+    expect(flags(decide(response([['Cache-Control', 'max-age=0, stale-while-revalidate=30']])))).toEqual({ share: false, store: true, hitForPass: false, stream: true });
+    // Without a window it is hit-for-pass, as before.
+    expect(flags(decide(response([['Cache-Control', 'max-age=0']])))).toMatchObject({ store: false, hitForPass: true });
+  });
+
+  it('G1/G2 a rule and the fetch hook set grace and staleIfError (the hook last)', () => {
+    const rules: CacheRule[] = [{ path: '/page', grace: 40, staleIfError: 400 }];
+    expect(decide(response([['Cache-Control', 'max-age=60']]), { settings: withStale({ rules }) }).stale).toEqual({ whileRevalidate: 40, ifError: 400 });
+    const seen: FetchContext[] = [];
+    const hooks: ProxyHooks = {
+      fetch(ctx) {
+        seen.push({ ...ctx });
+        ctx.grace = 7;
+      },
+    };
+    const d = decide(response([['Cache-Control', 'max-age=60, stale-while-revalidate=3']]), { settings: withStale({ rules, hooks }) });
+    expect(seen[0]).toMatchObject({ grace: 40, staleIfError: 400 });
+    expect(d.stale).toEqual({ whileRevalidate: 7, ifError: 400 });
+  });
+
+  it('G3 must-revalidate: no window from rules, hooks or configuration; Surrogate-Control still applies', () => {
+    const hooks: ProxyHooks = { fetch: (ctx) => void (ctx.grace = 600) };
+    const rules: CacheRule[] = [{ path: '/page', staleIfError: 600 }];
+    const forbidden = decide(response([['Cache-Control', 'max-age=60, must-revalidate']]), { settings: withStale({ rules, hooks }, { grace: 60, staleIfError: 60 }) });
+    expect(forbidden.stale).toMatchObject({ whileRevalidate: 0, ifError: 0, forbiddenBy: 'Cache-Control: must-revalidate' });
+    const surrogate = decide(response([['Cache-Control', 'max-age=60, must-revalidate'], ['Surrogate-Control', 'stale-if-error=30']]), { settings: withStale({ rules, hooks }) });
+    expect(surrogate.stale).toMatchObject({ whileRevalidate: 0, ifError: 30 });
+  });
+
+  it('G1 an unstored response carries no windows', () => {
+    expect(decide(response([['Cache-Control', 'no-store, stale-while-revalidate=30']])).stale).toEqual({ whileRevalidate: 0, ifError: 0 });
+  });
+});
