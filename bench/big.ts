@@ -14,7 +14,7 @@
 import type { BigResult } from './clients.js';
 import { MB, MiB, envNumber, errorText, fixed, idleCheck, int, mb, median, printMachine, printTable, procMemory, quietRun, ratio, runMain, verdict } from './common.js';
 import { startVarnish, type ExternalServer } from './external.js';
-import { runClient, startServer, type RunningServer } from './harness.js';
+import { pinLine, printCores, runClient, startServer, type RunningServer } from './harness.js';
 
 const BIG_BYTES = envNumber('BENCH_BIG_BYTES', 1024 ** 3);
 const RUNS = Math.max(1, envNumber('BENCH_BIG_RUNS', 3));
@@ -42,8 +42,14 @@ function checked(r: BigResult, bytes: number, expectCache?: string): BigResult {
   return r;
 }
 
+let coresShown = false;
+
 async function freshProxy(originPort: number, storePrefault = false): Promise<RunningServer> {
   const proxy = await startServer('streamcache', originPort, JSON.stringify({ logLevel: LOG_LEVEL, storeSize: STORE, storePrefault }));
+  if (!coresShown) {
+    coresShown = true;
+    printCores([{ name: 'streamcache', pid: proxy.pid }]);
+  }
   // Warm-up on another key: the JIT and the proxy's origin connection, not the object under test.
   if (WARM_BYTES > 0) checked(await fetchOne(proxy.port, `/big/${WARM_BYTES}`), WARM_BYTES);
   return proxy;
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
   printMachine({
     object: `${int(BIG_BYTES)} B, Content-Length, Cache-Control: ${CACHE_CONTROL}; the origin writes one prebuilt 1 MiB buffer again and again (drain-paced)`,
     streamcache: `a fresh process per run, storeSize ${STORE}, log level ${LOG_LEVEL}${WARM_BYTES > 0 ? `, warmed by a ${int(WARM_BYTES)} B fetch of another key` : ''}`,
+    pinning: pinLine(),
     client: 'raw socket, one GET, body counted and discarded; TTFB from request write to first response byte, MB/s = body bytes / (request write .. last byte)',
     'idle check': idle,
   });

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { procTreeCpuUs, procTreeMemory } from './common.js';
-import { atExit, freePort, get, hasCommand, stopChild, track } from './harness.js';
+import { atExit, freePort, get, hasCommand, pinnedCommand, stopChild, track } from './harness.js';
 
 export interface ExternalServer {
   name: string;
@@ -99,7 +99,9 @@ http {
 }
 `;
   writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const child = track(spawn(bin, ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  // Pinned (BENCH_PIN), the master and its worker both run on the server core: the worker inherits it.
+  const [command, commandArgs] = pinnedCommand('server', bin, ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;']);
+  const child = track(spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const log = (): string => {
@@ -132,7 +134,9 @@ export async function startVarnish(originPort: number, storage = '256m'): Promis
   const args = ['-F', '-a', `127.0.0.1:${port}`, '-b', `127.0.0.1:${originPort}`, '-s', `malloc,${storage}`, '-n', dir, '-p', 'thread_pools=1', '-T', 'none'];
   // As root, varnishd would drop to its own users, which cannot write in our private temp dir.
   if (process.getuid?.() === 0) args.push('-j', 'none');
-  const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  // Pinned (BENCH_PIN), the manager and the child (and its threads) share the server core.
+  const [command, commandArgs] = pinnedCommand('server', bin, args);
+  const child = track(spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));

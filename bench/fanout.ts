@@ -29,7 +29,7 @@ import {
   verdict,
   waitForIdle,
 } from './common.js';
-import { runClient, startServer, type RunningServer } from './harness.js';
+import { pinLine, printCores, runClient, startServerAs, type RunningServer } from './harness.js';
 import type { SseOriginOptions } from './servers.js';
 
 const CLIENT_COUNTS = envNumbers('BENCH_FANOUT_CLIENTS', [1000, 5000]);
@@ -93,7 +93,9 @@ function jobs(port: number, clients: number): SseJob[] {
 
 async function run(path: Outcome['path'], clients: number): Promise<Outcome> {
   const originOptions: SseOriginOptions = { intervalMs: INTERVAL_MS, durationMs: STREAM_S * 1000 };
-  const origin = await startServer('sse-origin', JSON.stringify(originOptions));
+  // Direct, the origin is the server under test (pinned to the server core); through the proxy it
+  // runs beside the client processes.
+  const origin = await startServerAs(path === 'streamcache' ? 'generator' : 'server', 'sse-origin', JSON.stringify(originOptions));
   let proxy: RunningServer | null = null;
   const base = {
     path,
@@ -122,8 +124,9 @@ async function run(path: Outcome['path'], clients: number): Promise<Outcome> {
     foreignPct: NaN,
   };
   try {
-    if (path === 'streamcache') proxy = await startServer('streamcache', origin.port, JSON.stringify({ logLevel: LOG_LEVEL }));
+    if (path === 'streamcache') proxy = await startServerAs('server', 'streamcache', origin.port, JSON.stringify({ logLevel: LOG_LEVEL }));
     const server = proxy ?? origin;
+    printCores([{ name: path === 'streamcache' ? 'streamcache' : 'sse-origin (direct)', pid: server.pid }, ...(proxy ? [{ name: 'sse-origin', pid: origin.pid }] : [])]);
     // Every client process up and its clients built before the clock starts.
     const workers: ChildProcess[] = [];
     const readies: Promise<void>[] = [];
@@ -213,6 +216,7 @@ async function main(): Promise<void> {
     clients: CLIENT_COUNTS.map(int).join(', '),
     'open files': `ulimit -n = ${Number.isFinite(limit) ? limit : 'unknown'} (each process here inherits it)`,
     'streamcache': `createProxy defaults, log level ${LOG_LEVEL}`,
+    pinning: pinLine(),
     clock: 'send and receive times from process.hrtime (CLOCK_MONOTONIC: one clock for every process on the machine)',
     'idle check': idle,
   });

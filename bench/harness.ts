@@ -2,6 +2,7 @@
 // the servers of servers.ts and the generators of clients.ts each run in a forked process; wrk,
 // nginx and varnishd are spawned. Every child is killed when the driver exits, however it exits.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
@@ -75,14 +76,98 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pinning: the server under test on one core, the load generator and the origin on another
+// (taskset), so that a figure is the server's own core and not its share of a contended pair.
+
+/** Who runs where: the server under test, or the generator's side (load generators, origins). */
+export type PinRole = 'server' | 'generator';
+
+export interface PinPlan {
+  server: string;
+  generator: string;
+}
+
+/**
+ * BENCH_PIN: `1` / `on` (the default where taskset exists and there are 2+ cores): the server
+ * under test on core 0, the generators and the origin on core 1; `S:G` chooses the two core lists
+ * (taskset -c syntax, e.g. `0:1` or `2-3:0-1`); `0` / `off`: nothing pinned.
+ */
+export const PIN: PinPlan | null = (() => {
+  const raw = (process.env.BENCH_PIN ?? '').trim().toLowerCase();
+  if (raw === '0' || raw === 'off' || raw === 'false' || raw === 'no') return null;
+  const explicit = raw !== '' && raw !== '1' && raw !== 'on' && raw !== 'true' && raw !== 'yes';
+  if (!hasCommand('taskset')) {
+    if (raw !== '') console.warn('BENCH_PIN: taskset is not installed, nothing is pinned');
+    return null;
+  }
+  if (explicit) {
+    const m = /^([\d,-]+):([\d,-]+)$/.exec(raw);
+    if (!m) throw new Error(`BENCH_PIN=${raw}: expected 0, 1, or <server cores>:<generator cores> (e.g. 0:1)`);
+    return { server: m[1], generator: m[2] };
+  }
+  return machineInfo().cores >= 2 ? { server: '0', generator: '1' } : null;
+})();
+
+/** `command args` as run on the role's cores: through taskset when pinning, as is otherwise. */
+export function pinnedCommand(role: PinRole, command: string, args: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', PIN[role], command, ...args]] : [command, args];
+}
+
+/** The fork options that start a Node child on the role's cores (taskset execs node, IPC intact). */
+function pinnedFork(role: PinRole, execArgv: string[]): { execPath?: string; execArgv: string[] } {
+  if (!PIN) return { execArgv };
+  const taskset = hasCommand('taskset')!;
+  return { execPath: taskset, execArgv: ['-c', PIN[role], process.execPath, ...execArgv] };
+}
+
+/** The cores a running process may use (Cpus_allowed_list), or '?' when /proc does not say. */
+export function coresOf(pid: number): string {
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** The line to print under the machine description. */
+export function pinLine(): string {
+  return PIN
+    ? `taskset: servers under test on core ${PIN.server}; load generators and origins on core ${PIN.generator} (BENCH_PIN=0 turns it off)`
+    : 'off (BENCH_PIN=0, no taskset, or one core): every process runs on any core';
+}
+
+/** Which cores each process got, as the kernel reports them: `name pid N: cores X`. */
+export function printCores(processes: ReadonlyArray<{ name: string; pid: number }>): void {
+  for (const p of processes) if (p.pid > 0) console.log(`  cores: ${p.name} (pid ${p.pid}): ${coresOf(p.pid)}`);
+}
+
 /** BENCH_CPU_PROF=<dir>: every streamcache server process writes a V8 CPU profile there when it stops. */
 const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 0);
 
+/** The servers that are measured (on the server core); origins run beside the generators. */
+const UNDER_TEST: ReadonlySet<ServerKind> = new Set(['streamcache', 'nodehttp', 'relay']);
+
 /** Forks `servers.js <kind> ...args` and resolves once it listens. */
 export function startServer(kind: ServerKind, ...args: (string | number)[]): Promise<RunningServer> {
+  return startServerAs(UNDER_TEST.has(kind) ? 'server' : 'generator', kind, ...args);
+}
+
+let discardStdout = false;
+
+/** The next server started writes its stdout to /dev/null (its access log: a line per request). */
+export function nextServerStdoutToNull(): void {
+  discardStdout = true;
+}
+
+/** startServer with the role chosen: an origin measured on its own (fanout direct) is the server under test. */
+export function startServerAs(role: PinRole, kind: ServerKind, ...args: (string | number)[]): Promise<RunningServer> {
   const execArgv = PROFILE_DIR && kind === 'streamcache' ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : process.execArgv;
-  const child = track(fork(SERVERS_JS, [kind, ...args.map(String)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
+  // After nextServerStdoutToNull(): a server that logs every request (the access log) writes to /dev/null.
+  const stdout = discardStdout ? 'ignore' : 'inherit';
+  discardStdout = false;
+  const child = track(fork(SERVERS_JS, [kind, ...args.map(String)], { stdio: ['ignore', stdout, 'inherit', 'ipc'], ...pinnedFork(role, execArgv) }));
   const stats = (): Promise<ServerStats> =>
     new Promise((res, rej) => {
       if (!child.connected) return rej(new Error(`${kind} server is gone`));
@@ -123,7 +208,7 @@ export function startServer(kind: ServerKind, ...args: (string | number)[]): Pro
 
 /** Forks `clients.js ...args` and resolves with the one result it sends. */
 export function runClient<T>(args: string[], onChild?: (child: ChildProcess) => void): Promise<T> {
-  const child = track(fork(CLIENTS_JS, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const child = track(fork(CLIENTS_JS, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...pinnedFork('generator', process.execArgv) }));
   // BENCH_CLIENT_NICE=N: load generators yield the CPU to the server under test, standing in for
   // clients on other machines (on a 2-core box they otherwise take half of it from the proxy).
   if (CLIENT_NICE && child.pid) os.setPriority(child.pid, CLIENT_NICE);
@@ -175,12 +260,13 @@ export const GENERATOR: 'wrk' | 'autocannon' = (() => {
   if (forced === 'wrk' || forced === 'autocannon') return forced;
   return hasCommand('wrk') ? 'wrk' : 'autocannon';
 })();
-export const WRK_THREADS = envNumber('BENCH_WRK_THREADS', Math.max(1, Math.min(4, machineInfo().cores)));
+/** One wrk thread when pinned (it has one core), as the issue's table was measured; else one per core up to 4. */
+export const WRK_THREADS = envNumber('BENCH_WRK_THREADS', PIN ? 1 : Math.max(1, Math.min(4, machineInfo().cores)));
 export const AUTOCANNON_WORKERS = envNumber('BENCH_WORKERS', 1);
 
 export function generatorLine(): string {
   return GENERATOR === 'wrk'
-    ? `wrk (${WRK_THREADS} threads)`
+    ? `wrk (${WRK_THREADS} thread${WRK_THREADS === 1 ? '' : 's'})`
     : `autocannon 8 (wrk not installed), in its own process${AUTOCANNON_WORKERS > 1 ? `, ${AUTOCANNON_WORKERS} worker threads` : ''}`;
 }
 
@@ -198,10 +284,19 @@ function wrkBytes(text: string): number {
   return Number(m[1]) * 1024 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(m[2]);
 }
 
+let wrkCoresShown = false;
+
 function runWrk(url: string, connections: number, duration: number, headers: readonly string[] = []): Promise<LoadResult> {
   const threads = Math.min(WRK_THREADS, connections);
   const headerArgs = headers.flatMap((h) => ['-H', h]);
-  const child = track(spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', ...headerArgs, url], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const [command, args] = pinnedCommand('generator', 'wrk', [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', ...headerArgs, url]);
+  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  if (!wrkCoresShown && child.pid) {
+    wrkCoresShown = true;
+    // taskset has exec'd wrk by the first tick after spawn; /proc then says where it runs.
+    const pid = child.pid;
+    setTimeout(() => printCores([{ name: `wrk -t${threads}`, pid }]), 50);
+  }
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   return new Promise((resolve, reject) => {

@@ -4,10 +4,11 @@
 //   npm run build && node dist/bench/hit.js
 // Env: BENCH_DURATION (s per measured run, 10), BENCH_ROUNDS (interleaved rounds, 3; medians are
 //      shown), BENCH_CONNECTIONS (50), BENCH_WARMUP (s, 2), BENCH_LOG_LEVEL (streamcache's, warn),
+//      BENCH_HIT_SERVERS (origin,streamcache,nginx,varnish), BENCH_PIN (see harness.ts),
 //      BENCH_GENERATOR / BENCH_WRK_THREADS / BENCH_WORKERS (see load.ts), BENCH_IDLE_WAIT (s, 30).
 import { envNumber, errorText, fixed, idleCheck, int, printMachine, printTable, procTreeCpuUs, ratio, quietRun, runMain, summarizeLoad, verdict, type LoadRun, type LoadSummary } from './common.js';
 import { startNginx, startVarnish, type ExternalServer } from './external.js';
-import { checkTarget, generatorLine, get, runLoad, startServer, type CheckedResponse, type RunningServer } from './harness.js';
+import { PIN, checkTarget, generatorLine, get, nextServerStdoutToNull, pinLine, printCores, runLoad, startServer, startServerAs, type CheckedResponse, type RunningServer } from './harness.js';
 
 const DURATION = envNumber('BENCH_DURATION', 10);
 const ROUNDS = Math.max(1, envNumber('BENCH_ROUNDS', 3));
@@ -18,8 +19,17 @@ const BODY_BYTES = 1024;
 const PATH = '/hit';
 const CACHE_CONTROL = 'max-age=3600';
 
+/**
+ * BENCH_HIT_SERVERS: which lines to run (the CI smoke runs `origin,streamcache`). `streamcache-log`
+ * is streamcache with the access log on (level info, its stdout to /dev/null), issue 18's log target.
+ */
+const SERVERS = new Set((process.env.BENCH_HIT_SERVERS || 'origin,streamcache,streamcache-log,nginx,varnish').split(',').map((s) => s.trim()));
+
 const TARGET_VS_VARNISH = 1.5;
-const TARGET_VS_NGINX = 1.3;
+/** Issue 18: a hit with the access log on is at most 10 % below one with it off. */
+const TARGET_LOG_ON = 0.9;
+/** Issue 18: at least nginx's hits/s, with no more CPU per hit than nginx. */
+const TARGET_VS_NGINX = 1.0;
 
 interface Run extends LoadRun {
   originRequests: number;
@@ -49,7 +59,8 @@ function fromExternal(name: string, s: ExternalServer, isHit: Target['isHit'], h
   return { name, port: s.port, pid: s.pid, isHit, hitSignal, stop: () => s.stop(), runs: [], retries: 0 };
 }
 
-async function target(name: string, start: () => Promise<Target>): Promise<Target> {
+async function target(name: string, start: () => Promise<Target>, key: string): Promise<Target> {
+  if (!SERVERS.has(key)) return { name, port: 0, pid: 0, isHit: null, hitSignal: '', stop: async () => {}, runs: [], retries: 0, error: `not run (BENCH_HIT_SERVERS)` };
   try {
     return await start();
   } catch (err) {
@@ -116,14 +127,18 @@ async function main(): Promise<void> {
   const idle = await idleCheck();
   printMachine({
     generator: generatorLine(),
+    pinning: pinLine(),
     scenario: `${CONNECTIONS} connections, keep-alive, GET ${PATH}, ${BODY_BYTES} B body, Cache-Control: ${CACHE_CONTROL}; ${ROUNDS} interleaved round(s) of ${DURATION} s each after a ${WARMUP} s warm-up`,
     'idle check': idle,
   });
   console.log();
 
   const origin = await startServer('origin', BODY_BYTES, CACHE_CONTROL);
+  // Pinned, the ceiling line is a second responder on the server core (the origin behind the
+  // caches runs beside the generator): every line then measures one server on the same core.
+  const directServer = PIN && SERVERS.has('origin') ? await startServerAs('server', 'origin', BODY_BYTES, CACHE_CONTROL) : origin;
   const targets: Target[] = [
-    await target('net responder (origin direct)', async () => fromServer('net responder (origin direct)', origin, null, '')),
+    await target('net responder (origin direct)', async () => fromServer('net responder (origin direct)', directServer, null, ''), 'origin'),
     await target(`streamcache (log ${LOG_LEVEL})`, async () =>
       fromServer(
         `streamcache (log ${LOG_LEVEL})`,
@@ -131,9 +146,19 @@ async function main(): Promise<void> {
         (r) => r.headers['x-cache'] === 'HIT',
         'X-Cache: HIT',
       ),
+      'streamcache',
+    ),
+    await target(
+      'streamcache (log info, /dev/null)',
+      async () => {
+        nextServerStdoutToNull();
+        return fromServer('streamcache (log info, /dev/null)', await startServer('streamcache', origin.port, JSON.stringify({ logLevel: 'info' })), (r) => r.headers['x-cache'] === 'HIT', 'X-Cache: HIT');
+      },
+      'streamcache-log',
     ),
     await target('nginx (1 worker, proxy_cache)', async () =>
       fromExternal('nginx (1 worker, proxy_cache)', await startNginx(origin.port), (r) => r.headers['x-cache-status'] === 'HIT', 'X-Cache-Status: HIT'),
+      'nginx',
     ),
     await target('varnish (malloc, 1 pool)', async () =>
       fromExternal(
@@ -142,18 +167,21 @@ async function main(): Promise<void> {
         (r) => String(r.headers['x-varnish'] ?? '').trim().split(/\s+/).length === 2 && r.headers.age !== undefined,
         'X-Varnish with two ids, and Age',
       ),
+      'varnish',
     ),
   ];
+  printCores(targets.filter((t) => !t.error));
   for (let round = 0; round < ROUNDS; round++) for (const t of targets) await measure(t, origin);
   for (const t of targets) if (t.port !== origin.port) await t.stop();
   await origin.stop();
+  if (directServer !== origin) await directServer.stop();
 
-  const [direct, sc, nginx, varnish] = targets.map(summarize);
+  const [direct, sc, scLog, nginx, varnish] = targets.map(summarize);
   if (ROUNDS > 1) console.log(`median of ${ROUNDS} interleaved rounds (errors, non-2xx, origin requests and CPU: totals over all rounds; other load: the worst round)`);
   printTable(
     ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'origin reqs', 'CPU %', 'CPU us/req', 'other load %', 'rounds (req/s)'],
     targets.map((t, i) => {
-      const r = [direct, sc, nginx, varnish][i];
+      const r = [direct, sc, scLog, nginx, varnish][i];
       if (!r) return [t.name, `unavailable: ${(t.error ?? '?').slice(0, 100)}`, '', '', '', '', '', '', '', '', ''];
       return [
         t.name,
@@ -186,9 +214,10 @@ async function main(): Promise<void> {
     [
       ['req/s  streamcache / varnish', `${fixed(vsVarnish, 2)}x`, `>= ${TARGET_VS_VARNISH.toFixed(1)}x`, varnish ? verdict(vsVarnish, TARGET_VS_VARNISH) : 'n/a (varnish unavailable)'],
       ['req/s  streamcache / nginx', `${fixed(vsNginx, 2)}x`, `>= ${TARGET_VS_NGINX.toFixed(1)}x`, nginx ? verdict(vsNginx, TARGET_VS_NGINX) : 'n/a (nginx unavailable)'],
+      ['req/s  streamcache log info / log ' + LOG_LEVEL, `${fixed(ratio(scLog?.rps, sc?.rps), 2)}x`, `>= ${TARGET_LOG_ON.toFixed(1)}x`, scLog ? verdict(ratio(scLog?.rps, sc?.rps), TARGET_LOG_ON) : 'n/a (not run)'],
       ['req/s  streamcache / net responder', `${fixed(vsCeiling, 2)}x`, '(ceiling)', ''],
       ['CPU/req  varnish / streamcache', `${fixed(ratio(varnish?.cpuUsPerReq, sc?.cpuUsPerReq), 2)}x`, '(info)', ''],
-      ['CPU/req  nginx / streamcache', `${fixed(ratio(nginx?.cpuUsPerReq, sc?.cpuUsPerReq), 2)}x`, '(info)', ''],
+      ['CPU/req  nginx / streamcache', `${fixed(ratio(nginx?.cpuUsPerReq, sc?.cpuUsPerReq), 2)}x`, '>= 1.0x', nginx ? verdict(ratio(nginx?.cpuUsPerReq, sc?.cpuUsPerReq), 1.0) : 'n/a (nginx unavailable)'],
     ],
   );
 }

@@ -7,7 +7,7 @@
 //      wrk when installed), BENCH_WORKERS (autocannon worker threads, default 1), BENCH_WRK_THREADS.
 import type { BigResult, LoadResult } from './clients.js';
 import { MB, envNumber, fixed, idleCheck, int, median, printMachine, printTable, ratio, runMain, summarizeLoad, verdict, type LoadRun, type LoadSummary } from './common.js';
-import { checkTarget, generatorLine, runClient, runLoad as runLoadOn, startServer, type RunningServer } from './harness.js';
+import { PIN, checkTarget, generatorLine, pinLine, printCores, runClient, runLoad as runLoadOn, startServer, startServerAs, type RunningServer } from './harness.js';
 
 const DURATION = envNumber('BENCH_DURATION', 10);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50);
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
   const idle = await idleCheck();
   printMachine({
     generator: generatorLine(),
+    pinning: pinLine(),
     scenario: `${CONNECTIONS} connections, keep-alive, GET, ${BODY_BYTES} B body, ${DURATION} s each after ${WARMUP} s warm-up`,
     'idle check': idle,
   });
@@ -97,12 +98,16 @@ async function main(): Promise<void> {
   // Every server is started first (an idle server costs nothing); rounds interleave the scenarios
   // so that drift on the machine hits all of them alike.
   const origin = await startServer('origin', BODY_BYTES);
+  // Pinned, the direct line is a second responder on the server core (the proxies' origin runs
+  // beside the generator), so each line is one server measured on the same core.
+  const directServer = PIN ? await startServerAs('server', 'origin', BODY_BYTES) : origin;
   const scenarios = [
-    await scenario('net responder (origin direct)', async () => origin),
+    await scenario('net responder (origin direct)', async () => directServer),
     await scenario('streamcache -> origin', () => startServer('streamcache', origin.port)),
     await scenario('node:http proxy -> origin', () => startServer('nodehttp', origin.port)),
     await scenario('net relay -> origin (no HTTP)', () => startServer('relay', origin.port)),
   ];
+  printCores([{ name: 'origin', pid: origin.pid }, ...scenarios.flatMap((s) => (s.server ? [{ name: s.name, pid: s.server.pid }] : []))]);
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of scenarios) await measure(s);
   }

@@ -12,6 +12,10 @@ import {
   type MessageEvents,
 } from '../src/http1/index.js';
 import { MB, cpuBusy, fixed, int, printMachine, printTable } from './common.js';
+import { pino } from 'pino';
+import { accessLine, recordResponse, type AccessRecord } from '../src/proxy/access-log.js';
+import { ProxyCounters } from '../src/proxy/stats.js';
+import type { ClientExchange } from '../src/net/client-exchange.js';
 
 const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 
@@ -212,6 +216,37 @@ const specs: Spec[] = [];
     bytesPerOp: 0,
     fn: () => {
       sink = out.write(responseHeadString(HTTP11, 200, 'OK', HEAD_FIELDS), 0, 'latin1');
+    },
+  });
+}
+
+{
+  // Issue 18, the access log: one line per hit, through pino's serializer (an embedder's logger)
+  // against accessLine (what our own logger writes), into a sink that keeps nothing.
+  const exchange = {
+    request: { method: 'GET', target: '/assets/app.js?v=3', version: { major: 1, minor: 1 } },
+    startedAt: 0,
+    bytesSent: 1301,
+    clientAddress: '127.0.0.1',
+    state: 'ended',
+  } as unknown as ClientExchange;
+  const record: AccessRecord = { exchange, status: 200, cache: 'HIT', firstByteAt: 0.05 };
+  const logger = pino({ name: 'streamcache', base: undefined }, { write: (line: string) => void (sink = line) });
+  const ctx = { logger, stats: new ProxyCounters() };
+  specs.push({
+    group: 5.5,
+    name: 'access line via pino logger.info (object serialized)',
+    batch: 64,
+    bytesPerOp: 0,
+    fn: () => recordResponse(ctx, record),
+  });
+  specs.push({
+    group: 5.6,
+    name: 'access line via accessLine (one string)',
+    batch: 64,
+    bytesPerOp: 0,
+    fn: () => {
+      sink = accessLine(record, 0.1, 1_796_000_000_000);
     },
   });
 }

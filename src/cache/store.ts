@@ -53,6 +53,8 @@ export interface RingStoreOptions {
 }
 
 export const DEFAULT_SLAB_SIZE = 64 * 1024 * 1024;
+/** What the warm-up commits of the first slab: a cold miss's first reads (up to 1 MB each). */
+const FIRST_SLAB_WARM_BYTES = 1024 * 1024;
 
 export class RingStore {
   readonly capacity: number;
@@ -182,6 +184,18 @@ export class RingStore {
       return;
     }
     this.extents.push({ start, length, owner });
+  }
+
+  /**
+   * Allocates the first slab and commits the pages of its first `bytes` (a write to each page),
+   * so that the first object's first appends take no page fault; returns the bytes committed.
+   * Part of the proxy's warm-up; with prefault the worker commits everything anyway.
+   */
+  warmFirstSlab(bytes = FIRST_SLAB_WARM_BYTES): number {
+    if (this.prefault) return 0;
+    const n = Math.min(bytes, this.slabSize);
+    this.slab(0).fill(0, 0, n);
+    return n;
   }
 
   private slab(index: number): Buffer {

@@ -78,6 +78,8 @@ const SWITCH_OPTIONS = [
   { flag: '--no-stream', key: 'stream', value: false, help: 'turn streaming miss off: clients get a body once it is complete' },
   { flag: '--origin-insecure', key: 'originInsecure', value: true, help: 'skip certificate checks for an https:// origin (labs only)' },
   { flag: '--store-prefault', key: 'storePrefault', value: true, help: 'commit the whole store\'s memory at startup (a background worker), so cold misses take no page faults' },
+  // issue 18
+  { flag: '--no-warm-up', key: 'warmUp', value: false, help: 'skip the warm-up before listening (a private run of misses and hits that spares the first client the cold start)' },
   { flag: '--h2c', key: 'h2c', value: true, help: 'accept HTTP/2 with prior knowledge on the cleartext listener, beside HTTP/1.x' },
 ] as const satisfies readonly SwitchOption[];
 

@@ -71,6 +71,9 @@ export interface ProxyOptions {
   // ---- end serving stale ----
   /** Config rules by path: pass, ttl, doStream, cacheable (see src/proxy/hooks.ts). */
   rules?: CacheRule[];
+  // -- issue 18: start-up --
+  /** Run a private warm-up (misses and hits through a throwaway proxy) before listening, so the first client is not slow (src/proxy/warm-up.ts). */
+  warmUp?: boolean;
   // ---- HTTP/2 and TLS towards clients (H1) ----
   /** H1: PEM certificate (chain) for the listener; with tlsKey the listener speaks TLS, ALPN h2 and http/1.1. */
   tlsCert?: string | Buffer;
@@ -189,6 +192,8 @@ export const DEFAULTS = {
   storeSlabSize: 64 * 1024 * 1024,
   overflowWindow: 16 * 1024 * 1024,
   backlogWarningBytes: 500 * 1000,
+  // issue 18
+  warmUp: true,
   // serving stale (issue 15)
   grace: 0,
   staleIfError: 0,
@@ -278,6 +283,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     stream: merged.stream !== false,
     storePrefault: merged.storePrefault === true,
     originInsecure: merged.originInsecure === true,
+    warmUp: merged.warmUp !== false,
     h2c: merged.h2c === true,
     listenHost: listen.host,
     listenPort: listen.port,
