@@ -7,3 +7,4 @@ export type { ProxyHooks, RecvContext, FetchContext, DeliverContext, CacheRule }
 export type { ReloadOptions, ReloadResult } from './proxy/proxy.js';
 export { RESTART_ONLY, type RestartOnlyKey } from './proxy/reload.js';
 export type { Size } from './proxy/options.js';
+export { PurgeError, type PurgeRequest } from './proxy/purge.js';

@@ -6,6 +6,7 @@ import type { RequestHead } from '../http1/message.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
 import type { CacheObject } from './object.js';
 import type { RingStore } from './store.js';
+import { SurrogateIndex, taggedKeys } from './surrogate-index.js';
 
 /** C1: GET and HEAD share a key; the key is Host, path and query. */
 export function cacheKey(request: RequestHead, path: string, authority?: string): string {
@@ -40,6 +41,8 @@ export interface IndexStats {
 export class CacheIndex {
   private readonly entries = new Map<string, CacheObject[]>();
   private readonly hitForPass = new Map<string, number>();
+  /** I2: surrogate key -> objects, kept in step with `entries` by insert and forgetAt. */
+  private readonly surrogates = new SurrogateIndex();
   private objectCount = 0;
 
   constructor(
@@ -50,6 +53,19 @@ export class CacheIndex {
 
   stats(): IndexStats {
     return { keys: this.entries.size, objects: this.objectCount, hitForPass: this.hitForPass.size };
+  }
+
+  /**
+   * I4: may a response with these Surrogate-Key fields, whose fetch started at `since`, hold what a
+   * purge by key (or of everything) removed since? Then it must not be committed.
+   */
+  purgedSince(surrogateKeyFields: readonly string[], since: number): boolean {
+    return this.surrogates.purgedSince(taggedKeys(surrogateKeyFields), since);
+  }
+
+  /** I2: surrogate keys in use, and objects tagged with one at least. */
+  surrogateStats(): { surrogateKeys: number; taggedObjects: number } {
+    return this.surrogates.stats();
   }
 
   /** The stored variant of `key` that matches the request, fresh or not. */
@@ -76,6 +92,7 @@ export class CacheIndex {
     this.entries.delete(object.key); // re-insert: Map order is our insertion age
     this.entries.set(object.key, variants);
     this.hitForPass.delete(object.key);
+    this.surrogates.tag(object, taggedKeys(object.originHead.headers.getAll('surrogate-key')));
     object.onEvict((evicted) => this.remove(evicted));
     if (this.objectCount > this.maxObjects) this.evictOldestKey();
   }
@@ -89,13 +106,47 @@ export class CacheIndex {
     if (variants.length === 0) this.entries.delete(object.key);
   }
 
-  /** C4: forgets every variant of a key. Returns how many objects went. */
-  purge(key: string): number {
+  /**
+   * C4, I1: forgets every variant of a key; `soft` (I3) marks them stale instead. Returns how many
+   * objects were purged.
+   */
+  purge(key: string, soft = false, now = Date.now()): number {
     const variants = this.entries.get(key);
     if (!variants) return 0;
     const count = variants.length;
+    if (soft) {
+      for (const object of variants) object.expire(now);
+      return count;
+    }
     while (variants.length) this.forgetAt(variants, variants.length - 1);
     this.entries.delete(key);
+    this.store.reclaimTail();
+    return count;
+  }
+
+  /** I2: purges every object tagged with any of `keys`, in time proportional to those objects. */
+  purgeTagged(keys: readonly string[], soft = false, now = Date.now()): number {
+    this.surrogates.notePurge(keys, now);
+    const objects = this.surrogates.tagged(keys);
+    for (const object of objects) {
+      if (soft) object.expire(now);
+      else this.remove(object);
+    }
+    if (!soft && objects.length > 0) this.store.reclaimTail();
+    return objects.length;
+  }
+
+  /** Purge-all (I1, as Fastly's): every object, soft or not; hit-for-pass marks stay (they are not content). */
+  purgeAll(soft = false, now = Date.now()): number {
+    this.surrogates.notePurge('all', now);
+    const count = this.objectCount;
+    if (soft) {
+      for (const variants of this.entries.values()) for (const object of variants) object.expire(now);
+      return count;
+    }
+    for (const variants of this.entries.values()) while (variants.length) this.forgetAt(variants, variants.length - 1);
+    this.entries.clear();
+    this.surrogates.clear();
     this.store.reclaimTail();
     return count;
   }
@@ -116,6 +167,7 @@ export class CacheIndex {
   private forgetAt(variants: CacheObject[], index: number): void {
     const [object] = variants.splice(index, 1);
     this.objectCount--;
+    this.surrogates.untag(object);
     object.forget();
   }
 

@@ -72,6 +72,7 @@ export class CacheObject implements StoreOwner {
   liveFrame: { index: number; bytes: Buffer } | null = null;
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
+  private cachedSurrogateFields: [string, string][] | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;
   /** F6: RFC 9111 §4.2.3 response_delay of the fetch that brought its head, seconds: in Age, not in its TTL (R6). */
   responseDelay = 0;
@@ -157,6 +158,17 @@ export class CacheObject implements StoreOwner {
   /** Fresh (R6, C2): its TTL exceeds its current age, and it need not be revalidated before use. */
   isFresh(now: number): boolean {
     return !this.policy.mustRevalidate && isFresh(this.policy.ttl, this.headReceivedAt, this.ageAtOrigin, now);
+  }
+
+  /**
+   * I3, soft purge: stale from now on (its TTL cut to its current age less a millisecond, so that
+   * no rounding leaves it fresh). Its validators stay, for a conditional refetch (C3), and the stale
+   * windows of G1 and G2 count from here.
+   */
+  expire(now: number): void {
+    const ageMs = this.ageAtOrigin * 1000 + Math.max(0, now - this.headReceivedAt);
+    const ttl = Math.max(0, ageMs - 1) / 1000;
+    if (this.policy.ttl > ttl) this.policy = { ...this.policy, ttl, source: 'soft purge' };
   }
 
   // ---- serving stale (G1-G4) ----
@@ -252,6 +264,20 @@ export class CacheObject implements StoreOwner {
     this.headReceivedAt = receivedAt;
     this.ageAtOrigin = ageAtOrigin;
     this.cachedHeadBlock = null;
+    this.cachedSurrogateFields = null;
+  }
+
+  /**
+   * I2: the origin's Surrogate-Key and Surrogate-Control fields, for a client that is a tier of ours
+   * (every other client never sees them). Read from the origin's head, kept whole.
+   */
+  surrogateFields(): readonly [string, string][] {
+    if (this.cachedSurrogateFields === null) {
+      const fields: [string, string][] = [];
+      for (const name of ['Surrogate-Key', 'Surrogate-Control']) for (const value of this.originHead.headers.getAll(name)) fields.push([name, value]);
+      this.cachedSurrogateFields = fields;
+    }
+    return this.cachedSurrogateFields;
   }
 
   /** `HTTP/1.1 200 OK\r\n` and the stored fields: built once, shared by every response. */

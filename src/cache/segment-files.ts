@@ -59,6 +59,13 @@ export class SegmentFiles {
     return false;
   }
 
+  /** I1, I3: the keys of the segments of `key` the cache may hold (none when the file is not known as segmented). */
+  segmentKeys(key: string): string[] {
+    const record = this.files.get(key);
+    if (!record || record.identity.total === undefined) return [];
+    return Array.from({ length: segmentCount(record.identity.total, record.size) }, (_, i) => segmentKey(key, i, record.size));
+  }
+
   private dropSegments(key: string, record: FileRecord, index: CacheIndex): number {
     // Without a total we cannot know how many there were; a segmented file always has one (B4).
     const count = record.identity.total === undefined ? 0 : segmentCount(record.identity.total, record.size);

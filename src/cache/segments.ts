@@ -15,7 +15,12 @@ export interface ByteWindow {
  * different sizes (a rule changed) never mix.
  */
 export function segmentKey(fileKey: string, index: number, size: number): string {
-  return `${fileKey} segment:${size}:${index}`;
+  return `${segmentKeyPrefix(fileKey)}${size}:${index}`;
+}
+
+/** What every segment key of a file starts with, whatever the segment size (I1: a URL purge finds them all). */
+export function segmentKeyPrefix(fileKey: string): string {
+  return `${fileKey} segment:`;
 }
 
 /** The bytes segment `index` covers, cut at the file's end when its length is known. */

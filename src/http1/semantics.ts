@@ -56,6 +56,21 @@ export function appendVia(headers: HeaderFields, received: HttpVersion, pseudony
   return headers.appendToList('Via', `${received.major}.${received.minor} ${pseudonym}`);
 }
 
+/**
+ * Whether one of the Via entries (`1.1 name`, `HTTP/1.1 name:port (comment)`) has one of these
+ * pseudonyms: how a tier of our own is told from a client (I2, shielding).
+ */
+export function viaHasPseudonym(headers: HeaderFields, pseudonyms: readonly string[]): boolean {
+  for (const value of headers.getAll('via')) {
+    for (const entry of value.split(',')) {
+      // received-by is a pseudonym or host[:port]: the port does not name the hop.
+      const receivedBy = entry.trim().split(/[ \t]+/)[1];
+      if (receivedBy !== undefined && pseudonyms.includes(receivedBy.replace(/:\d*$/, '').toLowerCase())) return true;
+    }
+  }
+  return false;
+}
+
 /** F4: HEAD responses and 1xx/204/304 carry no body, whatever their headers say. */
 export function responseHasNoBody(requestMethod: string, status: number): boolean {
   return requestMethod === 'HEAD' || responseStatusHasNoBody(status);

@@ -52,9 +52,14 @@ export class OriginPool {
    * the request body and for backpressure. A bodiless request that fails on a stale keep-alive
    * connection before any response byte is retried once on a new connection.
    */
-  request(head: string, options: { expectNoBody: boolean; hasBody: boolean }, handler: OriginResponseHandler): OriginRequest {
+  request(head: string, options: OriginRequestOptions, handler: OriginResponseHandler): OriginRequest {
     this.requests++;
     return new OriginRequest(this, head, options, handler);
+  }
+
+  /** @internal A request that fell back to this pool from another (see OriginRequestOptions.fallback). */
+  countRequest(): void {
+    this.requests++;
   }
 
   /** @internal Gives a connection to `grant`, now or when one frees up; returns a cancel function. */
@@ -165,6 +170,16 @@ export class OriginPool {
 
 type RequestState = 'waiting-connection' | 'sending' | 'done';
 
+export interface OriginRequestOptions {
+  expectNoBody: boolean;
+  hasBody: boolean;
+  /**
+   * When no connection to this pool's server can be made (connect failure or connect timeout),
+   * send the request to `pool` instead, once, and say so (a shield that is down: the origin).
+   */
+  fallback?: { pool: OriginPool; onFallback(error: OriginError): void };
+}
+
 /** One request to the origin, from waiting for a connection to the end of its response. */
 export class OriginRequest {
   private state: RequestState = 'waiting-connection';
@@ -177,9 +192,9 @@ export class OriginRequest {
   private pausedByConsumer = false;
 
   constructor(
-    private readonly pool: OriginPool,
+    private pool: OriginPool,
     private readonly head: string,
-    private readonly options: { expectNoBody: boolean; hasBody: boolean },
+    private readonly options: OriginRequestOptions,
     private readonly handler: OriginResponseHandler,
   ) {
     this.cancelWait = pool.acquire((c, e) => this.onGranted(c, e));
@@ -191,7 +206,11 @@ export class OriginRequest {
       connection?.abort();
       return;
     }
-    if (!connection) return this.finish(() => this.handler.onError(error!));
+    if (!connection) {
+      const fallback = this.options.fallback;
+      if (fallback && fallback.pool !== this.pool && (error!.kind === 'connect-failed' || error!.kind === 'connect-timeout')) return this.fallBack(fallback, error!);
+      return this.finish(() => this.handler.onError(error!));
+    }
     this.connection = connection;
     this.state = 'sending';
     connection.send(this.head, this.options.expectNoBody, this.options.hasBody, {
@@ -207,6 +226,13 @@ export class OriginRequest {
     const waiter = this.drainWaiter;
     this.drainWaiter = null;
     if (waiter) connection.onDrain(waiter);
+  }
+
+  private fallBack(fallback: NonNullable<OriginRequestOptions['fallback']>, error: OriginError): void {
+    this.pool = fallback.pool;
+    this.pool.countRequest();
+    fallback.onFallback(error);
+    this.cancelWait = this.pool.acquire((c, e) => this.onGranted(c, e));
   }
 
   private onConnectionError(error: OriginError): void {

@@ -6,11 +6,18 @@ import type { ClientExchange } from '../net/client-exchange.js';
 import { reasonPhrase } from '../http1/serializer.js';
 import { connectionField } from '../http1/semantics.js';
 import { statsSnapshot, toPrometheus, type StatsSources } from './stats.js';
+import { HeaderFields } from '../http1/headers.js';
+import { writerFor } from '../stream/client-writer.js';
 
 export class AdminListener {
   private readonly listener: Listener;
 
-  constructor(config: ListenerConfig, private readonly sources: () => StatsSources) {
+  constructor(
+    config: ListenerConfig,
+    private readonly sources: () => StatsSources,
+    /** I1: the purge endpoints (POST /purge...); true when it answered the request. */
+    private readonly purge?: (exchange: ClientExchange) => boolean,
+  ) {
     this.listener = new Listener(config, {
       onExchange: (exchange) => this.answer(exchange),
       onProtocolError: () => {},
@@ -33,6 +40,7 @@ export class AdminListener {
   private answer(exchange: ClientExchange): void {
     const path = exchange.request.target.split('?')[0];
     const method = exchange.request.method;
+    if (this.purge?.(exchange)) return;
     if (method !== 'GET' && method !== 'HEAD') return this.send(exchange, 405, 'text/plain; charset=utf-8', 'GET only\n');
     if (path === '/stats') return this.send(exchange, 200, 'application/json', `${JSON.stringify(statsSnapshot(this.sources()), null, 2)}\n`);
     if (path === '/metrics') return this.send(exchange, 200, 'text/plain; version=0.0.4; charset=utf-8', toPrometheus(statsSnapshot(this.sources())));
@@ -42,10 +50,28 @@ export class AdminListener {
   }
 
   private send(exchange: ClientExchange, status: number, type: string, body: string): void {
-    const payload = Buffer.from(body, 'utf8');
-    const connection = connectionField(exchange.persistent, exchange.request.version);
-    const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
-    exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
-    exchange.end();
+    sendGenerated(exchange, status, type, body);
   }
+}
+
+/** A response of our own (stats, a purge's answer), never cached downstream, with the client's persistence. */
+export function sendGenerated(exchange: ClientExchange, status: number, type: string, body: string, close = false): void {
+  const payload = Buffer.from(body, 'utf8');
+  // A PURGE on an HTTP/2 stream (H2): the stream's writer frames it.
+  if (exchange.http2) return sendThroughWriter(exchange, status, type, payload);
+  // A request body we will not read leaves the connection unusable (`close`).
+  const connection = close ? 'close' : connectionField(exchange.persistent, exchange.request.version);
+  const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${payload.length}\r\nCache-Control: no-store\r\n${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
+  exchange.write(exchange.request.method === 'HEAD' ? Buffer.from(head, 'latin1') : [Buffer.from(head, 'latin1'), payload]);
+  if (close) exchange.endAndClose();
+  else exchange.end();
+}
+
+function sendThroughWriter(exchange: ClientExchange, status: number, type: string, payload: Buffer): void {
+  const writer = writerFor(exchange);
+  const framing = writer.framingFor(status, payload.length);
+  const headers = HeaderFields.from([['Content-Type', type], ['Cache-Control', 'no-store']]);
+  writer.head({ source: 'relay', status, reason: reasonPhrase(status), headers, framing, length: payload.length, advertise: 'length' });
+  if (framing !== 'none') writer.body(payload);
+  writer.end();
 }

@@ -19,6 +19,8 @@ import { decideAtHead } from './policy.js';
 import { PASS_REASONS, type Reason } from '../stream/reasons.js';
 import { objectServedAs, type ForwardReason } from './cache-status.js';
 import { serveSegmented, type SegmentFetching } from './segment-flow.js';
+import { isFromTier } from './tier.js';
+import { cacheFetchRequest } from './shield.js';
 
 /** Request fields that belong to the client's own conditional or partial request, not to our fetch. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
@@ -66,7 +68,9 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
       }
     : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
-  return new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
+  const reader = new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
+  reader.forwardSurrogate = isFromTier(exchange.request, ctx.options.viaName);
+  return reader;
 }
 
 /** The access log line and counters of one reader's response. */
@@ -102,7 +106,7 @@ function startFetch(ctx: ProxyContext, exchange: ClientExchange, target: Validat
   fetch.attach(newReader(ctx, exchange, 'MISS', fetch, fwd));
   const head = originRequestHead(ctx, exchange, target, revalidating);
   // HEAD misses fetch with GET, so that the object can be stored (C1: GET and HEAD share a key).
-  fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
+  fetch.start(cacheFetchRequest(ctx, request, head, fetch));
 }
 
 /** The origin request of a fetch through the cache; `range` (B4: one segment) is ours, never the client's (B3). */

@@ -67,6 +67,11 @@ const VALUE_OPTIONS = [
   { flag: '--h2-ping-limit', key: 'h2PingLimit', kind: 'count', arg: 'N', help: 'HTTP/2 PING frames per second per connection before GOAWAY' },
   { flag: '--h2-settings-limit', key: 'h2SettingsLimit', kind: 'count', arg: 'N', help: 'HTTP/2 SETTINGS frames per second per connection before GOAWAY' },
   { flag: '--segment-size', key: 'segmentSize', kind: 'size', arg: 'BYTES', help: 'cache large responses as segments of this size, fetched as Range requests (B4)' },
+  // Invalidation and the fleet (I1, I5, shielding).
+  { flag: '--purge-allow', key: 'purgeAllow', kind: 'text', arg: 'CIDR[,CIDR...]', help: 'networks allowed to PURGE (replaces the default, loopback only)' },
+  { flag: '--purge-token', key: 'purgeToken', kind: 'text', arg: 'TOKEN', help: 'a request with X-Purge-Token equal to this may purge from anywhere (16 characters at least)' },
+  { flag: '--purge-bus', key: 'purgeBus', kind: 'url', arg: 'redis://HOST:PORT[/CHANNEL]', help: 'publish every accepted purge there and apply every purge received from there' },
+  { flag: '--shield', key: 'shield', kind: 'url', arg: 'URL', help: 'send misses to this streamcache node instead of the origin (the origin when it cannot be reached)' },
 ] as const satisfies readonly ValueOption[];
 
 const SWITCH_OPTIONS = [

@@ -11,6 +11,8 @@ import type { EsiAssembler } from '../stream/transform.js';
 import type { CompiledRule, ProxyHooks } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
 import type { ProxyCounters } from './stats.js';
+import type { PurgeHttp } from './purge-http.js';
+import type { Shield } from './shield.js';
 
 export interface ProxyContext {
   readonly options: ResolvedOptions;
@@ -32,4 +34,8 @@ export interface ProxyContext {
   readonly esi: EsiAssembler;
   /** The hooks of a reader with no fetch (a hit): one object for the proxy, no closure per reader. */
   readonly hitReaderHooks: ReaderHooks;
+  /** I1-I5: the purge doors' shared parts (purger, access rules). */
+  readonly purge: PurgeHttp;
+  /** Cache fetches go through this shield node, when `--shield` is set. */
+  readonly shield: Shield | null;
 }

@@ -1,4 +1,5 @@
 import type { CacheRule } from './hooks.js';
+import { parseCidrList } from './purge-access.js';
 
 // Every knob of the proxy, its default and its validation. The CLI, the JSON config file and
 // createProxy() all end here, so a value is checked the same way whichever door it came through.
@@ -93,6 +94,15 @@ export interface ProxyOptions {
   // ---- B4 segmented caching ----
   /** B4: fetch and cache responses as segments of this many bytes (Range requests); 0: off (the default). */
   segmentSize?: number;
+  // ---- invalidation and the fleet (I1, I5, shielding) ----
+  /** I1: networks allowed to purge, `CIDR[,CIDR...]` (replaces the loopback default). */
+  purgeAllow?: string | string[];
+  /** I1: a request whose X-Purge-Token equals this may purge from anywhere. */
+  purgeToken?: string;
+  /** I5: `redis://HOST:PORT[/CHANNEL]`: purges are published there and applied from there. */
+  purgeBus?: string;
+  /** Misses go to this streamcache node (`http://host:port`) instead of the origin; the origin when it cannot be reached. */
+  shield?: string;
 }
 
 /** A byte count: a number, or text with a binary unit (`'64k'`, `'512m'`, `'2g'`, `'1.5g'`). */
@@ -105,7 +115,7 @@ type SizeKey = (typeof SIZE_KEYS)[number];
 /** Options that are on or off; anything but a boolean is refused (so `"false"` never reads as on). */
 const BOOLEAN_KEYS = ['stream', 'storePrefault', 'originInsecure'] as const;
 
-export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin' | 'tlsCert' | 'tlsKey' | SizeKey>> & Record<SizeKey, number> & {
+export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' | 'rules' | 'admin' | 'tlsCert' | 'tlsKey' | SizeKey | PurgeOptionKey>> & Record<SizeKey, number> & ResolvedPurgeOptions & {
   admin?: string;
   tlsCert?: string | Buffer;
   tlsKey?: string | Buffer;
@@ -115,6 +125,46 @@ export type ResolvedOptions = Required<Omit<ProxyOptions, 'originCa' | 'listen' 
   listenPort: number;
   originUrl: URL;
 };
+
+type PurgeOptionKey = 'purgeAllow' | 'purgeToken' | 'purgeBus' | 'shield';
+
+export interface ResolvedPurgeOptions {
+  /** Undefined: loopback only. */
+  purgeAllow?: string[];
+  purgeToken?: string;
+  purgeBus?: { url: string; host: string; port: number; channel: string };
+  shieldUrl?: URL;
+}
+
+/** I5: the channel when the purge-bus URL names none. */
+export const DEFAULT_PURGE_CHANNEL = 'streamcache:purge';
+
+export function parsePurgeBus(text: string): NonNullable<ResolvedPurgeOptions['purgeBus']> {
+  const bad = (why: string) => new OptionError(`purgeBus: "${text}" ${why} (example: redis://127.0.0.1:6379/streamcache:purge)`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw bad('is not a URL');
+  }
+  if (url.protocol !== 'redis:') throw bad('must be redis://HOST:PORT[/CHANNEL]');
+  if (!url.hostname || !url.port) throw bad('must name a host and a port');
+  if (url.username || url.password || url.search || url.hash) throw bad('must not have credentials, a query or a fragment');
+  const channel = decodeURIComponent(url.pathname.replace(/^\//, '')) || DEFAULT_PURGE_CHANNEL;
+  return { url: text, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), channel };
+}
+
+function resolvePurgeOptions(options: ProxyOptions): ResolvedPurgeOptions {
+  const resolved: ResolvedPurgeOptions = {};
+  if (options.purgeAllow !== undefined) resolved.purgeAllow = parseCidrList(options.purgeAllow, 'purgeAllow');
+  if (options.purgeToken !== undefined) {
+    if (typeof options.purgeToken !== 'string' || options.purgeToken.length < 16) throw new OptionError('purgeToken: must be a string of 16 characters at least');
+    resolved.purgeToken = options.purgeToken;
+  }
+  if (options.purgeBus !== undefined) resolved.purgeBus = parsePurgeBus(options.purgeBus);
+  if (options.shield !== undefined) resolved.shieldUrl = parseOrigin(options.shield, 'shield');
+  return resolved;
+}
 
 export const DEFAULTS = {
   listen: '127.0.0.1:8080',
@@ -189,15 +239,15 @@ export function parseHostPort(text: string, name: string): { host: string; port:
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
-function parseOrigin(text: string): URL {
+function parseOrigin(text: string, name = 'origin'): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new OptionError(`origin: "${text}" is not a URL (example: http://127.0.0.1:3000)`);
+    throw new OptionError(`${name}: "${text}" is not a URL (example: http://127.0.0.1:3000)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OptionError(`origin: "${text}" must be http:// or https://`);
-  if (url.pathname !== '/' || url.search || url.hash) throw new OptionError(`origin: "${text}" must not have a path, query or fragment`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OptionError(`${name}: "${text}" must be http:// or https://`);
+  if (url.pathname !== '/' || url.search || url.hash) throw new OptionError(`${name}: "${text}" must not have a path, query or fragment`);
   return url;
 }
 
@@ -225,8 +275,10 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
   const rules = checkRules(options.rules ?? []);
   if (!LOG_LEVELS.includes(merged.logLevel)) throw new OptionError(`logLevel: "${merged.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   const sizes = Object.fromEntries(SIZE_KEYS.map((key) => [key, parseSize(merged[key], key)])) as Record<SizeKey, number>;
+  // The invalidation options are resolved apart (resolvePurgeOptions), into their own shapes.
+  const { purgeAllow: _allow, purgeToken: _token, purgeBus: _bus, shield: _shield, ...base } = merged;
   return {
-    ...merged,
+    ...base,
     ...sizes,
     stream: merged.stream !== false,
     storePrefault: merged.storePrefault === true,
@@ -239,6 +291,7 @@ export function resolveOptions(options: ProxyOptions): ResolvedOptions {
     rules,
     // B4: 0 is off; any other value is a size.
     segmentSize: merged.segmentSize === 0 ? 0 : parseSize(merged.segmentSize, 'segmentSize'),
+    ...resolvePurgeOptions(options),
   };
 }
 

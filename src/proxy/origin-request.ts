@@ -21,9 +21,10 @@ export interface ValidatedTarget {
 
 /**
  * Request fields never forwarded besides the hop-by-hop ones: we answer Expect: 100-continue
- * ourselves (the origin gets the body without waiting), and frame the body ourselves.
+ * ourselves (the origin gets the body without waiting), and frame the body ourselves. A purge
+ * token (I1) is a secret between the operator and us: it never reaches an origin's logs.
  */
-const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect', 'content-length']);
+const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect', 'content-length', 'x-purge-token']);
 
 /** uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or IPv4 address, or an IPv6 literal in brackets. */
 const VALID_HOST = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;

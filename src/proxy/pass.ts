@@ -13,6 +13,7 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import type { ProxyContext } from './context.js';
 import type { PassReason } from '../stream/reasons.js';
 import { passServedAs } from './cache-status.js';
+import { isFromTier } from './tier.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
@@ -41,6 +42,7 @@ export class PassRelay implements OriginResponseHandler {
       waitForWholeBody: !stream,
       deliver: ctx.hooks.deliver,
       servedAs: (head) => passServedAs(ctx.options.viaName, reason, head, this.failureKind),
+      forwardSurrogate: isFromTier(exchange.request, ctx.options.viaName),
     });
     // R8: a pass fetch with no client left is aborted.
     exchange.onClientGone(() => {

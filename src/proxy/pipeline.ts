@@ -13,11 +13,14 @@ import { validateRequest } from './origin-request.js';
 import { passToOrigin } from './pass.js';
 import { serveFromCache } from './cache-flow.js';
 import { passServedAs } from './cache-status.js';
+import { answerPurgeMethod } from './purge-http.js';
 
 export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): void {
   const { request } = exchange;
   const target = validateRequest(request);
   if (typeof target === 'string') return rejectRequest(ctx, exchange, 400, target);
+  // I1: a purge is answered here, never forwarded.
+  if (request.method === 'PURGE') return answerPurgeMethod(ctx.purge, exchange);
   const key = cacheKey(request, target.path, target.authority);
   if (!isSafeMethod(request.method) || exchange.hasBody) {
     // C4: streamed both ways, never collapsed; a successful unsafe request invalidates its URL.

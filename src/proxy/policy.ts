@@ -23,8 +23,12 @@ export interface PolicySettings {
   stale?: StaleSettings;
 }
 
-/** Fields an object never keeps: framing is per client, Age is recomputed, Surrogate-Control is for us (C2). */
-const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control']);
+/**
+ * Fields an object's client head never has: framing is per client, Age is recomputed,
+ * Surrogate-Control and Surrogate-Key are for us (C2, I2); a tier of ours gets those two from the
+ * origin's head, kept with the object (CacheObject.surrogateLines).
+ */
+const NOT_STORED = new Set(['content-length', 'age', 'surrogate-control', 'surrogate-key']);
 
 const NO_STALE_SETTINGS: StaleSettings = { grace: 0, staleIfError: 0 };
 

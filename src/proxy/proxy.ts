@@ -10,7 +10,7 @@ import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
 import { planReload, type RestartOnlyKey } from './reload.js';
 import { objectServedAs, protocolErrorFields } from './cache-status.js';
-import { ProxyCounters, statsSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
+import { ProxyCounters, statsSnapshot, type InvalidationSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
 import { recordReader } from './cache-flow.js';
@@ -21,6 +21,12 @@ import { CacheIndex } from '../cache/index.js';
 import { FetchRegistry } from '../stream/registry.js';
 import { warmUp } from './warm-up.js';
 import { SegmentFiles } from '../cache/segment-files.js';
+import { randomUUID } from 'node:crypto';
+import { Purger, toPurge, type PurgeRequest } from './purge.js';
+import { PurgeAccess } from './purge-access.js';
+import { answerAdminPurge } from './purge-http.js';
+import { PurgeBus } from './purge-bus.js';
+import { Shield } from './shield.js';
 
 export interface Proxy {
   /** Starts listening; arguments override `options.listen`. Rejects with the socket error (EADDRINUSE, ...). */
@@ -45,6 +51,13 @@ export interface Proxy {
    * keep theirs. Throws (and the running pair stays) when the PEM does not load or TLS is off.
    */
   reloadTls(material: { cert: string | Buffer; key: string | Buffer }): void;
+  /**
+   * I1-I4: purges by URL, surrogate key or everything, as PURGE and the admin listener do, and
+   * publishes it on the purge bus (I5). Throws PurgeError on a bad request.
+   */
+  purge(request: PurgeRequest): { purged: number };
+  /** I5: true while the purge bus (publish and subscribe) is connected; false without one. */
+  busConnected(): boolean;
   /** The options in force (a reload updates them in place). */
   readonly options: ResolvedOptions;
 }
@@ -70,6 +83,25 @@ export interface CreateProxyOptions extends ProxyOptions {
 
 /** Keep-alive connections to the origin are dropped a little before a typical origin (5 s) drops them. */
 const ORIGIN_IDLE_TIMEOUT = 4_000;
+
+/** Shared by every upstream pool, and updated in place by a reload. */
+type PoolConfig = ConstructorParameters<typeof OriginPool>[1];
+
+/** The connection pool to one upstream server (the origin, or a shield node), with the configured limits. */
+function upstreamPool(url: URL, options: ResolvedOptions, poolConfig: PoolConfig): OriginPool {
+  const isTls = url.protocol === 'https:';
+  return new OriginPool(
+    {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port) || (isTls ? 443 : 80),
+      tls: isTls,
+      servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname,
+      ca: options.originCa,
+      insecure: options.originInsecure,
+    },
+    poolConfig,
+  );
+}
 
 /** A warm-up's private proxy: our code with defaults, its own small store, silent, no hooks, no admin. */
 const WARM_UP_STORE = 4 * 1024 * 1024;
@@ -120,7 +152,6 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   const options = resolveOptions(input);
   const logger = input.logger ?? createLogger(options.logLevel);
   const { originUrl } = options;
-  const isTls = originUrl.protocol === 'https:';
   const poolConfig = {
     maxConnections: options.maxOriginConnections,
     queueTimeout: options.originQueueTimeout,
@@ -129,17 +160,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     firstByteTimeout: options.firstByteTimeout,
     betweenBytesTimeout: options.betweenBytesTimeout,
   };
-  const pool = new OriginPool(
-    {
-      host: originUrl.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(originUrl.port) || (isTls ? 443 : 80),
-      tls: isTls,
-      servername: /^[\d.]+$|:/.test(originUrl.hostname) ? undefined : originUrl.hostname,
-      ca: options.originCa,
-      insecure: options.originInsecure,
-    },
-    poolConfig,
-  );
+  const pool = upstreamPool(originUrl, options, poolConfig);
   const store = new RingStore(options.storeSize, options.storeSlabSize, { prefault: options.storePrefault });
   if (options.storePrefault) {
     void store.committed().then((state) => {
@@ -147,17 +168,25 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       else logger.info({ storeSize: options.storeSize }, 'store memory committed');
     });
   }
+  const index = new CacheIndex(store);
+  const registry = new FetchRegistry();
+  // I1-I5: one purger for every door; the bus publishes what it accepts and feeds it what others accept.
+  const segments = new SegmentFiles();
+  const purger = new Purger({ index, registry, logger, segments });
+  const bus = options.purgeBus ? new PurgeBus(options.purgeBus, randomUUID(), logger, (purge, node) => purger.apply(purge, { door: 'bus', who: node })) : null;
+  purger.publisher = bus;
+  const shield = options.shieldUrl ? new Shield(upstreamPool(options.shieldUrl, options, poolConfig), options.shieldUrl, logger) : null;
   const ctx: ProxyContext = {
     options,
     logger,
     pool,
     store,
-    index: new CacheIndex(store),
-    registry: new FetchRegistry(),
+    index,
+    registry,
     hooks: input.hooks ?? {},
     rules: compileRules(options.rules),
     stats: new ProxyCounters(),
-    segments: new SegmentFiles(),
+    segments,
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
@@ -165,6 +194,8 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       finished: (reader, error) => recordReader(ctx, reader, error),
       servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, undefined, head, object, reader.failure),
     },
+    purge: { purger, access: new PurgeAccess(options.purgeAllow, options.purgeToken), logger },
+    shield,
   };
   // K2: what the socket layer answers itself (before a request exists) says so too. A view of
   // options (its prototype), not a copy, so that a reload's new limits and timeouts reach the listener.
@@ -199,14 +230,16 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       logger.warn({ kind, reason, client }, 'http2 limit');
     },
   });
-  const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry });
-  const admin = options.admin ? new AdminListener(options, sources) : null;
+  const invalidation = (): InvalidationSnapshot => ({ ...purger.counters, applied: { ...purger.counters.applied }, bus: bus?.stats() ?? null, shieldFallbacks: shield?.fallbacks ?? null });
+  const sources = (): StatsSources => ({ counters: ctx.stats, pool, listener, store, index: ctx.index, registry: ctx.registry, invalidation });
+  const admin = options.admin ? new AdminListener(options, sources, (exchange) => answerAdminPurge(ctx.purge, exchange)) : null;
 
   return {
     options,
     async listen(port = options.listenPort, host = options.listenHost) {
       if (options.warmUp) await warmUpBeforeListen(input, store, logger);
       const address = await listener.listen(port, host);
+      bus?.start();
       if (admin && options.admin) {
         const { host: adminHost, port: adminPort } = parseHostPort(options.admin, 'admin');
         const adminAddress = await admin.listen(adminPort, adminHost).catch(async (err: unknown) => {
@@ -219,11 +252,14 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       return address;
     },
     async close(deadlineMs = options.closeDeadline) {
+      bus?.close();
       pool.close();
+      shield?.pool.close();
       const cut = setTimeout(() => pool.destroy(), deadlineMs);
       await Promise.all([listener.close(deadlineMs), admin?.close(deadlineMs), store.close()]);
       clearTimeout(cut);
       pool.destroy();
+      shield?.pool.destroy();
     },
     address: () => listener.address(),
     adminAddress: () => admin?.address() ?? null,
@@ -254,5 +290,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
       listener.reloadTls(material);
       logger.info('TLS certificate reloaded');
     },
+    purge: (request) => ({ purged: purger.apply(toPurge(request), { door: 'library', who: 'library' }) }),
+    busConnected: () => bus?.connected ?? false,
   };
 }

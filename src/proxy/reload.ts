@@ -29,6 +29,11 @@ export const RESTART_ONLY = [
   'h2ResetLimit',
   'h2PingLimit',
   'h2SettingsLimit',
+  // I1, I5, shielding: the access rules, the bus connection and the shield pool are made at startup.
+  'purgeAllow',
+  'purgeToken',
+  'purgeBus',
+  'shield',
 ] as const;
 
 export type RestartOnlyKey = (typeof RESTART_ONLY)[number];
@@ -46,7 +51,7 @@ export interface ReloadPlan {
 const NOT_OPTIONS = new Set(['logger', 'hooks']);
 
 /** Keys that are derived from a restart-only key and travel with it. */
-const DERIVED: Record<string, RestartOnlyKey> = { originUrl: 'origin', listenHost: 'listen', listenPort: 'listen' };
+const DERIVED: Record<string, RestartOnlyKey> = { originUrl: 'origin', listenHost: 'listen', listenPort: 'listen', shieldUrl: 'shield' };
 
 export function planReload(current: ResolvedOptions, incoming: ResolvedOptions): ReloadPlan {
   const next = { ...incoming } as ResolvedOptions;

@@ -18,6 +18,7 @@ import { SegmentWalker, type SegmentSource } from '../stream/segmented.js';
 import { recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import type { ValidatedTarget } from './origin-request.js';
+import { cacheFetchRequest } from './shield.js';
 
 /** What a segment fetch shares with every fetch through the cache (src/proxy/cache-flow.ts). */
 export interface SegmentFetching {
@@ -82,7 +83,7 @@ function openSegment(
   fetch.attach(reader);
   const bytes = segmentWindow(index, size);
   const head = fetching.originRequest(ctx, exchange, target, null, rangeFieldValue(bytes.start, bytes.end));
-  fetch.start(ctx.pool.request(head, { expectNoBody: false, hasBody: false }, fetch));
+  fetch.start(cacheFetchRequest(ctx, exchange.request, head, fetch));
   return reader;
 }
 

@@ -6,6 +6,15 @@ import type { CacheIndex } from '../cache/index.js';
 import type { FetchRegistry } from '../stream/registry.js';
 import { CACHE_STATES, type CacheState } from './cache-state.js';
 import type { ReasonKind } from '../stream/reasons.js';
+import { PURGE_DOORS, type PurgeStats } from './purge.js';
+import type { BusStats } from './purge-bus.js';
+
+/** I1-I5: purges by door, what they removed, and the bus (null without --purge-bus). */
+export interface InvalidationSnapshot extends PurgeStats {
+  bus: BusStats | null;
+  /** Misses sent to the origin because the shield could not be reached (null without --shield). */
+  shieldFallbacks: number | null;
+}
 
 /**
  * Counters bumped on the hot path: plain fields, no allocation. K4: each counts at the event it
@@ -41,7 +50,7 @@ export interface StatsSnapshot {
   /** Fetches in flight; the clients reading from them (subscribers of a stream); their bytes. */
   inflight: { objects: number; readers: number; bufferedBytes: number; overflowBytes: number; fetches: InflightFetchStats[] };
   bytes: { in: number; out: number };
-  store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']>;
+  store: ReturnType<RingStore['stats']> & ReturnType<CacheIndex['stats']> & ReturnType<CacheIndex['surrogateStats']>;
   connections: { clients: number; origin: number; originIdle: number; originQueued: number };
   protocolErrors: number;
   backlogWarnings: number;
@@ -50,6 +59,7 @@ export interface StatsSnapshot {
   reasons: Partial<Record<ReasonKind, number>>;
   /** B4: segment parts served from the store, attached to fetches in flight, fetched; files not served as segments. */
   segments: { hits: number; collapsed: number; fetches: number; unsegmented: number };
+  purge: InvalidationSnapshot;
 }
 
 /** K4: one fetch in flight, so that an operator can see a push channel live. */
@@ -73,6 +83,7 @@ export interface StatsSources {
   store: RingStore;
   index: CacheIndex;
   registry: FetchRegistry;
+  invalidation: () => InvalidationSnapshot;
 }
 
 export function statsSnapshot(sources: StatsSources): StatsSnapshot {
@@ -98,14 +109,41 @@ export function statsSnapshot(sources: StatsSources): StatsSnapshot {
     collapsedAttaches: responses.COLLAPSED,
     inflight: { objects: registry.size, readers, bufferedBytes, overflowBytes, fetches: fetches.slice(0, LISTED_FETCHES) },
     bytes: { in: origin.bytesIn, out: counters.bytesOut },
-    store: { ...store.stats(), ...index.stats() },
+    store: { ...store.stats(), ...index.stats(), ...index.surrogateStats() },
     connections: { clients: listener.connectionCount, origin: origin.open, originIdle: origin.idle, originQueued: origin.queued },
     protocolErrors: counters.protocolErrors,
     backlogWarnings: counters.backlogWarnings,
     stale: { ...counters.stale },
     reasons: { ...counters.reasons },
     segments: { ...counters.segments },
+    purge: sources.invalidation(),
   };
+}
+
+type MetricWriter = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => void;
+
+function invalidationMetrics(p: InvalidationSnapshot, metric: MetricWriter): void {
+  metric('purges_total', 'counter', 'Purges applied, by the door they came through (bus: from another node).', PURGE_DOORS.map((door) => [`{door="${door}"}`, p.applied[door]]));
+  metric('purged_objects_total', 'counter', 'Objects removed or marked stale by purges.', [['', p.objects]]);
+  metric('purged_inflight_total', 'counter', 'Fetches in flight kept out of the cache by purges.', [['', p.inflight]]);
+  metric('purges_refused_total', 'counter', 'Purge requests refused: not allowed (403).', [['', p.refused]]);
+  metric('purges_invalid_total', 'counter', 'Purge requests refused: bad input (400, 405).', [['', p.invalid]]);
+  if (p.shieldFallbacks !== null) metric('shield_fallbacks_total', 'counter', 'Misses sent to the origin because the shield could not be reached.', [['', p.shieldFallbacks]]);
+  if (!p.bus) return;
+  const b = p.bus;
+  metric('bus_connected', 'gauge', 'Purge bus: 1 when connected.', [['', b.busConnected]]);
+  metric('bus_published_total', 'counter', 'Purge bus: purges published.', [['', b.busPublished]]);
+  metric('bus_received_total', 'counter', 'Purge bus: messages received.', [['', b.busReceived]]);
+  metric('bus_applied_total', 'counter', 'Purge bus: purges from other nodes applied.', [['', b.busApplied]]);
+  metric('bus_own_ignored_total', 'counter', 'Purge bus: our own purges coming back (applied when accepted).', [['', b.busOwnIgnored]]);
+  metric('bus_repeats_total', 'counter', 'Purge bus: messages received again (resent after an outage), applied once.', [['', b.busRepeats]]);
+  metric('bus_invalid_total', 'counter', 'Purge bus: messages that were not a readable purge.', [['', b.busInvalid]]);
+  metric('bus_queued', 'gauge', 'Purge bus: purges waiting for the bus to come back.', [['', b.busQueued]]);
+  metric('bus_queued_total', 'counter', 'Purge bus: purges queued because the bus was down.', [['', b.busQueuedTotal]]);
+  metric('bus_dropped_total', 'counter', 'Purge bus: queued purges dropped (queue full): never sent.', [['', b.busDropped]]);
+  metric('bus_errors_total', 'counter', 'Purge bus: connection and publish errors.', [['', b.busErrors]]);
+  metric('bus_disconnects_total', 'counter', 'Purge bus: connections lost.', [['', b.busDisconnects]]);
+  metric('bus_reconnects_total', 'counter', 'Purge bus: reconnection attempts.', [['', b.busReconnects]]);
 }
 
 /** Prometheus text exposition format 0.0.4. */
@@ -149,5 +187,6 @@ export function toPrometheus(s: StatsSnapshot): string {
     ['{source="fetch"}', s.segments.fetches],
   ]);
   metric('unsegmented_total', 'counter', 'B4: files the origin would not serve as segments (served as ordinary objects).', [['', s.segments.unsegmented]]);
+  invalidationMetrics(s.purge, metric);
   return `${lines.join('\n')}\n`;
 }

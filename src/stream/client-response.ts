@@ -9,8 +9,11 @@ import { appendVia, withoutHopByHop, type ClientFraming } from '../http1/semanti
 import type { DeliverHook, ResponseWriter, ServedAsLabel } from './response-writer.js';
 import { writerFor } from './client-writer.js';
 
-const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control']);
-const NOT_RELAYED_WITH_LENGTH: ReadonlySet<string> = new Set(['surrogate-control', 'content-length']);
+const NOT_RELAYED: ReadonlySet<string> = new Set(['surrogate-control', 'surrogate-key']);
+const NOT_RELAYED_WITH_LENGTH: ReadonlySet<string> = new Set(['surrogate-control', 'surrogate-key', 'content-length']);
+/** I2: what a tier of ours does not get: only our framing. */
+const NOT_RELAYED_TO_TIER: ReadonlySet<string> = new Set();
+const NOT_RELAYED_TO_TIER_WITH_LENGTH: ReadonlySet<string> = new Set(['content-length']);
 
 export interface ClientResponseOptions {
   viaName: string;
@@ -24,6 +27,8 @@ export interface ClientResponseOptions {
   deliver?: DeliverHook;
   /** K2: X-Cache and Cache-Status of every head this response writes. */
   servedAs?: ServedAsLabel;
+  /** I2: the client is a tier of ours: Surrogate-Key and Surrogate-Control are relayed. */
+  forwardSurrogate?: boolean;
 }
 
 /** One relayed origin response to one client (a pass): the origin's head, our framing, with backpressure. */
@@ -122,7 +127,8 @@ export class ClientResponse {
     // Surrogate-Control is addressed to us (C2), whether or not we store the response. Content-Length
     // is ours to set, except on a bodiless answer to HEAD, where it tells the length of a GET.
     const keepLength = framing === 'none' && this.exchange.request.method === 'HEAD';
-    const headers = withoutHopByHop(head.headers, keepLength ? NOT_RELAYED : NOT_RELAYED_WITH_LENGTH);
+    const drop = this.options.forwardSurrogate ? (keepLength ? NOT_RELAYED_TO_TIER : NOT_RELAYED_TO_TIER_WITH_LENGTH) : keepLength ? NOT_RELAYED : NOT_RELAYED_WITH_LENGTH;
+    const headers = withoutHopByHop(head.headers, drop);
     return appendVia(headers, head.version, this.options.viaName);
   }
 }

@@ -115,6 +115,9 @@ export class InflightFetch implements OriginResponseHandler {
     revalidating?.pin();
   }
 
+  /** ms since epoch when the request went out: a purge since then may concern its response (I4). */
+  private readonly startedAt = Date.now();
+
   get state(): FetchState {
     return this.fetchState;
   }
@@ -145,9 +148,15 @@ export class InflightFetch implements OriginResponseHandler {
     return !object.overflowed && object.isFresh(now) && variantMatches(object, requestHeaders);
   }
 
-  /** C4: an unsafe request for this URL succeeded: what we are fetching may be out of date. */
-  invalidate(): void {
+  /**
+   * C4, I4: an unsafe request for this URL succeeded, or a purge named it: what we are fetching may
+   * be out of date. `abrupt` (a hard purge) also ends the fetch and its clients, never cleanly (O2).
+   */
+  invalidate(abrupt = false): void {
     this.invalidated = true;
+    if (!abrupt) return;
+    this.origin?.abort();
+    this.fail({ kind: 'purged', message: 'purged' });
   }
 
   attach(reader: ObjectReader): void {
@@ -166,6 +175,10 @@ export class InflightFetch implements OriginResponseHandler {
   onHead(head: ResponseHead, framing: BodyFraming): void {
     if (this.relay) return this.relay.onHead(head, framing);
     const now = Date.now();
+    // I4: a purge by one of its surrogate keys (or of everything) since the request went out: the
+    // response may be what was purged (a 304 speaks for the stored object's keys).
+    const tagged = this.revalidating && head.status === 304 ? this.revalidating.originHead.headers : head.headers;
+    if (this.env.index.purgedSince(tagged.getAll('surrogate-key'), this.startedAt)) this.invalidated = true;
     if (this.revalidating && head.status === 304) return this.revalidated(head, now);
     // G2: a 5xx to a refresh is a failure where the stale object may stand in for it: no byte of it
     // reaches a client. So it is for a background revalidation nobody waits on (G1): the stale object stays.
@@ -386,11 +399,14 @@ export class InflightFetch implements OriginResponseHandler {
     // The stored response as the origin sent it, updated with the 304's fields (RFC 9111 §4.3.4).
     const updated: ResponseHead = { ...stale.originHead, headers: updateStoredFields(stale.originHead.headers, head.headers) };
     const decision = this.env.decide(this.request, updated, now, { kind: 'none' });
-    // T1: the stored bytes keep their coding, whatever the hook says this time.
+    // T1: the stored bytes keep their coding, whatever the hook says this time. A purge since the
+    // request went out (I3, I4) keeps the object as the purge left it: this 304 may predate it.
     const age = this.ageOf(head, now);
-    stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, freshnessAge(age));
-    stale.responseDelay = responseDelay(age);
-    stale.staleWindows = decision.stale ?? NO_STALE;
+    if (!this.invalidated) {
+      stale.replaceHead(updated, transformedHead(decision.clientHead, transformOf(stale)), decision.policy, now, freshnessAge(age));
+      stale.responseDelay = responseDelay(age);
+      stale.staleWindows = decision.stale ?? NO_STALE;
+    }
     this.object = stale;
     this.decision = { ...decision, stream: true };
     if (!decision.store) {

@@ -94,6 +94,8 @@ export class ObjectReader {
   private window: BodyWindow | null = null;
   private position = 0;
   private partPlan: PartPlan | null = null;
+  /** I2: the client is a tier of ours: it gets the object's Surrogate-Key and Surrogate-Control. */
+  forwardSurrogate = false;
 
   constructor(
     readonly exchange: ClientExchange,
@@ -282,8 +284,11 @@ export class ObjectReader {
     return [['Age', String(object.age(Date.now()))]];
   }
 
+  /** X-Cache-Hits; for a tier of ours (I2), the origin's Surrogate fields. */
   private lateFields(object: CacheObject): [string, string][] {
-    return [['X-Cache-Hits', String(object.hits)]];
+    const fields: [string, string][] = [['X-Cache-Hits', String(object.hits)]];
+    if (this.forwardSurrogate) fields.push(...object.surrogateFields());
+    return fields;
   }
 
   /**

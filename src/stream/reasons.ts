@@ -28,6 +28,8 @@ export type FetchFailure =
   | { readonly kind: 'abandoned'; readonly message: string }
   /** C3: the object being revalidated went away meanwhile. */
   | { readonly kind: 'revalidation'; readonly message: string }
+  /** I4: a hard purge ended the fetch and its clients. */
+  | { readonly kind: 'purged'; readonly message: string }
   /** G2: the origin answered a refresh with a 5xx, taken as a failure because a stale object stands in for it. */
   | { readonly kind: 'origin-status'; readonly status: number; readonly message: string };
 

@@ -43,9 +43,21 @@ export class FetchRegistry {
     if (fetches.length === 0) this.byKey.delete(fetch.key);
   }
 
-  /** C4: every fetch of `key` in flight stops taking clients and will not be committed. */
-  invalidate(key: string): void {
-    for (const fetch of this.byKey.get(key) ?? []) fetch.invalidate();
+  /**
+   * C4, I4: every fetch of `key` in flight stops taking clients and will not be committed; `abrupt`
+   * also ends its clients (O2). Returns how many fetches there were.
+   */
+  invalidate(key: string, abrupt = false): number {
+    const fetches = [...(this.byKey.get(key) ?? [])];
+    for (const fetch of fetches) fetch.invalidate(abrupt);
+    return fetches.length;
+  }
+
+  /** I4 for purges by surrogate key and purge-all: every fetch that `matches`. */
+  invalidateWhere(matches: (fetch: InflightFetch) => boolean, abrupt = false): number {
+    const found = [...this.all()].filter(matches);
+    for (const fetch of found) fetch.invalidate(abrupt);
+    return found.length;
   }
 
   /** K4: milliseconds since `fetch` was registered. */

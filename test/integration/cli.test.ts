@@ -49,6 +49,21 @@ describe('streamcache CLI', () => {
     expect(lines(exit.stderr)).toEqual(['streamcache: --origin: required (example: --origin http://127.0.0.1:3000)']);
   });
 
+  // Invalidation and the fleet (I1, I5, shielding): bad values of their flags.
+  for (const [args, line] of [
+    [['--purge-bus', 'http://127.0.0.1:6379'], '--purge-bus: "http://127.0.0.1:6379" must be redis://HOST:PORT[/CHANNEL] (example: redis://127.0.0.1:6379/streamcache:purge)'],
+    [['--purge-bus', 'redis://127.0.0.1'], '--purge-bus: "redis://127.0.0.1" must name a host and a port (example: redis://127.0.0.1:6379/streamcache:purge)'],
+    [['--purge-allow', '10.0.0.0/33'], '--purge-allow: "10.0.0.0/33" is not an IPv4 or IPv6 CIDR (example: 10.0.0.0/8)'],
+    [['--purge-token', 'short'], '--purge-token: must be a string of 16 characters at least'],
+    [['--shield', 'redis://x:1'], '--shield: "redis://x:1" must be http:// or https://'],
+  ] as const) {
+    it(`I1 I5: ${args.join(' ')}: exit 2 and one line naming the flag`, async () => {
+      const exit = await runCli(['--origin', UNUSED_ORIGIN, ...args]);
+      expect(exit.code).toBe(2);
+      expect(lines(exit.stderr)).toEqual([`streamcache: ${line}`]);
+    });
+  }
+
   describe('with a port already taken', () => {
     let occupier: Server;
     let port: number;

@@ -232,3 +232,21 @@ describe('B4: segmented caching', () => {
     expect(tail.body.equals(patternBytes(length - 10, 10))).toBe(true);
   });
 });
+
+describe('I1: a URL purge of a segmented file', () => {
+  it('I1 B4: PURGE removes every segment of the file (counted), and the next GET fetches them again; soft marks them stale', async () => {
+    const { origin, proxy } = await segmented();
+    await fetchOnce(proxy.port, '/purged-file');
+    expect(origin.requests).toHaveLength(4);
+    const purge = await fetchOnce(proxy.port, '/purged-file', { method: 'PURGE' });
+    expect(JSON.parse(purge.body.toString())).toEqual({ purged: 4 });
+    const again = await fetchOnce(proxy.port, '/purged-file');
+    expect(again.body.equals(BODY)).toBe(true);
+    expect(ranges(origin.requests.slice(4))).toEqual(['bytes=0-99', 'bytes=100-199', 'bytes=200-299', 'bytes=300-399']);
+    // Soft: the segments stay (validators kept) but are no longer fresh: each is asked for again.
+    expect(proxy.proxy.purge({ url: '/purged-file', host: 'segments.test', soft: true })).toEqual({ purged: 4 });
+    expect(proxy.proxy.stats().store.objects).toBe(4);
+    expect((await fetchOnce(proxy.port, '/purged-file')).body.equals(BODY)).toBe(true);
+    expect(origin.requests.length).toBe(12);
+  });
+});

@@ -11,6 +11,7 @@ import { startDemoOrigin, type DemoOrigin } from '../../src/demo/origin.js';
 import type { PublishResult } from '../../src/demo/publisher.js';
 import { startProxy, type RunningProxy } from '../support/proxy.js';
 import { closeServer, delay, listenOnFreePort, waitFor } from '../support/ports.js';
+import { startRedis, type RunningRedis } from '../support/redis.js';
 
 const EDGES = 3;
 const SUBSCRIBERS_PER_EDGE = 20;
@@ -350,4 +351,122 @@ describe('shielding: Age from the shield shrinks the edge TTL (F6)', () => {
     expect(shield.proxy.stats().requests).toBe(shieldRequests + 1);
     expect(originRequests).toBe(2);
   }, 30_000);
+});
+
+describe('first-class shielding (--shield): both tiers cache, one purge reaches both, the edges survive the shield', () => {
+  let originServer: http.Server;
+  let originPort: number;
+  const originRequests: string[] = [];
+  let redis: RunningRedis;
+  let shield: RunningProxy;
+  const edges: RunningProxy[] = [];
+
+  beforeAll(async () => {
+    originServer = http.createServer((req, res) => {
+      originRequests.push(req.url ?? '');
+      const body = `${req.url} #${originRequests.length}\n`;
+      // Surrogate-Control only: no Cache-Control, so only caches that read Surrogate-Control keep it.
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), 'Surrogate-Control': 'max-age=300', 'Surrogate-Key': `all ${req.url?.slice(1)}` });
+      res.end(body);
+    });
+    originPort = await listenOnFreePort(originServer as unknown as net.Server);
+    redis = await startRedis();
+    const bus = redis.url('shield-test');
+    // The default Via name on every tier: each one knows the others for streamcache tiers (I2).
+    shield = await startProxy(`http://127.0.0.1:${originPort}`, { purgeBus: bus });
+    for (let i = 0; i < 2; i++) edges.push(await startProxy(`http://127.0.0.1:${originPort}`, { shield: shield.url, purgeBus: bus }));
+    await waitFor(() => [shield, ...edges].every((node) => node.proxy.busConnected()), 5_000, 'every tier on the purge bus');
+  });
+
+  afterAll(async () => {
+    await Promise.all(edges.map((edge) => edge.close()));
+    await shield?.close();
+    originServer.closeAllConnections();
+    await closeServer(originServer as unknown as net.Server);
+    await redis?.stop();
+  });
+
+  /** GET through a node, the X-Cache of every tier (`HIT, MISS`: the shield's, then the edge's) and the Surrogate fields seen. */
+  function getAll(port: number, path: string): Promise<{ body: string; xCache: string; surrogate: boolean }> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, agent: false, headers: { Host: HOST } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (text: string) => (body += text));
+        res.on('end', () =>
+          resolve({ body, xCache: String(res.headers['x-cache'] ?? ''), surrogate: res.headers['surrogate-control'] !== undefined || res.headers['surrogate-key'] !== undefined }),
+        );
+      });
+      req.on('error', reject);
+    });
+  }
+
+  it('I2 C2: a Surrogate-Control-only object is cached at the shield and at each edge; clients never see the Surrogate fields', async () => {
+    const first = await getAll(edges[0].port, '/sc');
+    expect(first).toEqual({ body: '/sc #1\n', xCache: 'MISS, MISS', surrogate: false });
+    const second = await getAll(edges[1].port, '/sc');
+    expect(second).toEqual({ body: '/sc #1\n', xCache: 'HIT, MISS', surrogate: false });
+    for (const edge of edges) expect(await getAll(edge.port, '/sc')).toMatchObject({ body: '/sc #1\n', surrogate: false, xCache: expect.stringMatching(/HIT$/) });
+    expect(originRequests).toEqual(['/sc']);
+    expect(shield.proxy.stats().responses).toMatchObject({ MISS: 1, HIT: 1 });
+    // The edges tagged their copies from the Surrogate-Key the shield kept for them.
+    for (const edge of edges) expect(edge.proxy.stats().store).toMatchObject({ objects: 1, taggedObjects: 1 });
+  });
+
+  it('I5 I2: a purge by key on one edge reaches the shield and the other edge through the bus', async () => {
+    await getAll(edges[0].port, '/tagged');
+    await getAll(edges[1].port, '/tagged');
+    const res = await fetch(`${edges[0].url}/ignored`, { method: 'PURGE', headers: { Host: HOST, 'Surrogate-Key': 'tagged' } });
+    expect(await res.json()).toEqual({ purged: 1 });
+    await waitFor(() => [shield, edges[1]].every((node) => node.proxy.stats().purge.applied.bus >= 1), 1_000, 'the purge at the shield and the other edge');
+    const before = originRequests.length;
+    expect(await getAll(edges[1].port, '/tagged')).toMatchObject({ xCache: 'MISS, MISS' });
+    expect(originRequests.length).toBe(before + 1);
+    // Untagged by that key: still a hit everywhere.
+    expect((await getAll(edges[1].port, '/sc')).xCache).toMatch(/HIT$/);
+  });
+
+  it('shielding: a request from another tier (its Via) goes to the origin, never to the shield again', async () => {
+    const shieldRequests = shield.proxy.stats().requests;
+    const res = await fetch(`${edges[0].url}/from-tier`, { headers: { Host: HOST, Via: '1.1 streamcache' } });
+    expect(await res.text()).toBe(`/from-tier #${originRequests.length}\n`);
+    expect(res.headers.get('surrogate-key')).toBe('all from-tier');
+    expect(shield.proxy.stats().requests).toBe(shieldRequests);
+  });
+
+  it('shielding: with the shield gone, misses go to the origin directly, logged and counted; hits go on', async () => {
+    await shield.close();
+    const before = originRequests.length;
+    const miss = await getAll(edges[0].port, '/after-shield');
+    expect(miss).toEqual({ body: `/after-shield #${before + 1}\n`, xCache: 'MISS', surrogate: false });
+    expect(edges[0].proxy.stats().purge.shieldFallbacks).toBe(1);
+    expect((await getAll(edges[0].port, '/after-shield')).xCache).toBe('HIT');
+    expect((await getAll(edges[1].port, '/sc')).xCache).toMatch(/HIT$/);
+  });
+});
+
+describe('shielding: a shield that never answers the connect', () => {
+  let originServer: http.Server;
+  let edge: RunningProxy;
+
+  beforeAll(async () => {
+    originServer = http.createServer((req, res) => res.writeHead(200, { 'Content-Length': 6, 'Surrogate-Control': 'max-age=60' }).end('origin'));
+    const originPort = await listenOnFreePort(originServer as unknown as net.Server);
+    // TEST-NET-1 (RFC 5737): nothing answers there; a connect either times out or is unreachable.
+    edge = await startProxy(`http://127.0.0.1:${originPort}`, { shield: 'http://192.0.2.1:9', connectTimeout: 200 });
+  });
+
+  afterAll(async () => {
+    await edge?.close();
+    originServer.closeAllConnections();
+    await closeServer(originServer as unknown as net.Server);
+  });
+
+  it('shielding: the connect timeout (or an unreachable network) sends the miss to the origin, counted', async () => {
+    const started = Date.now();
+    const res = await fetch(`${edge.url}/slow-shield`, { headers: { Host: HOST } });
+    expect(await res.text()).toBe('origin');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(edge.proxy.stats().purge.shieldFallbacks).toBe(1);
+    expect(res.headers.get('x-cache')).toBe('MISS');
+  });
 });
