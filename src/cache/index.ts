@@ -7,6 +7,7 @@ import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
 import type { CacheObject } from './object.js';
 import type { RingStore } from './store.js';
 import { SurrogateIndex, taggedKeys } from './surrogate-index.js';
+import { ExpiringKeyMarks } from './key-marks.js';
 
 /** C1: GET and HEAD share a key; the key is Host, path and query. */
 export function cacheKey(request: RequestHead, path: string, authority?: string): string {
@@ -40,7 +41,7 @@ export interface IndexStats {
 
 export class CacheIndex {
   private readonly entries = new Map<string, CacheObject[]>();
-  private readonly hitForPass = new Map<string, number>();
+  private readonly hitForPass = new ExpiringKeyMarks();
   /** I2: surrogate key -> objects, kept in step with `entries` by insert and forgetAt. */
   private readonly surrogates = new SurrogateIndex();
   private objectCount = 0;
@@ -91,7 +92,7 @@ export class CacheIndex {
     this.objectCount++;
     this.entries.delete(object.key); // re-insert: Map order is our insertion age
     this.entries.set(object.key, variants);
-    this.hitForPass.delete(object.key);
+    this.hitForPass.clear(object.key);
     this.surrogates.tag(object, taggedKeys(object.originHead.headers.getAll('surrogate-key')));
     object.onEvict((evicted) => this.remove(evicted));
     if (this.objectCount > this.maxObjects) this.evictOldestKey();
@@ -153,15 +154,11 @@ export class CacheIndex {
 
   /** R4: requests for `key` skip the wait and pass until `until` (ms since epoch). */
   markHitForPass(key: string, until: number): void {
-    this.hitForPass.set(key, until);
+    this.hitForPass.mark(key, until);
   }
 
   isHitForPass(key: string, now: number): boolean {
-    const until = this.hitForPass.get(key);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.hitForPass.delete(key);
-    return false;
+    return this.hitForPass.has(key, now);
   }
 
   private forgetAt(variants: CacheObject[], index: number): void {

@@ -4,6 +4,7 @@
 // error, or a 206 we could not use), which take the ordinary path for a while.
 import type { CacheIndex } from './index.js';
 import { sameFile, segmentCount, segmentKey, type SegmentIdentity } from './segments.js';
+import { ExpiringKeyMarks } from './key-marks.js';
 
 interface FileRecord {
   readonly size: number;
@@ -15,7 +16,7 @@ const MAX_FILES = 100_000;
 
 export class SegmentFiles {
   private readonly files = new Map<string, FileRecord>();
-  private readonly unsegmented = new Map<string, number>();
+  private readonly unsegmented = new ExpiringKeyMarks();
 
   /** The identity the segments of `key` (cut at `size`) agree on, if any is known. */
   identity(key: string, size: number): SegmentIdentity | undefined {
@@ -48,15 +49,11 @@ export class SegmentFiles {
 
   /** The origin does not serve segments of `key`: the ordinary path until `until` (ms since epoch). */
   markUnsegmented(key: string, until: number): void {
-    this.unsegmented.set(key, until);
+    this.unsegmented.mark(key, until);
   }
 
   isUnsegmented(key: string, now: number): boolean {
-    const until = this.unsegmented.get(key);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.unsegmented.delete(key);
-    return false;
+    return this.unsegmented.has(key, now);
   }
 
   /** I1, I3: the keys of the segments of `key` the cache may hold (none when the file is not known as segmented). */

@@ -34,8 +34,6 @@ export interface ReaderHooks {
   servedAs?(reader: ObjectReader, head: { readonly source: ResponseSource; readonly status: number }, object: CacheObject | null): ServedAs;
 }
 
-export const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
-
 /**
  * B4: a reader that writes one part of a response made of several objects (a segment of a file),
  * through the writer the parts share. The walker that owns the response says, once the object's

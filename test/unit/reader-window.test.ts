@@ -4,10 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { HeaderFields } from '../../src/http1/headers.js';
 import { CacheObject } from '../../src/cache/object.js';
 import { RingStore } from '../../src/cache/store.js';
-import { MISS_FIELDS, ObjectReader, type PartPlan, type ReaderPart } from '../../src/stream/reader.js';
+import { ObjectReader, type PartPlan, type ReaderPart } from '../../src/stream/reader.js';
 import { Http1ResponseWriter } from '../../src/stream/http1-writer.js';
 import type { OutgoingBytes } from '../../src/net/client-exchange.js';
 import { clientExchange, FakeHost } from '../support/stream-fakes.js';
+
+/** The fields the writer adds to an error head in these tests. */
+const MISS_FIELDS: readonly (readonly [string, string])[] = [['X-Cache', 'MISS']];
 
 const POLICY = { storable: true, ttl: 60, mustRevalidate: false, source: 'test' };
 
