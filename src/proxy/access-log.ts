@@ -57,19 +57,49 @@ const INFO = 30;
  * The access line as our own logger would write it through pino (same fields, same order, same
  * JSON), built as one string: pino's generic serializer (an object per line, each value
  * stringified and concatenated) cost as much as the rest of a hit (callgrind, issue 18).
- * Strings go through JSON.stringify, so any byte a client sent is escaped as pino would.
+ * Strings a client sent are escaped as JSON.stringify escapes them (jsonText), which most of them
+ * do not need: the check is a scan, JSON.stringify runs only for a string that has something to escape.
  */
 export function accessLine(record: AccessRecord, now: number, time: number): string {
   const { exchange } = record;
   const { request } = exchange;
   const ttfb = record.firstByteAt === undefined ? 'null' : millis(record.firstByteAt - exchange.startedAt);
   let line =
-    `{"level":${INFO},"time":${time},"name":"${LOGGER_NAME}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(request.target)}` +
-    `,"status":${record.status},"version":"${request.version.major}.${request.version.minor}","cache":"${record.cache}","bytes":${exchange.bytesSent}` +
-    `,"ttfbMs":${ttfb},"durationMs":${millis(now - exchange.startedAt)},"client":${JSON.stringify(exchange.clientAddress)},"outcome":"${exchange.state}"`;
-  if (record.error) line += `,"error":${JSON.stringify(record.error)}`;
-  if (record.reason) line += `,"reason":${JSON.stringify(record.reason.kind)}`;
-  return `${line},"msg":"access"}\n`;
+    `${LINE_START}${time}${AFTER_TIME}${jsonText(request.method)}","path":"${jsonText(request.target)}","status":${record.status},"version":"${versionText(request.version)}"` +
+    `,"cache":"${record.cache}","bytes":${exchange.bytesSent},"ttfbMs":${ttfb},"durationMs":${millis(now - exchange.startedAt)},"client":"${clientText(exchange.clientAddress)}","outcome":"${exchange.state}"`;
+  if (record.error) line += `,"error":"${jsonText(record.error)}"`;
+  if (record.reason) line += `,"reason":"${jsonText(record.reason.kind)}"`;
+  return `${line}${LINE_END}`;
+}
+
+const LINE_START = `{"level":${INFO},"time":`;
+const AFTER_TIME = `,"name":"${LOGGER_NAME}","method":"`;
+const LINE_END = ',"msg":"access"}\n';
+
+function versionText(version: { readonly major: number; readonly minor: number }): string {
+  if (version.major === 1) return version.minor === 1 ? '1.1' : version.minor === 0 ? '1.0' : `1.${version.minor}`;
+  return `${version.major}.${version.minor}`;
+}
+
+/**
+ * `text` as it stands between the quotes of JSON.stringify(text): itself unless it holds a
+ * character JSON escapes (a control character, `"`, `\`, or a UTF-16 surrogate, which
+ * JSON.stringify escapes when it is unpaired).
+ */
+export function jsonText(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text).slice(1, -1);
+  }
+  return text;
+}
+
+/** The client address of the last line (a connection's requests come one after another): escaped once per address. */
+let lastClient: { readonly address: string; readonly text: string } = { address: '', text: '' };
+
+function clientText(address: string): string {
+  if (lastClient.address !== address) lastClient = { address, text: jsonText(address) };
+  return lastClient.text;
 }
 
 /**

@@ -1,8 +1,10 @@
 // L (logging): the access line our own logger writes without pino's serializer says exactly what
 // pino would have written for the same response: same fields, same order, same values.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { pino } from 'pino';
-import { accessLine, recordResponse, type AccessRecord } from '../../src/proxy/access-log.js';
+import { accessLine, jsonText, recordResponse, type AccessRecord } from '../../src/proxy/access-log.js';
+import { fcOptions } from '../support/fc.js';
 import { ProxyCounters } from '../../src/proxy/stats.js';
 import type { ClientExchange } from '../../src/net/client-exchange.js';
 
@@ -49,6 +51,34 @@ describe('the access line', () => {
       expect(comparable(ours)).toEqual(comparable(theirs));
     });
   }
+
+  it('issue 18: any target, method, client address and error: the line pino writes (strings escaped only where JSON.stringify escapes)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 40 }), fc.constantFrom('/hit', '127.0.0.1', '::ffff:10.0.0.1'));
+    fc.assert(
+      fc.property(text, text, text, fc.option(text, { nil: undefined }), (target, method, client, error) => {
+        const r = record(target, { error });
+        (r.exchange.request as { method: string }).method = method;
+        (r.exchange as unknown as { clientAddress: string }).clientAddress = client;
+        const line = accessLine(r, performance.now(), Date.now());
+        const ours = JSON.parse(line) as Record<string, unknown>;
+        const theirs = viaPino(r);
+        expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+        expect(comparable(ours)).toEqual(comparable(theirs));
+        expect(line).toContain(`"path":${JSON.stringify(target)},`);
+      }),
+      fcOptions(300),
+    );
+  });
+
+  it('issue 18: jsonText(s) is what JSON.stringify(s) puts between its quotes, for any string', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (s) => {
+        expect(`"${jsonText(s)}"`).toBe(JSON.stringify(s));
+      }),
+      fcOptions(1000),
+    );
+    for (const s of ['', 'plain', 'a"b', 'a\\b', '\u0000', '\u001f', '\u007f', '\u00e9\u00ff', '\ud83d\ude00', '\ud800', 'x\udc00y']) expect(`"${jsonText(s)}"`).toBe(JSON.stringify(s));
+  });
 
   it('is one line ending in a newline', () => {
     const line = accessLine(record('/x\ny'), performance.now(), Date.now());
