@@ -55,17 +55,26 @@ describe('the access line', () => {
   it('issue 18: any target, method, client address and error: the line pino writes (strings escaped only where JSON.stringify escapes)', () => {
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 40 }), fc.constantFrom('/hit', '127.0.0.1', '::ffff:10.0.0.1'));
     fc.assert(
-      fc.property(text, text, text, fc.option(text, { nil: undefined }), (target, method, client, error) => {
-        const r = record(target, { error });
-        (r.exchange.request as { method: string }).method = method;
-        (r.exchange as unknown as { clientAddress: string }).clientAddress = client;
+      fc.property(
+        text,
+        text,
+        text,
+        fc.option(text, { nil: undefined }),
+        fc.record({ status: fc.constantFrom(200, 206, 304, 503), minor: fc.constantFrom(0, 1), cache: fc.constantFrom('HIT', 'MISS', 'PASS', 'COLLAPSED' as const), state: fc.constantFrom('ended', 'aborted', 'gone', 'open') }),
+        (target, method, client, error, varied) => {
+        const r = record(target, { error, status: varied.status, cache: varied.cache });
+        (r.exchange.request as { method: string; version: unknown }).method = method;
+        (r.exchange.request as { method: string; version: unknown }).version = { major: 1, minor: varied.minor };
+        (r.exchange as unknown as { clientAddress: string; state: string }).clientAddress = client;
+        (r.exchange as unknown as { clientAddress: string; state: string }).state = varied.state;
         const line = accessLine(r, performance.now(), Date.now());
         const ours = JSON.parse(line) as Record<string, unknown>;
         const theirs = viaPino(r);
         expect(Object.keys(ours)).toEqual(Object.keys(theirs));
         expect(comparable(ours)).toEqual(comparable(theirs));
         expect(line).toContain(`"path":${JSON.stringify(target)},`);
-      }),
+        },
+      ),
       fcOptions(300),
     );
   });
