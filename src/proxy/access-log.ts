@@ -50,11 +50,14 @@ export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, reco
   );
 }
 
-/** The access line into our own logger's sink, as ASCII when it is (the sink then copies instead of encoding it). */
+/**
+ * The access line into our own logger's sink: as pieces the batch joins with the turn's other
+ * lines when the line is ASCII (no string per line to build and flatten), else as one string.
+ */
 export function writeAccessLine(sink: OwnLineSink, record: AccessRecord, now: number, time: number): void {
-  const line = accessLine(record, now, time);
-  if (asciiLine && sink.writeAscii) sink.writeAscii(line);
-  else sink.write(line);
+  const count = linePieces(record, now, time);
+  if (asciiLine && sink.writeAsciiPieces) sink.writeAsciiPieces(PIECES, count);
+  else sink.write(joined(count));
 }
 
 /** pino's info level number. */
@@ -68,20 +71,40 @@ const INFO = 30;
  * do not need: the check is a scan, JSON.stringify runs only for a string that has something to escape.
  */
 export function accessLine(record: AccessRecord, now: number, time: number): string {
+  return joined(linePieces(record, now, time));
+}
+
+/** The pieces of the line being written (reused: a line is made and handed on in one go). */
+const PIECES: string[] = [];
+
+function joined(count: number): string {
+  let line = '';
+  for (let i = 0; i < count; i++) line += PIECES[i];
+  return line;
+}
+
+/**
+ * Puts the access line's pieces into PIECES and returns how many; asciiLine says whether they are
+ * all ASCII. Runs that repeat from one line to the next (the time within a millisecond; the method;
+ * status, version, cache and bytes; client and outcome) are kept whole.
+ */
+function linePieces(record: AccessRecord, now: number, time: number): number {
   asciiLine = true;
   const { exchange } = record;
   const { request } = exchange;
-  const ttfb = record.firstByteAt === undefined ? 'null' : millis(record.firstByteAt - exchange.startedAt);
-  // Runs of the line that repeat from one line to the next (the method, then status, version and
-  // cache, then client and outcome) are kept whole: fewer pieces to join per line.
-  const line =
-    `${timeText(time)}${methodRun(request.method)}${jsonText(request.target)}${statusRun(record.status, request.version, record.cache)}${exchange.bytesSent}` +
-    `,"ttfbMs":${ttfb},"durationMs":${millis(now - exchange.startedAt)}${clientRun(exchange.clientAddress, exchange.state)}`;
-  if (!record.error && !record.reason) return `${line}${LINE_END}`;
-  let rest = '';
-  if (record.error) rest += `,"error":"${jsonText(record.error)}"`;
-  if (record.reason) rest += `,"reason":"${jsonText(record.reason.kind)}"`;
-  return `${line}${rest}${LINE_END}`;
+  PIECES[0] = timeRun(time);
+  PIECES[1] = methodRun(request.method);
+  PIECES[2] = jsonText(request.target);
+  PIECES[3] = statusRun(record.status, request.version, record.cache, exchange.bytesSent);
+  PIECES[4] = record.firstByteAt === undefined ? 'null' : millis(record.firstByteAt - exchange.startedAt);
+  PIECES[5] = ',"durationMs":';
+  PIECES[6] = millis(now - exchange.startedAt);
+  PIECES[7] = clientRun(exchange.clientAddress, exchange.state);
+  let count = 8;
+  if (record.error) PIECES[count++] = `,"error":"${jsonText(record.error)}"`;
+  if (record.reason) PIECES[count++] = `,"reason":"${jsonText(record.reason.kind)}"`;
+  PIECES[count++] = LINE_END;
+  return count;
 }
 
 const LINE_END = ',"msg":"access"}\n';
@@ -89,9 +112,19 @@ const LINE_END = ',"msg":"access"}\n';
 /** The line up to its time, and the time (the same millisecond for many lines). */
 let lastTime: { readonly time: number; readonly text: string } = { time: NaN, text: '' };
 
-function timeText(time: number): string {
-  if (lastTime.time !== time) lastTime = { time, text: `{"level":${INFO},"time":${time}` };
+function timeRun(time: number): string {
+  if (lastTime.time !== time) lastTime = { time, text: `{"level":${INFO},"time":${integerText(time)}` };
   return lastTime.text;
+}
+
+/**
+ * String(n) for a non-negative integer such as a time in ms (past 2^31: not a small integer, and
+ * V8 would format it as a double), from two small integers.
+ */
+function integerText(n: number): string {
+  if (n < 1e9 || !Number.isSafeInteger(n)) return String(n);
+  const high = Math.floor(n / 1e9);
+  return `${high}${String(1e9 + (n - high * 1e9)).slice(1)}`;
 }
 
 let lastMethod: { readonly method: string; readonly text: string; readonly ascii: boolean } = { method: '', text: '', ascii: true };
@@ -106,18 +139,23 @@ function methodRun(method: string): string {
   return lastMethod.text;
 }
 
-let lastStatus: { readonly status: number; readonly version: { readonly major: number; readonly minor: number } | null; readonly cache: string; readonly text: string } = {
-  status: 0,
-  version: null,
-  cache: '',
-  text: '',
-};
+interface StatusRun {
+  readonly status: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly cache: string;
+  readonly bytes: number;
+  readonly text: string;
+}
 
-/** From the closing quote of the path to the bytes. */
-function statusRun(status: number, version: { readonly major: number; readonly minor: number }, cache: CacheState): string {
+let lastStatus: StatusRun = { status: 0, major: 0, minor: 0, cache: '', bytes: -1, text: '' };
+
+/** From the closing quote of the path to the value of ttfbMs. */
+function statusRun(status: number, version: { readonly major: number; readonly minor: number }, cache: CacheState, bytes: number): string {
   const last = lastStatus;
-  if (last.status !== status || last.cache !== cache || last.version?.major !== version.major || last.version.minor !== version.minor) {
-    lastStatus = { status, version: { major: version.major, minor: version.minor }, cache, text: `","status":${status},"version":"${versionText(version)}","cache":"${cache}","bytes":` };
+  if (last.status !== status || last.cache !== cache || last.bytes !== bytes || last.major !== version.major || last.minor !== version.minor) {
+    const text = `","status":${status},"version":"${versionText(version)}","cache":"${cache}","bytes":${bytes},"ttfbMs":`;
+    lastStatus = { status, major: version.major, minor: version.minor, cache, bytes, text };
   }
   return lastStatus.text;
 }

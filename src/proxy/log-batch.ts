@@ -6,7 +6,7 @@
 //
 // The batch for stdout hands the kernel bytes it made itself: a string given to pino's destination
 // is measured (UTF-8 length) three times and encoded once per write, which cost more than the
-// access line itself (callgrind, issue 18). A line its writer knows to be ASCII (writeAscii: the
+// access line itself (callgrind, issue 18). A line its writer knows to be ASCII (writeAscii, writeAsciiPieces: the
 // access line, src/proxy/access-log.ts) is copied as latin1, which for ASCII is its UTF-8.
 import { pino } from 'pino';
 
@@ -21,8 +21,9 @@ export interface BytesSink {
 
 /** Batches lines for `out` (a synchronous writer: SonicBoom in sync mode copes with EAGAIN and partial writes). */
 export class LogBatch implements LineSink {
+  /** Lines, or pieces of lines (writeAsciiPieces), in order. */
   private lines: string[] = [];
-  /** Every pending line is ASCII (it came through writeAscii). */
+  /** Every pending line is ASCII (it came through writeAscii or writeAsciiPieces). */
   private ascii = true;
   private scheduled = false;
   private readonly flushLater = (): void => this.flush();
@@ -39,8 +40,21 @@ export class LogBatch implements LineSink {
     this.add(line);
   }
 
+  /**
+   * The first `count` of `pieces`, which make one line of ASCII characters, end included: kept as
+   * pieces and joined with the turn's other lines at the flush (no string of its own per line).
+   */
+  writeAsciiPieces(pieces: readonly string[], count: number): void {
+    for (let i = 0; i < count; i++) this.lines.push(pieces[i]!);
+    this.schedule();
+  }
+
   private add(line: string): void {
     this.lines.push(line);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.flushLater);

@@ -4,9 +4,9 @@ import { pino, type Logger } from 'pino';
 import { LOG_LEVELS, OptionError, type LogLevel } from './options.js';
 import { stdoutLines, type LineSink } from './log-batch.js';
 
-/** Where a logger made here writes: lines, and lines known to be ASCII (LogBatch.writeAscii). */
+/** Where a logger made here writes: lines, and the pieces of a line known to be ASCII (LogBatch.writeAsciiPieces). */
 export interface OwnLineSink extends LineSink {
-  writeAscii?(line: string): void;
+  writeAsciiPieces?(pieces: readonly string[], count: number): void;
 }
 
 export type { Logger };

@@ -89,6 +89,19 @@ describe('the access line', () => {
     for (const s of ['', 'plain', 'a"b', 'a\\b', '\u0000', '\u001f', '\u007f', '\u00e9\u00ff', '\ud83d\ude00', '\ud800', 'x\udc00y']) expect(`"${jsonText(s)}"`).toBe(JSON.stringify(s));
   });
 
+  it('issue 18: the time is written as String(time) for any time in ms', () => {
+    const times = fc.oneof(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }), fc.maxSafeInteger());
+    fc.assert(
+      fc.property(times, (time) => {
+        expect(accessLine(record('/t'), performance.now(), time)).toContain(`"time":${String(time)},"name"`);
+      }),
+      fcOptions(500),
+    );
+    for (const time of [0, 999_999_999, 1_000_000_000, 1_796_000_000_000, 1_796_000_000_005, 1_796_000_001_000]) {
+      expect(accessLine(record('/t'), performance.now(), time)).toContain(`"time":${String(time)},"name"`);
+    }
+  });
+
   it('is one line ending in a newline', () => {
     const line = accessLine(record('/x\ny'), performance.now(), Date.now());
     expect(line.endsWith('}\n')).toBe(true);

@@ -75,6 +75,12 @@ describe('LogBatch', () => {
     batch.write('{"d":"\u00e9\u20ac"}\n');
     await nextTurn();
     expect(out.writes[1]!.equals(Buffer.from('{"c":3}\n{"d":"\u00e9\u20ac"}\n', 'utf8'))).toBe(true);
+    const pieces = ['{"e"', ':5}\n', 'left over'];
+    batch.writeAsciiPieces(pieces, 2);
+    pieces[0] = 'changed after';
+    batch.writeAscii('{"f":6}\n');
+    await nextTurn();
+    expect(out.writes[2]!.toString('utf8')).toBe('{"e":5}\n{"f":6}\n');
   });
 
   it('issue 18: an access line with a path past ASCII reaches the bytes sink as UTF-8, one without as its own bytes', async () => {
