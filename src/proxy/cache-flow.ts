@@ -8,7 +8,7 @@ import type { HttpVersion, RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
-import type { ObjectReader, ReaderHooks, ReaderRole } from '../stream/reader.js';
+import { ObjectReader, type ReaderHooks, type ReaderRole } from '../stream/reader.js';
 import { TransformingReader } from '../stream/transform.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
 import { recordResponse } from './access-log.js';
@@ -54,7 +54,7 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
 /** A hit through an object reader: the general path, which can do everything (exported for the plain-hit property test). */
 export function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
   object.hits++;
-  newReader(ctx, exchange, 'HIT', null).begin(object, true);
+  newReader(ctx, exchange, 'HIT', null, undefined, object).begin(object, true);
 }
 
 /**
@@ -80,7 +80,8 @@ export function servePlainHit(ctx: ProxyContext, exchange: ClientExchange, objec
   recordResponse(ctx, { exchange, status: object.head.status, cache: 'HIT', firstByteAt, error: undefined, reason: undefined });
 }
 
-function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason): ObjectReader {
+/** `hit`: the object a reader with no fetch serves (it needs no transforming reader when the object has no transform). */
+function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason, hit?: CacheObject): ObjectReader {
   ctx.stats.responses[role]++; // K4: a hit when served, a miss when its fetch starts, an attach when it attaches
   const hooks: ReaderHooks = fetch
     ? {
@@ -93,7 +94,10 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
       }
     : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
-  const reader = new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
+  const reader =
+    hit !== undefined && hit.transform === null
+      ? new ObjectReader(exchange, role, hooks, ctx.hooks.deliver)
+      : new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
   reader.forwardSurrogate = isFromTier(exchange.request, ctx.options.viaName);
   return reader;
 }
