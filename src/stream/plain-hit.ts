@@ -33,9 +33,7 @@ export function writePlainHit(exchange: ClientExchange, object: CacheObject, age
   const firstByteAt = performance.now();
   const { request } = exchange;
   const connection = connectionField(exchange.persistent, request.version);
-  const head =
-    `${object.headBlockWithLength()}Age: ${age}\r\nX-Cache: HIT\r\nCache-Status: ${cacheStatus}\r\nX-Cache-Hits: ${object.hits}\r\n` +
-    (connection === undefined ? '\r\n' : `Connection: ${connection}\r\n\r\n`);
+  const head = `${headUpToHits(object, age, cacheStatus)}${object.hits}${connection === undefined ? END : connection === 'close' ? END_CLOSE : END_KEEP_ALIVE}`;
   object.pin();
   const chunks = object.chunks as readonly Buffer[];
   // F4: HEAD gets the head a GET would, and no body.
@@ -44,4 +42,23 @@ export function writePlainHit(exchange: ClientExchange, object: CacheObject, age
   else exchange.write([head, ...chunks], object.unpinAfterWrite);
   exchange.end();
   return firstByteAt;
+}
+
+const END = '\r\n\r\n';
+const END_CLOSE = '\r\nConnection: close\r\n\r\n';
+const END_KEEP_ALIVE = '\r\nConnection: keep-alive\r\n\r\n';
+
+/**
+ * The object's head with Content-Length, Age, X-Cache, Cache-Status and the name of X-Cache-Hits:
+ * made once per second of Age (and per head version) and shared by the hits of that second, as
+ * one flat string (each hit adds only its count and its Connection line).
+ */
+function headUpToHits(object: CacheObject, age: number, cacheStatus: string): string {
+  const block = object.headBlockWithLength();
+  const memo = object.plainHitHead;
+  if (memo !== null && memo.age === age && memo.block === block && memo.cacheStatus === cacheStatus) return memo.text;
+  const text = `${block}Age: ${age}\r\nX-Cache: HIT\r\nCache-Status: ${cacheStatus}\r\nX-Cache-Hits: `;
+  void Number(text); // made flat once, since every hit of this second copies it (see CacheObject's flattened)
+  object.plainHitHead = { block, age, cacheStatus, text };
+  return text;
 }

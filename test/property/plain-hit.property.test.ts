@@ -156,6 +156,29 @@ describe('plain hit == general hit (property)', () => {
     );
   });
 
+  it('issue 18: hits after hits of the same object (its head kept per second of Age): the same bytes as the general path, whatever the clock did between them', async () => {
+    await fc.assert(
+      fc.asyncProperty(objectArb, fc.array(fc.tuple(requestArb, fc.integer({ min: 0, max: 2500 })), { minLength: 2, maxLength: 5 }), async (objectSpec, requests) => {
+        const generalObject = objectOf(objectSpec);
+        const plainObject = objectOf(objectSpec);
+        const general = contextOf('streamcache');
+        const plain = contextOf('streamcache');
+        for (const [requestSpec, pause] of requests) {
+          vi.setSystemTime(Date.now() + pause);
+          const g = exchangeOf(requestSpec);
+          const p = exchangeOf(requestSpec);
+          expect(isPlainHit(plain.ctx, p.exchange, plainObject)).toBe(true);
+          serveHit(general.ctx, g.exchange, generalObject);
+          servePlainHit(plain.ctx, p.exchange, plainObject, Date.now());
+          expect(p.host.text).toBe(g.host.text);
+        }
+        await Promise.resolve();
+        expect([generalObject.pins, plainObject.pins, plainObject.hits]).toEqual([0, 0, generalObject.hits]);
+      }),
+      fcOptions(150),
+    );
+  });
+
   it('issue 18: the plain hit is not taken where the response is more than the object (conditional, range, tier, deliver hook, HTTP/2, transform, bodiless status)', () => {
     const object = objectOf({ status: 200, reason: 'OK', fields: [['ETag', '"a"']], body: [Buffer.from('abc')], ttl: 60, sinceHead: 0, ageAtOrigin: 0, responseDelay: 0, hits: 0 });
     const plainRequest: RequestSpec = { method: 'GET', minor: 1, keepAlive: true, persists: true, fields: [] };
