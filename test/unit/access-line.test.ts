@@ -62,17 +62,17 @@ describe('the access line', () => {
         fc.option(text, { nil: undefined }),
         fc.record({ status: fc.constantFrom(200, 206, 304, 503), minor: fc.constantFrom(0, 1), cache: fc.constantFrom('HIT', 'MISS', 'PASS', 'COLLAPSED' as const), state: fc.constantFrom('ended', 'aborted', 'gone', 'open') }),
         (target, method, client, error, varied) => {
-        const r = record(target, { error, status: varied.status, cache: varied.cache });
-        (r.exchange.request as { method: string; version: unknown }).method = method;
-        (r.exchange.request as { method: string; version: unknown }).version = { major: 1, minor: varied.minor };
-        (r.exchange as unknown as { clientAddress: string; state: string }).clientAddress = client;
-        (r.exchange as unknown as { clientAddress: string; state: string }).state = varied.state;
-        const line = accessLine(r, performance.now(), Date.now());
-        const ours = JSON.parse(line) as Record<string, unknown>;
-        const theirs = viaPino(r);
-        expect(Object.keys(ours)).toEqual(Object.keys(theirs));
-        expect(comparable(ours)).toEqual(comparable(theirs));
-        expect(line).toContain(`"path":${JSON.stringify(target)},`);
+          const r = record(target, { error, status: varied.status, cache: varied.cache });
+          (r.exchange.request as { method: string; version: unknown }).method = method;
+          (r.exchange.request as { method: string; version: unknown }).version = { major: 1, minor: varied.minor };
+          (r.exchange as unknown as { clientAddress: string; state: string }).clientAddress = client;
+          (r.exchange as unknown as { clientAddress: string; state: string }).state = varied.state;
+          const line = accessLine(r, performance.now(), Date.now());
+          const ours = JSON.parse(line) as Record<string, unknown>;
+          const theirs = viaPino(r);
+          expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+          expect(comparable(ours)).toEqual(comparable(theirs));
+          expect(line).toContain(`"path":${JSON.stringify(target)},`);
         },
       ),
       fcOptions(300),
