@@ -4,7 +4,7 @@
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { ProxyContext } from './context.js';
 import { ownLineSink } from './logger.js';
-import { round, writeAccessLine } from './access-line.js';
+import { round, writeAccessFields, writeAccessLine } from './access-line.js';
 
 import type { CacheState } from './cache-state.js';
 import type { Reason } from '../stream/reasons.js';
@@ -31,9 +31,30 @@ export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, reco
   if (!ctx.logger.isLevelEnabled('info')) return;
   const now = performance.now();
   const sink = ownLineSink(ctx.logger);
-  if (sink) return writeAccessLine(sink, record, now, Date.now());
+  if (sink) return writeAccessLine(sink, record, now, sink.turnTime());
+  pinoLine(ctx.logger, record, now);
+}
+
+/**
+ * recordResponse for a hit served whole (src/proxy/cache-flow.ts servePlainHit): no record to
+ * make when our own logger writes the line, since most responses are this one. No clock read
+ * either: the plain hit hands its head and body on in one write, so its last byte went when its
+ * first did (`firstByteAt`, performance.now() when the head was made) and durationMs is ttfbMs.
+ */
+export function recordHit(ctx: Pick<ProxyContext, 'logger' | 'stats'>, exchange: ClientExchange, status: number, firstByteAt: number): void {
+  ctx.stats.bytesOut += exchange.bytesSent;
+  if (!ctx.logger.isLevelEnabled('info')) return;
+  const sink = ownLineSink(ctx.logger);
+  // The line's time: this turn's Date.now() (LogBatch.turnTime), as pino's `time` is ms since the epoch.
+  if (sink) return writeAccessFields(sink, exchange, status, 'HIT', firstByteAt, undefined, undefined, firstByteAt, sink.turnTime());
+  pinoLine(ctx.logger, { exchange, status, cache: 'HIT', firstByteAt }, firstByteAt);
+}
+
+/** The line through pino's serializer (an embedder's logger). */
+function pinoLine(logger: ProxyContext['logger'], record: AccessRecord, now: number): void {
+  const { exchange } = record;
   const { request } = exchange;
-  ctx.logger.info(
+  logger.info(
     {
       method: request.method,
       path: request.target,
@@ -52,4 +73,4 @@ export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, reco
   );
 }
 
-export { accessLine, jsonText, millis, writeAccessLine } from './access-line.js';
+export { accessLine, jsonText, millis, writeAccessFields, writeAccessLine } from './access-line.js';

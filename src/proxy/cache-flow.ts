@@ -11,7 +11,7 @@ import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stre
 import { ObjectReader, type ReaderHooks, type ReaderRole } from '../stream/reader.js';
 import { TransformingReader } from '../stream/transform.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
-import { recordResponse } from './access-log.js';
+import { recordHit, recordResponse } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
@@ -77,7 +77,7 @@ export function servePlainHit(ctx: ProxyContext, exchange: ClientExchange, objec
   ctx.stats.responses.HIT++;
   const age = object.age(now);
   const firstByteAt = writePlainHit(exchange, object, age, hitCacheStatus(ctx.options.viaName, object.policy.ttl - age));
-  recordResponse(ctx, { exchange, status: object.head.status, cache: 'HIT', firstByteAt, error: undefined, reason: undefined });
+  recordHit(ctx, exchange, object.head.status, firstByteAt);
 }
 
 /** `hit`: the object a reader with no fetch serves (it needs no transforming reader when the object has no transform). */

@@ -2,12 +2,13 @@
 // configured level, which is how the test suite keeps every proxy quiet.
 import { pino, type Logger } from 'pino';
 import { LOG_LEVELS, OptionError, type LogLevel } from './options.js';
-import { stdoutLines, type LineSink } from './log-batch.js';
+import { stdoutLines, type LogBatch } from './log-batch.js';
 
-/** Where a logger made here writes: lines, and the pieces of a line known to be ASCII (LogBatch.writeAsciiPieces). */
-export interface OwnLineSink extends LineSink {
-  writeAsciiPieces?(pieces: readonly string[], count: number): void;
-}
+/**
+ * Where a logger made here writes: the batch (src/proxy/log-batch.ts), which the access line's
+ * writer also writes its bytes into in place (src/proxy/access-line.ts).
+ */
+export type OwnLineSink = LogBatch;
 
 export type { Logger };
 
@@ -29,8 +30,16 @@ export function createLogger(level: LogLevel): Logger {
  * JSON), or undefined for an embedder's own logger, which then gets every line through pino.
  */
 export function ownLineSink(logger: Logger): OwnLineSink | undefined {
-  return ownSinks.get(logger);
+  // Every response asks, and a proxy has one logger: the last answer saves the WeakMap's probe.
+  if (logger !== lastLogger) {
+    lastLogger = logger;
+    lastSink = ownSinks.get(logger);
+  }
+  return lastSink;
 }
+
+let lastLogger: Logger | undefined;
+let lastSink: OwnLineSink | undefined;
 
 /** The configured level, unless STREAMCACHE_LOG_LEVEL says otherwise; a bad variable is an OptionError. */
 export function effectiveLogLevel(level: LogLevel): LogLevel {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { accessLine, jsonText, recordResponse, type AccessRecord } from '../../src/proxy/access-log.js';
+import { accessLine, jsonText, recordHit, recordResponse, writeAccessLine, type AccessRecord } from '../../src/proxy/access-log.js';
+import { LogBatch } from '../../src/proxy/log-batch.js';
 import { fcOptions } from '../support/fc.js';
 import { ProxyCounters } from '../../src/proxy/stats.js';
 import type { ClientExchange } from '../../src/net/client-exchange.js';
@@ -106,6 +107,110 @@ describe('the access line', () => {
     const line = accessLine(record('/x\ny'), performance.now(), Date.now());
     expect(line.endsWith('}\n')).toBe(true);
     expect(line.slice(0, -1)).not.toContain('\n');
+  });
+});
+
+/** The bytes writeAccessLine puts into a batch for one record, as the batch hands them to stdout. */
+function batchBytes(r: AccessRecord, now: number, time: number): Buffer {
+  const writes: Buffer[] = [];
+  const batch = new LogBatch({ writeBytes: (b: Buffer) => void writes.push(Buffer.from(b)) });
+  writeAccessLine(batch, r, now, time);
+  batch.flush();
+  expect(writes).toHaveLength(1);
+  return writes[0]!;
+}
+
+describe('the access line written as bytes into the batch (issue 18)', () => {
+  const plainText = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 30 });
+  const anyText = fc.oneof(plainText, plainText, fc.constantFrom('/hit', '127.0.0.1', 'GET', 'HEAD', '/caf\u00e9', 'a"b', '\u0001', ''), fc.string({ unit: 'binary', maxLength: 20 }));
+  const micros = fc.oneof(fc.integer({ min: 0, max: 5_000_000 }), fc.integer({ min: -5000, max: 2 ** 32 }), fc.constantFrom(0, 1, 999, 1000, 1001, 2 ** 31 - 1, 2 ** 31)).map((us) => us / 1000);
+  const fraction = fc.constantFrom(0, 0.0004, 0.0005, 0.00049, -0.0004);
+
+  it('are the string line\'s UTF-8, byte for byte, for any record, clock and time (the fast path and its fall-backs)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          target: anyText,
+          method: anyText,
+          client: anyText,
+          state: fc.constantFrom('ended', 'aborted', 'gone', 'open'),
+          error: fc.option(anyText, { nil: undefined }),
+          reason: fc.option(fc.constantFrom('origin', 'no-store', 'bad-request'), { nil: undefined }),
+          status: fc.constantFrom(200, 206, 304, 503),
+          minor: fc.constantFrom(0, 1),
+          cache: fc.constantFrom('HIT', 'MISS', 'PASS', 'COLLAPSED' as const),
+          bytes: fc.oneof(fc.constantFrom(0, 1301), fc.nat()),
+          ttfb: fc.option(fc.tuple(micros, fraction), { nil: undefined }),
+          duration: fc.tuple(micros, fraction),
+          time: fc.oneof(fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }), fc.integer({ min: 0, max: 2 ** 31 }), fc.constantFrom(0, 999_999_999, 1e9, 1e15 - 1, 1e15, Number.MAX_SAFE_INTEGER)),
+        }),
+        (v) => {
+          const startedAt = 1000.25;
+          const exchange = { request: { method: v.method, target: v.target, version: { major: 1, minor: v.minor } }, startedAt, bytesSent: v.bytes, clientAddress: v.client, state: v.state } as unknown as ClientExchange;
+          const r: AccessRecord = {
+            exchange,
+            status: v.status,
+            cache: v.cache,
+            firstByteAt: v.ttfb === undefined ? undefined : startedAt + v.ttfb[0] + v.ttfb[1],
+            error: v.error,
+            reason: v.reason === undefined ? undefined : ({ kind: v.reason, message: v.reason } as AccessRecord['reason']),
+          };
+          const now = startedAt + v.duration[0] + v.duration[1];
+          const expected = Buffer.from(accessLine(r, now, v.time), 'utf8');
+          const got = batchBytes(r, now, v.time);
+          expect(got.toString('latin1')).toBe(expected.toString('latin1'));
+        },
+      ),
+      fcOptions(2000),
+    );
+  });
+
+  it('a turn of lines that change and repeat (time, method, path, status, client): each line\'s own bytes, written in place', () => {
+    const writes: Buffer[] = [];
+    const batch = new LogBatch({ writeBytes: (b: Buffer) => void writes.push(Buffer.from(b)) });
+    // Plain lines never take the string way (writeAscii, write): they are written into the slab.
+    batch.writeAscii = batch.write = () => expect.fail('a plain access line went the string way');
+    let expected = '';
+    for (let i = 0; i < 300; i++) {
+      const exchange = {
+        request: { method: i % 7 === 0 ? 'HEAD' : 'GET', target: i % 3 === 0 ? `/o/${i}` : '/hit', version: { major: 1, minor: i % 5 === 0 ? 0 : 1 } },
+        startedAt: 10,
+        bytesSent: i % 4 === 0 ? 17 : 1301,
+        clientAddress: i % 11 === 0 ? '::1' : '127.0.0.1',
+        state: i % 13 === 0 ? 'aborted' : 'ended',
+      } as unknown as ClientExchange;
+      const r: AccessRecord = { exchange, status: i % 9 === 0 ? 404 : 200, cache: i % 6 === 0 ? 'MISS' : 'HIT', firstByteAt: 10 + i / 997 };
+      const time = 1_796_000_000_000 + Math.floor(i / 10);
+      expected += accessLine(r, 10.5 + i / 1000, time);
+      writeAccessLine(batch, r, 10.5 + i / 1000, time);
+    }
+    batch.flush();
+    expect(Buffer.concat(writes).toString('latin1')).toBe(expected);
+  });
+
+  it('recordHit: the line recordResponse writes for the same hit, its time this turn\'s clock and its duration its time to first byte', () => {
+    const writes: Buffer[] = [];
+    const batch = new LogBatch({ writeBytes: (b: Buffer) => void writes.push(Buffer.from(b)) });
+    const exchange = record('/hit').exchange;
+    const firstByteAt = exchange.startedAt + 0.75;
+    const stats = new ProxyCounters();
+    const before = Date.now();
+    // An embedder's logger (no own sink): the line through pino, durationMs = ttfbMs.
+    const lines: string[] = [];
+    const embedder = pino({ name: 'streamcache', base: undefined }, { write: (l: string) => void lines.push(l) });
+    recordHit({ logger: embedder, stats }, exchange, 200, firstByteAt);
+    const viaPinoLine = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(viaPinoLine.durationMs).toBe(viaPinoLine.ttfbMs);
+    expect(stats.bytesOut).toBe(1301);
+    // Our own logger's batch, as recordHit writes into it (now = firstByteAt): the same fields as pino's.
+    writeAccessLine(batch, { exchange, status: 200, cache: 'HIT', firstByteAt }, firstByteAt, batch.turnTime());
+    batch.flush();
+    const ours = JSON.parse(writes[0]!.toString('utf8')) as Record<string, unknown>;
+    expect(ours.time).toBeGreaterThanOrEqual(before);
+    expect(ours.time).toBeLessThanOrEqual(Date.now());
+    const { time: _a, ...oursRest } = ours;
+    const { time: _b, ...theirsRest } = viaPinoLine;
+    expect(oursRest).toEqual(theirsRest);
   });
 });
 

@@ -75,12 +75,49 @@ describe('LogBatch', () => {
     batch.write('{"d":"\u00e9\u20ac"}\n');
     await nextTurn();
     expect(out.writes[1]!.equals(Buffer.from('{"c":3}\n{"d":"\u00e9\u20ac"}\n', 'utf8'))).toBe(true);
-    const pieces = ['{"e"', ':5}\n', 'left over'];
-    batch.writeAsciiPieces(pieces, 2);
-    pieces[0] = 'changed after';
+    const room = batch.lineRoom(20);
+    const at = batch.lineEnd;
+    room.write('{"e":5}\nleft over', at, 'latin1');
+    batch.lineWritten(at + 8);
     batch.writeAscii('{"f":6}\n');
     await nextTurn();
     expect(out.writes[2]!.toString('utf8')).toBe('{"e":5}\n{"f":6}\n');
+  });
+
+  it('issue 18: bytes handed to the sink are never written again (later turns, a new slab), and a line written in place may be given up', async () => {
+    const out = bytesSink();
+    const batch = new LogBatch(out);
+    const expected: string[] = [];
+    for (let turn = 0; turn < 40; turn++) {
+      let text = '';
+      for (let i = 0; i < 50; i++) {
+        const line = `{"turn":${turn},"i":${i},"pad":"${'x'.repeat((turn * 31 + i * 7) % 200)}"}\n`;
+        batch.writeAscii(line);
+        text += line;
+      }
+      // A writer that starts a line and gives up leaves nothing.
+      batch.lineRoom(64).write('half a line', batch.lineEnd, 'latin1');
+      expected.push(text);
+      await nextTurn();
+    }
+    expect(out.writes.map((b) => b.toString('latin1'))).toEqual(expected);
+    batch.write(`{"big":"${'\u00e9'.repeat(70_000)}"}\n`);
+    batch.flush();
+    expect(JSON.parse(out.writes.at(-1)!.toString('utf8'))).toEqual({ big: '\u00e9'.repeat(70_000) });
+  });
+
+  it('issue 18: turnTime is Date.now() read at the turn\'s first line, the same for the turn\'s lines, and read again next turn', async () => {
+    const batch = new LogBatch(bytesSink());
+    const before = Date.now();
+    const first = batch.turnTime();
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(first).toBeLessThanOrEqual(Date.now());
+    batch.writeAscii('x\n');
+    expect(batch.turnTime()).toBe(first);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const next = batch.turnTime();
+    expect(next).toBeGreaterThanOrEqual(first + 4);
+    expect(next).toBeLessThanOrEqual(Date.now());
   });
 
   it('issue 18: an access line with a path past ASCII reaches the bytes sink as UTF-8, one without as its own bytes', async () => {
