@@ -176,6 +176,14 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     return this.fail('truncated', result.reason || `connection closed ${this.state === 'in-head' ? 'inside the head' : 'inside the body'}`);
   }
 
+  /**
+   * Bytes still to come of the current Content-Length body (0 outside one): a reader may take
+   * exactly this many into a buffer of its choosing and feed() them (src/net/origin-connection.ts).
+   */
+  get lengthBodyLeft(): number {
+    return this.lengthLeft;
+  }
+
   /** True while a message has started and not ended. */
   get inMessage(): boolean {
     return this.state !== 'between-messages';

@@ -48,6 +48,13 @@ export interface OriginResponseHandler {
   onBody(chunk: Buffer): void;
   onEnd(): void;
   onError(error: OriginError): void;
+  /**
+   * Where the next read of a Content-Length body may land (at most `max` bytes, all of them body):
+   * a buffer the handler owns, e.g. the store's next bytes, or null for the connection's own. The
+   * bytes read come back through onBody as a view of its start. The buffer must stay the
+   * handler's until the read lands or the connection closes.
+   */
+  bodyTarget?(max: number): Buffer | null;
 }
 
 export interface OriginTarget {
@@ -114,14 +121,16 @@ export class OriginConnection {
       this.socket = tls.connect({ ...options, servername: target.servername, ca: target.ca, rejectUnauthorized: !target.insecure, ALPNProtocols: ['http/1.1'] });
       this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     } else {
-      // Plain TCP reads land in an arena of ours: up to a megabyte per read instead of Node's 64 KiB.
+      // Plain TCP reads land in an arena of ours (up to 2 MiB per read instead of Node's 64 KiB),
+      // or, inside a Content-Length body, wherever the handler says: straight into the store.
       const arena = new ReadArena();
       this.socket = net.connect({
         ...options,
         onread: {
-          buffer: () => arena.next(),
+          // Node asks for the next read's buffer right after each read's callback.
+          buffer: () => this.bodyReadTarget() ?? arena.next(),
           callback: (bytes: number, buffer: Uint8Array) => {
-            this.onData(arena.take(buffer, bytes));
+            this.onData(arena.owns(buffer) ? arena.take(buffer, bytes) : (buffer as Buffer).subarray(0, bytes));
             return true;
           },
         },
@@ -237,6 +246,13 @@ export class OriginConnection {
   }
 
   // ---- bytes in ----
+
+  /** Inside a Content-Length body, the handler's buffer for the next read (never past the body's end). */
+  private bodyReadTarget(): Buffer | null {
+    if (this.connState !== 'receiving' || !this.handler?.bodyTarget || this.interim) return null;
+    const left = this.parser.lengthBodyLeft;
+    return left > 0 ? this.handler.bodyTarget(left) : null;
+  }
 
   private onConnect(): void {
     const waiter = this.connectWaiter;
@@ -370,6 +386,11 @@ class ReadArena {
       this.offset = 0;
     }
     return this.arena.subarray(this.offset);
+  }
+
+  /** Whether `buffer` is a slice next() returned (else it is a handler's, see bodyTarget). */
+  owns(buffer: Uint8Array): boolean {
+    return buffer.buffer === this.arena?.buffer;
   }
 
   /** The `bytes` just read into `buffer` (the slice next() returned), as a view of their own. */

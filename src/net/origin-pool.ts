@@ -219,6 +219,7 @@ export class OriginRequest {
       onBody: (chunk) => this.handler.onBody(chunk),
       onEnd: () => this.finish(() => this.handler.onEnd()),
       onError: (err) => this.onConnectionError(err),
+      bodyTarget: this.handler.bodyTarget ? (max) => this.handler.bodyTarget!(max) : undefined,
     });
     if (this.pausedByConsumer) connection.pause();
     if (this.bodyQueued.length > 0) for (const data of this.bodyQueued.splice(0)) connection.writeBody(data);
