@@ -103,6 +103,8 @@ export class OriginConnection {
   private readonly onBetweenBytesTimeout = (): void => this.fail(this.timeoutError('between-bytes-timeout', this.timeouts.betweenBytesTimeout));
   /** How many responses this connection has completed: a reused connection may have gone stale. */
   completed = 0;
+  /** Opened before any request (OriginPool.preconnect): idle since, so it may have gone stale too. */
+  openedAhead = false;
 
   constructor(
     target: OriginTarget,
@@ -335,9 +337,9 @@ export class OriginConnection {
     return this.headDelivered ? 'body' : 'head';
   }
 
-  /** Nothing of the response arrived on a connection that served before: it had gone stale. */
+  /** Nothing of the response arrived on a connection that served before (or waited idle): it had gone stale. */
   private get retryable(): boolean {
-    return this.bytesThisResponse === 0 && this.completed > 0;
+    return this.bytesThisResponse === 0 && (this.completed > 0 || this.openedAhead);
   }
 
   private onSocketError(err: NodeJS.ErrnoException): void {

@@ -237,7 +237,12 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   return {
     options,
     async listen(port = options.listenPort, host = options.listenHost) {
-      if (options.warmUp) await warmUpBeforeListen(input, store, logger);
+      if (options.warmUp) {
+        await warmUpBeforeListen(input, store, logger);
+        // The first miss's origin handshake, done now (src/net/origin-pool.ts: nothing if the origin is down).
+        pool.preconnect();
+        shield?.pool.preconnect();
+      }
       const address = await listener.listen(port, host);
       bus?.start();
       if (admin && options.admin) {
