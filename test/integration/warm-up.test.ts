@@ -64,6 +64,19 @@ describe('warm-up before listening', () => {
     expect(report).toMatchObject({ requests: 16, misses: 4, hits: 12 });
   });
 
+  it('large misses: a 256 KiB body in pieces (read straight into the store), each a 200', async () => {
+    const report = await warmUp((origin) => createProxy({ origin, logLevel: 'silent', storeSize: 4 * 1024 * 1024, storeSlabSize: 4 * 1024 * 1024, warmUp: false }), {
+      rounds: 1,
+      hitsPerRound: 1,
+      connections: 2,
+      budgetMs: 10_000,
+      largeMisses: 3,
+    });
+    expect(report.error).toBeUndefined();
+    // The chunked miss, 3 large misses, then one round of a miss and a hit.
+    expect(report).toMatchObject({ requests: 6, misses: 5, hits: 1 });
+  });
+
   it('a warm-up that cannot finish reports why instead of throwing', async () => {
     const report = await warmUp(() => ({
       listen: () => Promise.reject(new Error('no loopback here')),
