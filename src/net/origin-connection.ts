@@ -130,7 +130,7 @@ export class OriginConnection {
         ...options,
         onread: {
           // Node asks for the next read's buffer right after each read's callback.
-          buffer: () => this.bodyReadTarget() ?? arena.next(),
+          buffer: () => this.bodyReadTarget() ?? arena.next(this.expectsHead ? HEAD_READ_BYTES : undefined),
           callback: (bytes: number, buffer: Uint8Array) => {
             this.onData(arena.owns(buffer) ? arena.take(buffer, bytes) : (buffer as Buffer).subarray(0, bytes));
             return true;
@@ -248,6 +248,15 @@ export class OriginConnection {
   }
 
   // ---- bytes in ----
+
+  /**
+   * The next read starts a response: it is kept short, so that the head reaches the handler (and
+   * the client) without waiting for a copy of megabytes of body into the store; once the head is
+   * known, a Content-Length body is read in place (bodyReadTarget) and nothing more is copied.
+   */
+  private get expectsHead(): boolean {
+    return this.connState === 'connecting' || this.connState === 'idle' || this.connState === 'awaiting-head';
+  }
 
   /** Inside a Content-Length body, the handler's buffer for the next read (never past the body's end). */
   private bodyReadTarget(): Buffer | null {
@@ -368,6 +377,9 @@ export class OriginConnection {
   }
 }
 
+/** What the read that brings a response head may hold: the head and a first piece of body. */
+const HEAD_READ_BYTES = 64 * 1024;
+
 /**
  * Where origin reads land: slices of a large buffer, handed out in order and never reused. Each
  * chunk read is a view that consumers may keep (a socket write holds it until flushed); the arena
@@ -378,16 +390,17 @@ class ReadArena {
   private static readonly SIZE = 2 * 1024 * 1024;
   /** Below this much room, a read starts a new arena rather than being cut short. */
   private static readonly MIN_READ = 256 * 1024;
-  // Allocated at the first read: an idle pooled connection holds no arena.
+  // Allocated when the socket asks for its first read buffer (at connect).
   private arena: Buffer | null = null;
   private offset = 0;
 
-  next(): Buffer {
+  /** The free slice for the next read, `max` bytes at most when given. */
+  next(max?: number): Buffer {
     if (!this.arena || ReadArena.SIZE - this.offset < ReadArena.MIN_READ) {
       this.arena = Buffer.allocUnsafeSlow(ReadArena.SIZE);
       this.offset = 0;
     }
-    return this.arena.subarray(this.offset);
+    return this.arena.subarray(this.offset, max === undefined ? undefined : this.offset + max);
   }
 
   /** Whether `buffer` is a slice next() returned (else it is a handler's, see bodyTarget). */
