@@ -45,6 +45,20 @@ describe('origin Content-Length bodies read in place into the store', () => {
     });
   }
 
+  it('storePrefault: the slabs are shared memory; the socket reads into them just the same', async () => {
+    const body = patternBytes(0, 5 * MiB + 3);
+    const { proxy } = await setup(async (_req, res) => {
+      await res.send({ headers: [SHARED, ['Content-Length', String(body.length)]], body, chunkSizes: [300_000] });
+    }, { storeSize: 32 * MiB, storeSlabSize: 8 * MiB, storePrefault: true });
+    await proxy.proxy.storeCommitted();
+    const miss = await fetchOnce(proxy.port, '/prefaulted');
+    expect(miss.body.equals(body)).toBe(true);
+    const hit = await fetchOnce(proxy.port, '/prefaulted');
+    expect(hit.header('x-cache')).toBe('HIT');
+    expect(hit.body.equals(body)).toBe(true);
+    expect(proxy.proxy.stats().store.copiedBytes).toBeLessThanOrEqual(64 * KiB);
+  });
+
   it('R3: a late joiner on an in-place fill replays what arrived, then follows: bodies identical', async () => {
     const body = patternBytes(0, 2 * MiB);
     const k = 1 * MiB;

@@ -42,6 +42,20 @@ describe('warm-up before listening', () => {
     expect(origin.requests).toHaveLength(1);
   });
 
+  it('the real store is allocated whole (not committed) before listening, so no slab sets off a collection mid-traffic', async () => {
+    const origin = await startScriptedOrigin(async (_req, res) => res.send({ body: 'x' }));
+    cleanups.push(() => origin.close());
+    const log = captureLog();
+    const proxy = await startProxy(origin.url, { logger: log.logger, storeSize: 64 * 1024 * 1024, storeSlabSize: 16 * 1024 * 1024 });
+    cleanups.push(() => proxy.close());
+    expect(proxy.proxy.stats().store.slabsAllocated).toBe(4);
+    const done = log.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('warm-up done'));
+    expect(done!.slabs).toBe(4);
+    const cold = await startProxy(origin.url, { warmUp: false, storeSize: 64 * 1024 * 1024, storeSlabSize: 16 * 1024 * 1024 });
+    cleanups.push(() => cold.close());
+    expect(cold.proxy.stats().store.slabsAllocated).toBe(0);
+  });
+
   it('warmUp: false skips it (no warm-up log line)', async () => {
     const origin = await startScriptedOrigin(async (_req, res) => res.send({ body: 'x' }));
     cleanups.push(() => origin.close());

@@ -138,3 +138,19 @@ describe('RingStore.reserve and in-place appends', () => {
     expect(store.reservedFor(owner)).toBe(0);
   });
 });
+
+describe('RingStore.allocateSlabs (the warm-up allocates the whole ring before listening)', () => {
+  it('allocates every slab once, keeps what is stored, and appends go on as before', () => {
+    const store = new RingStore(4096, 1024);
+    const owner = new Owner();
+    const views = store.append(Buffer.alloc(100, 3), owner)!;
+    expect(store.stats().slabsAllocated).toBe(1);
+    expect(store.allocateSlabs()).toBe(4);
+    expect(store.stats().slabsAllocated).toBe(4);
+    expect(store.allocateSlabs()).toBe(4);
+    expect(Buffer.concat(views)).toEqual(Buffer.alloc(100, 3));
+    const more = store.append(Buffer.alloc(2000, 4), owner)!;
+    expect(Buffer.concat(more)).toEqual(Buffer.alloc(2000, 4));
+    expect(store.stats().slabsAllocated).toBe(4);
+  });
+});
