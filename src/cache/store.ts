@@ -18,7 +18,8 @@
 // kernel. A reservation moves the head at once (its bytes are its owner's, pinned like the rest),
 // so other owners' appends go after it, and nothing else is ever written into it.
 //
-// Slabs are allocated at their first use, and the OS commits their pages as they are first written.
+// Slabs are allocated at their first use (or all at once by allocateSlabs(), as the proxy's warm-up
+// does), and the OS commits their pages as they are first written.
 // With `prefault`, every slab is allocated at once (shared memory) and a worker commits the pages in
 // the background (src/cache/prefault.ts).
 import { Prefault, type PrefaultState } from './prefault.js';
