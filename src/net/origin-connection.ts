@@ -98,6 +98,9 @@ export class OriginConnection {
   private headDelivered = false;
   private bytesThisResponse = 0;
   private connectWaiter: ((error: OriginError | null) => void) | null = null;
+  /** Bytes read since reading last gave way to the rest of the event loop (mayReadOn). */
+  private bytesSinceYield = 0;
+  private yieldTurn: NodeJS.Immediate | null = null;
   private readonly onIdleTimeout = (): void => this.events.onIdleTimeout(this);
   private readonly onFirstByteTimeout = (): void => this.fail(this.timeoutError('first-byte-timeout', this.timeouts.firstByteTimeout));
   private readonly onBetweenBytesTimeout = (): void => this.fail(this.timeoutError('between-bytes-timeout', this.timeouts.betweenBytesTimeout));
@@ -133,7 +136,7 @@ export class OriginConnection {
           buffer: () => this.bodyReadTarget() ?? arena.next(this.expectsHead ? HEAD_READ_BYTES : undefined),
           callback: (bytes: number, buffer: Uint8Array) => {
             this.onData(arena.owns(buffer) ? arena.take(buffer, bytes) : (buffer as Buffer).subarray(0, bytes));
-            return true;
+            return this.mayReadOn(bytes);
           },
         },
       });
@@ -169,6 +172,7 @@ export class OriginConnection {
         return this.armBetweenBytes();
       case 'closed':
         this.timer.stop();
+        if (this.yieldTurn) clearImmediate(this.yieldTurn);
         this.parser.close();
         this.events.onClosed(this);
         return;
@@ -257,6 +261,26 @@ export class OriginConnection {
   private get expectsHead(): boolean {
     return this.connState === 'connecting' || this.connState === 'idle' || this.connState === 'awaiting-head';
   }
+
+  /**
+   * libuv reads a socket up to 32 times in one poll phase while each read fills its buffer; with
+   * reads of 2 MiB straight into the store that was 30-60 MiB before readers were woken or another
+   * socket was served (other clients' requests waited ~20 ms unread). So after READ_TURN_BYTES the
+   * read loop stops (false: Node stops reading) and reading resumes on the next turn, after the
+   * readers' wake, unless a consumer paused us meanwhile (then its resume() restarts it).
+   */
+  private mayReadOn(bytes: number): boolean {
+    this.bytesSinceYield += bytes;
+    if (this.bytesSinceYield < READ_TURN_BYTES) return true;
+    this.bytesSinceYield = 0;
+    this.yieldTurn ??= setImmediate(this.readOnNextTurn);
+    return false;
+  }
+
+  private readonly readOnNextTurn = (): void => {
+    this.yieldTurn = null;
+    if (!this.paused && !this.socket.destroyed) this.socket.resume();
+  };
 
   /** Inside a Content-Length body, the handler's buffer for the next read (never past the body's end). */
   private bodyReadTarget(): Buffer | null {
@@ -376,6 +400,9 @@ export class OriginConnection {
     else handler?.onError(error);
   }
 }
+
+/** What the reads of one turn of the event loop take before giving way (see mayReadOn). */
+const READ_TURN_BYTES = 4 * 1024 * 1024;
 
 /** What the read that brings a response head may hold: the head and a first piece of body. */
 const HEAD_READ_BYTES = 64 * 1024;
