@@ -1,6 +1,7 @@
 // A stream of HTTP/1.x messages in, heads and body spans out. Strict parsing only (SPEC P1): any
 // ambiguity llhttp rejects is an error here, never repaired. The head-size limit (P2) is ours,
 // because the wasm build of llhttp has none.
+import { knownSpelling, lowerFieldName } from './field-names.js';
 import { HeaderFields, trimOws } from './headers.js';
 import {
   ERR_OK,
@@ -68,6 +69,12 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
   private target = '';
   private reason = '';
   private fields: string[] = [];
+  /**
+   * The lower-cased name of each field so far, or null where it is still to be computed: a name
+   * that arrived as a known spelling in one span has its literal here (no string cut, no
+   * lower-casing); any other, or one continued in a later span, is lower-cased at the head's end.
+   */
+  private lowerNames: Array<string | null> = [];
   private lastWasValue = true;
   private error: ParseError | null = null;
   /** Set when the current message must be the connection's last, whatever llhttp says. */
@@ -244,6 +251,7 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     this.target = '';
     this.reason = '';
     this.fields = [];
+    this.lowerNames = [];
     this.lastWasValue = true;
     // A status line starts with the protocol; a request line has it after the target (onUrl).
     this.protocolAt = this.headStart;
@@ -279,10 +287,13 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     if (this.state !== 'in-head') return this.countTrailer(start, end);
     // A field name may arrive in several spans when its bytes straddle two reads.
     if (this.lastWasValue) {
-      this.fields.push(this.spanText(buf, start, end), '');
+      const known = knownSpelling(buf, start, end);
+      this.fields.push(known === undefined ? this.spanText(buf, start, end) : known.raw, '');
+      this.lowerNames.push(known === undefined ? null : known.lower);
       this.lastWasValue = false;
     } else {
       this.fields[this.fields.length - 2] += this.spanText(buf, start, end);
+      this.lowerNames[this.lowerNames.length - 1] = null;
     }
     return this.countHead(end);
   }
@@ -303,23 +314,27 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
       return this.stop('invalid', 'unsupported protocol or version (only HTTP/1.0 and HTTP/1.1)');
     }
     // Transfer-Encoding is judged on the raw values, before trimming (see TE_CHUNKED).
+    const fields = this.fields;
+    const lowerNames = this.lowerNames;
     let transferEncodings = 0;
     let chunked = false;
-    for (let i = 0; i < this.fields.length; i += 2) {
-      const name = this.fields[i];
-      if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+    let length: string | undefined;
+    for (let i = 0; i < fields.length; i += 2) {
+      const lower = lowerNames[i >> 1] ?? (lowerNames[i >> 1] = lowerFieldName(fields[i]));
+      if (lower === 'transfer-encoding') {
         transferEncodings++;
-        chunked = TE_CHUNKED.test(this.fields[i + 1]);
+        chunked = TE_CHUNKED.test(fields[i + 1]);
       }
-      this.fields[i + 1] = trimOws(this.fields[i + 1]);
+      fields[i + 1] = trimOws(fields[i + 1]);
+      if (lower === 'content-length' && length === undefined) length = fields[i + 1];
     }
     if (transferEncodings > 1 || (transferEncodings === 1 && !chunked)) {
       return this.stop('invalid', 'unsupported Transfer-Encoding (only one field saying chunked is relayed)');
     }
-    const headers = new HeaderFields(this.fields);
+    const headers = new HeaderFields(fields, lowerNames as string[]);
     const head = this.buildHead(version, status, this.target, this.reason, headers);
     this.fields = [];
-    const length = headers.get('content-length');
+    this.lowerNames = [];
     if (length !== undefined && !Number.isSafeInteger(Number(length))) return this.stop('invalid', 'Content-Length too large');
     const rejected = this.rejectHead(head);
     if (rejected) return this.stop('invalid', rejected);
