@@ -122,8 +122,14 @@ let scratch = 0;
 // buffer, and a view of a detached buffer has length 0 (asking `memory.buffer` on every execute
 // was a call into the API).
 let scratchArray: Uint8Array | null = null;
+// The same bytes as a DataView, for reading a span's bytes four at a time while a callback runs
+// (a DataView costs a runtime call to make: one per memory, never one per input).
+let scratchData: DataView | null = null;
 function scratchView(ex: LlhttpExports): Uint8Array {
-  if (scratchArray === null || scratchArray.length === 0) scratchArray = new Uint8Array(ex.memory.buffer, scratch, SCRATCH_SIZE);
+  if (scratchArray === null || scratchArray.length === 0) {
+    scratchArray = new Uint8Array(ex.memory.buffer, scratch, SCRATCH_SIZE);
+    scratchData = new DataView(ex.memory.buffer, scratch, SCRATCH_SIZE);
+  }
   return scratchArray;
 }
 function wasm(): LlhttpExports {
@@ -169,19 +175,30 @@ export class LlhttpHandle {
 
   /** Feeds `input[from..]`; spans passed to callbacks are offsets into `input` itself. */
   execute(input: Buffer, from = 0): ExecuteResult {
+    // Set once for the whole call, message-begin pauses included: each store of the input is a
+    // write barrier (a young Buffer into the old module context).
+    this.enter(input);
+    try {
+      return this.executeEntered(input, from);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private executeEntered(input: Buffer, from: number): ExecuteResult {
     const ex = this.ex;
     let offset = from;
     while (offset < input.length) {
       const len = Math.min(SCRATCH_SIZE, input.length - offset);
       scratchView(ex).set(offset === 0 && len === input.length ? input : input.subarray(offset, offset + len));
-      let errno = this.run(input, offset, scratch, len);
+      let errno = this.run(offset, scratch, len);
       // Paused at a message's first byte: report it with its offset, then go on from that byte
       // (the scratch copy is still there: one more execute call per message, no second copy).
       while (errno === ERR_PAUSED && pausedAtBegin) {
         const at = ex.llhttp_get_error_pos(this.ptr);
         ex.llhttp_resume(this.ptr);
         this.callbacks.onMessageBegin(input, offset + (at - scratch));
-        errno = this.run(input, offset, at, scratch + len - at);
+        errno = this.run(offset, at, scratch + len - at);
       }
       if (errno !== ERR_OK) {
         const stoppedAt = offset + (ex.llhttp_get_error_pos(this.ptr) - scratch);
@@ -194,10 +211,27 @@ export class LlhttpHandle {
     return { errno: ERR_OK, consumed: input.length, reason: '' };
   }
 
+  /**
+   * While a span callback runs: the bytes being parsed, as a DataView over their copy in wasm
+   * memory, and where input offset `start` is in it. The span `input[start..end]` is
+   * `spanView()[spanOffset(start) ..]`, valid until the callback returns.
+   */
+  spanView(): DataView {
+    return scratchData!;
+  }
+  spanOffset(start: number): number {
+    return start - currentBase;
+  }
+
   /** Signals end of input: completes a read-until-close body, or reports a truncated message. */
   finish(): ExecuteResult {
-    const ex = this.ex;
-    const errno = this.run(EMPTY, 0, 0, -1);
+    this.enter(EMPTY);
+    let errno: number;
+    try {
+      errno = this.run(0, 0, -1);
+    } finally {
+      this.leave();
+    }
     return { errno, consumed: 0, reason: errno === ERR_OK ? '' : this.errorReason(errno) };
   }
 
@@ -247,20 +281,23 @@ export class LlhttpHandle {
     this.ex.llhttp_free(this.ptr);
   }
 
-  /** Runs llhttp on `len` bytes at wasm address `data` (the copy of `input[base..]`), or finishes the stream when `len` is -1. */
-  private run(input: Buffer, base: number, data: number, len: number): number {
+  /** Makes this handle the one llhttp's callbacks report to, with spans in `input`. */
+  private enter(input: Buffer): void {
     if (currentCallbacks !== null) throw new Error('llhttp: execute is not re-entrant');
     currentCallbacks = this.callbacks;
     currentInput = input;
+  }
+
+  private leave(): void {
+    currentCallbacks = null;
+    currentInput = EMPTY;
+  }
+
+  /** Runs llhttp on `len` bytes at wasm address `data` (the copy of the input from `base`), or finishes the stream when `len` is -1. */
+  private run(base: number, data: number, len: number): number {
     currentBase = base;
     pausedAtBegin = false;
-    const ex = this.ex;
-    try {
-      return len === -1 ? ex.llhttp_finish(this.ptr) : ex.llhttp_execute(this.ptr, data, len);
-    } finally {
-      currentCallbacks = null;
-      currentInput = EMPTY;
-    }
+    return len === -1 ? this.ex.llhttp_finish(this.ptr) : this.ex.llhttp_execute(this.ptr, data, len);
   }
 
   private errorReason(errno: number): string {
