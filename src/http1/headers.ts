@@ -15,6 +15,19 @@ export function trimOws(value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
+/**
+ * The first index from `from` where `names` holds `name`, or -1. Lengths are compared first: a
+ * length is a field load, a string comparison a builtin call, and most names differ in length.
+ */
+function indexIn(names: readonly string[], name: string, from: number): number {
+  const length = name.length;
+  for (let i = from; i < names.length; i++) {
+    const candidate = names[i];
+    if (candidate.length === length && candidate === name) return i;
+  }
+  return -1;
+}
+
 export class HeaderFields {
   /** Flat list: name0, value0, name1, value1, ... */
   private readonly raw: string[];
@@ -56,11 +69,10 @@ export class HeaderFields {
    */
   private indexOf(name: string): number {
     const names = this.lowerNames();
-    for (let i = 0; i < names.length; i++) if (names[i] === name) return i;
+    const i = indexIn(names, name, 0);
+    if (i >= 0) return i;
     const lower = lowerFieldName(name);
-    if (lower === name) return -1;
-    for (let i = 0; i < names.length; i++) if (names[i] === lower) return i;
-    return -1;
+    return lower === name ? -1 : indexIn(names, lower, 0);
   }
 
   /** The first value of a field, or undefined. */
@@ -83,9 +95,7 @@ export class HeaderFields {
     const names = this.lowerNames();
     const lower = names[first];
     const out: string[] = [this.raw[2 * first + 1]];
-    for (let i = first + 1; i < names.length; i++) {
-      if (names[i] === lower) out.push(this.raw[2 * i + 1]);
-    }
+    for (let i = indexIn(names, lower, first + 1); i >= 0; i = indexIn(names, lower, i + 1)) out.push(this.raw[2 * i + 1]);
     return out;
   }
 
@@ -93,7 +103,8 @@ export class HeaderFields {
   tokens(name: string): string[] {
     const out: string[] = [];
     for (const value of this.getAll(name)) {
-      for (const part of value.split(',')) {
+      // Most such values are one token (`keep-alive`): no split for them.
+      for (const part of value.includes(',') ? value.split(',') : [value]) {
         // Connection and Vary list field names, which the name table knows; the result is the same.
         const token = lowerFieldName(trimOws(part));
         if (token) out.push(token);

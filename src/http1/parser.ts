@@ -343,9 +343,9 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
       return this.stop('invalid', 'unsupported Transfer-Encoding (only one field saying chunked is relayed)');
     }
     const headers = new HeaderFields(fields, lowerNames as string[]);
+    // The arrays are the head's now; the parser writes fields only in a head (trailers are
+    // dropped), and the next message starts with new ones (onMessageBegin).
     const head = this.buildHead(version, status, this.target, this.reason, headers);
-    this.fields = [];
-    this.lowerNames = [];
     if (length !== undefined && !Number.isSafeInteger(Number(length))) return this.stop('invalid', 'Content-Length too large');
     this.hasTransferEncoding = transferEncodings > 0;
     this.contentLength = length === undefined ? undefined : Number(length);
