@@ -123,7 +123,9 @@ let scratch = 0;
 // was a call into the API).
 let scratchArray: Uint8Array | null = null;
 // The same bytes as a DataView, for reading a span's bytes four at a time while a callback runs
-// (a DataView costs a runtime call to make: one per memory, never one per input).
+// (a DataView costs a runtime call to make: one per memory, never one per input). Memory can grow
+// inside execute, when a callback makes a parser (a proxy's onHead opening an origin connection):
+// the views are checked again at every use, not once per execute.
 let scratchData: DataView | null = null;
 function scratchView(ex: LlhttpExports): Uint8Array {
   if (scratchArray === null || scratchArray.length === 0) {
@@ -217,6 +219,7 @@ export class LlhttpHandle {
    * `spanView()[spanOffset(start) ..]`, valid until the callback returns.
    */
   spanView(): DataView {
+    scratchView(this.ex);
     return scratchData!;
   }
   spanOffset(start: number): number {

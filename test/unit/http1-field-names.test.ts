@@ -162,3 +162,36 @@ describe('HeaderFields lookups with the table', () => {
     expect(h.has('content-length')).toBe(false);
   });
 });
+
+describe('known names while wasm memory grows', () => {
+  it('a head after a callback that grew wasm memory (parsers made inside onHead) still matches its names', () => {
+    const heads: RequestHead[] = [];
+    const made: RequestParser[] = [];
+    const parser = new RequestParser({
+      onHead: (h) => {
+        heads.push(h);
+        // Each parser is an llhttp_alloc in wasm memory: thousands of them grow it, which
+        // detaches every JS view of the old memory while llhttp is still inside execute.
+        if (heads.length === 1) for (let i = 0; i < 20000; i++) made.push(new RequestParser({ onHead: () => {}, onBody: () => {}, onComplete: () => {} }));
+      },
+      onBody: () => {},
+      onComplete: () => {},
+    });
+    const wire = 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: b\r\nUser-Agent: u\r\nX-Other: o\r\n\r\n';
+    try {
+      expect(parser.feed(latin1(wire))).toBeNull();
+      expect(heads.map((h) => [...h.headers])).toEqual([
+        [['Host', 'a']],
+        [
+          ['Host', 'b'],
+          ['User-Agent', 'u'],
+          ['X-Other', 'o'],
+        ],
+      ]);
+      expect(heads[1].headers.get('user-agent')).toBe('u');
+    } finally {
+      for (const p of made) p.close();
+      parser.close();
+    }
+  });
+});
