@@ -52,16 +52,29 @@ function writeLineBytes(sink: OwnLineSink, exchange: ClientExchange, status: num
   const room = head.length + target.length + statusRunBytes.length + 24 + DURATION.length + 24 + tail.length;
   const buf = sink.lineRoom(room);
   let at = sink.lineEnd;
-  buf.set(head, at);
-  at += head.length;
-  for (let i = 0; i < target.length; i++) {
-    const c = target.charCodeAt(i);
-    // Past ASCII, or escaped by JSON (controls, quote, backslash): the string path's line.
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) return false;
-    buf[at++] = c;
+  if (buf === prefixSlab && head === prefixHead && statusRunBytes === prefixStatus && target === prefixTarget) {
+    // The same line up to ttfbMs as the last one (a hit on the same object this turn): one copy, from the slab.
+    buf.copyWithin(at, prefixStart, prefixStart + prefixLength);
+    at += prefixLength;
+  } else {
+    const start = at;
+    buf.set(head, at);
+    at += head.length;
+    for (let i = 0; i < target.length; i++) {
+      const c = target.charCodeAt(i);
+      // Past ASCII, or escaped by JSON (controls, quote, backslash): the string path's line.
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) return false;
+      buf[at++] = c;
+    }
+    buf.set(statusRunBytes, at);
+    at += statusRunBytes.length;
+    prefixSlab = buf;
+    prefixStart = start;
+    prefixLength = at - start;
+    prefixHead = head;
+    prefixStatus = statusRunBytes;
+    prefixTarget = target;
   }
-  buf.set(statusRunBytes, at);
-  at += statusRunBytes.length;
   if (firstByteAt === undefined) {
     buf.set(NULL, at);
     at += NULL.length;
@@ -73,6 +86,20 @@ function writeLineBytes(sink: OwnLineSink, exchange: ClientExchange, status: num
   sink.lineWritten(at + tail.length);
   return true;
 }
+
+/**
+ * Where the last line made piece by piece has its run from `{"level"` to `"ttfbMs":` in the batch's
+ * slab, and what it was made of (the head for its time and method, the path, the status run). A
+ * slab's bytes are never written again once a line is in them (src/proxy/log-batch.ts), so the
+ * next line with the same pieces copies that run; a new slab (the batch moved its pending lines)
+ * is another buffer, and the run is made again.
+ */
+let prefixSlab: Buffer | null = null;
+let prefixStart = 0;
+let prefixLength = 0;
+let prefixHead: Buffer | null = null;
+let prefixStatus: Buffer | null = null;
+let prefixTarget = '';
 
 /** Times past this (the year 33658) go the string way; a time's ms up to 10^15 are written as two small integers. */
 const MAX_TIME = 1e15;
