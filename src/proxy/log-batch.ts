@@ -12,15 +12,16 @@
 // write, which cost more than the access line itself.
 //
 // A slab's bytes are never written twice: a turn's bytes are handed out as a view of the slab and
-// the next turn's go after them; a full slab is left to its views and a new one taken. So the
-// destination may keep a view as long as it likes (SonicBoom keeps what it could not write yet).
-import { pino } from 'pino';
+// the next turn's go after them; a full slab is left to its views and a new one taken. So a
+// destination may keep a view as long as it likes (as SonicBoom keeps what it could not write yet).
+// Stdout's batch writes its views itself, synchronously (writeAllSync).
+import { writeSync } from 'node:fs';
 
 export interface LineSink {
   write(line: string): void;
 }
 
-/** A sink that takes the batch's bytes (a SonicBoom in buffer mode). */
+/** A sink that takes the batch's bytes (stdout's writeAllSync; a SonicBoom in buffer mode would do). */
 export interface BytesSink {
   writeBytes(bytes: Buffer): void;
 }
@@ -28,7 +29,7 @@ export interface BytesSink {
 /** The size of a slab: many turns' lines (an access line is ~200 bytes). */
 const SLAB_BYTES = 64 * 1024;
 
-/** Batches lines for `out` (a synchronous writer: SonicBoom in sync mode copes with EAGAIN and partial writes). */
+/** Batches lines for `out` (a synchronous writer that copes with EAGAIN and partial writes: writeAllSync). */
 export class LogBatch implements LineSink {
   private slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
   /** Where the pending lines start in the slab (the turn's first byte). */
@@ -119,9 +120,34 @@ let stdoutBatch: LogBatch | null = null;
 /** The one batch for this process's stdout, shared by every logger so that lines keep their order. */
 export function stdoutLines(): LogBatch {
   if (stdoutBatch) return stdoutBatch;
-  const destination = pino.destination({ dest: 1, sync: true, contentMode: 'buffer' });
-  const batch = new LogBatch({ writeBytes: (bytes) => void destination.write(bytes as unknown as string) });
+  // Our own synchronous write of the turn's bytes: SonicBoom (pino.destination in sync, buffer
+  // mode) queued, merged and released each turn's one buffer, which cost a few thousand
+  // instructions a turn (callgrind, issue 18) for what is one writeSync that may have to wait.
+  const write = (bytes: Buffer, offset: number, length: number): number => writeSync(1, bytes, offset, length);
+  const batch = new LogBatch({ writeBytes: (bytes) => writeAllSync(write, bytes) });
   process.on('exit', () => batch.flush());
   stdoutBatch = batch;
   return batch;
+}
+
+/** How long a write waits for a full pipe or terminal (EAGAIN) before it tries again. */
+const BUSY_WAIT_MS = 1;
+const BUSY_WAIT = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Every byte of `bytes` through `write` (a writeSync): a partial write goes on from where it
+ * stopped; EAGAIN or EBUSY (stdout a non-blocking pipe whose reader is behind) waits a moment and
+ * tries again, as SonicBoom does in sync mode; any other error (EPIPE) is the caller's.
+ */
+export function writeAllSync(write: (bytes: Buffer, offset: number, length: number) => number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += write(bytes, offset, bytes.length - offset);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EBUSY') throw error;
+      Atomics.wait(BUSY_WAIT, 0, 0, BUSY_WAIT_MS);
+    }
+  }
 }

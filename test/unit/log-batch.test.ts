@@ -1,7 +1,7 @@
 // Log lines leave once per event-loop turn (src/proxy/log-batch.ts): fewer writes, same lines.
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { LogBatch } from '../../src/proxy/log-batch.js';
+import { LogBatch, writeAllSync } from '../../src/proxy/log-batch.js';
 import { writeAccessLine, type AccessRecord } from '../../src/proxy/access-log.js';
 import type { ClientExchange } from '../../src/net/client-exchange.js';
 
@@ -132,5 +132,27 @@ describe('LogBatch', () => {
     expect(out.writes).toHaveLength(1);
     const lines = out.writes[0]!.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string });
     expect(lines.map((l) => l.path)).toEqual(['/plain', '/caf\u00e9?\u00ff', '/q"uote']);
+  });
+
+  it('issue 18: writeAllSync writes every byte through partial writes and EAGAIN/EBUSY, and gives any other error to its caller', () => {
+    const bytes = Buffer.from('{"a":1}\n{"b":2}\n{"c":3}\n');
+    const got: Buffer[] = [];
+    const script: Array<number | string> = [5, 'EAGAIN', 1, 'EBUSY', 'EAGAIN', 7, 100];
+    let calls = 0;
+    writeAllSync((b, offset, length) => {
+      const step = script[calls++] ?? 100;
+      if (typeof step === 'string') throw Object.assign(new Error(step), { code: step });
+      const n = Math.min(step, length);
+      got.push(Buffer.from(b.subarray(offset, offset + n)));
+      return n;
+    }, bytes);
+    expect(Buffer.concat(got).equals(bytes)).toBe(true);
+    expect(calls).toBe(7);
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    expect(() =>
+      writeAllSync(() => {
+        throw epipe;
+      }, bytes),
+    ).toThrow(epipe);
   });
 });
