@@ -6,15 +6,9 @@
 // small batch is copied into one buffer and leaves as one plain write; a large one (where a copy
 // would cost more than the writev) still goes as one writev of the pieces.
 import type { Socket } from 'node:net';
+import { socketOutput, type OutgoingBytes, type SocketOutput, type WriteCallback } from './raw-write.js';
 
-export type WriteCallback = (err?: Error | null) => void;
-
-/**
- * Bytes to write: a Buffer, or a string of latin1 text (one byte per code unit, so its length is
- * its size in bytes). Heads are written as the strings they are built as: the socket converts a
- * string in native code, without a Buffer made for it first.
- */
-export type OutgoingBytes = Buffer | string;
+export type { OutgoingBytes, WriteCallback } from './raw-write.js';
 
 /** Up to this many bytes, a batch of several pieces is joined into one buffer before writing. */
 const JOIN_LIMIT = 16 * 1024;
@@ -27,15 +21,28 @@ export class OutputBatch {
   private scheduled = false;
   private readonly flushAtTickEnd = (): void => this.flush();
 
+  /** The socket's Writable, or its handle directly (src/net/raw-write.ts). */
+  private readonly output: SocketOutput;
+
   constructor(
     private readonly socket: Socket,
     /**
      * Called after a flush that left the socket with room. Whoever waited because this batch made
      * the socket look full hears it here: the socket emits 'drain' only after a write that could
-     * not be finished at once, and a write the kernel takes whole is not one.
+     * not be finished at once, and a write the kernel takes whole is not one. On the raw path,
+     * which has no 'drain', also each time a write that went async completes with room left.
      */
     private readonly onRoom: () => void,
-  ) {}
+    /** Write to the socket's handle, not its Writable, when the socket allows it. */
+    raw = false,
+  ) {
+    this.output = socketOutput(socket, () => this.afterAsyncWrite(), raw);
+  }
+
+  /** True when the bytes go to the handle directly (so the socket's 'drain' never comes). */
+  get raw(): boolean {
+    return this.output.raw;
+  }
 
   /** True while bytes are waiting for the end of the tick. */
   get pending(): boolean {
@@ -44,12 +51,12 @@ export class OutputBatch {
 
   /** Bytes accepted and not yet handed to the kernel: ours, then the socket's. */
   get bufferedBytes(): number {
-    return this.bytes + this.socket.writableLength;
+    return this.bytes + this.output.queuedBytes;
   }
 
   /** True when the socket is over its high-water mark, or will be once this batch is written. */
   get full(): boolean {
-    return this.socket.writableNeedDrain || this.bufferedBytes >= this.socket.writableHighWaterMark;
+    return this.output.full || this.bufferedBytes >= this.socket.writableHighWaterMark;
   }
 
   /**
@@ -82,18 +89,25 @@ export class OutputBatch {
     this.bytes = 0;
     const done = joinCallbacks(callbacks);
     if (this.socket.destroyed) return done?.(null);
-    if (pieces.length <= 1) {
-      writePiece(this.socket, pieces[0] ?? NOTHING, done);
-    } else if (bytes <= JOIN_LIMIT) {
-      this.socket.write(joinPieces(pieces, bytes), done);
-    } else {
-      this.socket.cork();
-      const last = pieces.length - 1;
-      for (let i = 0; i < last; i++) writePiece(this.socket, pieces[i]!);
-      writePiece(this.socket, pieces[last]!, done);
-      this.socket.uncork();
-    }
-    if (!this.socket.writableNeedDrain) this.onRoom();
+    if (pieces.length <= 1) this.output.write(pieces[0] ?? NOTHING, done);
+    else if (bytes <= JOIN_LIMIT) this.output.write(joinPieces(pieces, bytes), done);
+    else this.output.writev(pieces, done);
+    if (!this.full) this.onRoom();
+  }
+
+  /**
+   * Writes one piece at once, when nothing of this tick is waiting (else it joins the batch):
+   * a live chunk to one of many subscribers is one handle write. False when the socket is full.
+   */
+  writeNow(piece: OutgoingBytes): boolean {
+    if (this.scheduled) return this.add(piece);
+    if (this.socket.destroyed) return false;
+    if (piece.length > 0) this.output.write(piece);
+    return !this.full;
+  }
+
+  private afterAsyncWrite(): void {
+    if (!this.full) this.onRoom();
   }
 
   private push(piece: OutgoingBytes): void {
@@ -101,11 +115,6 @@ export class OutputBatch {
     this.pieces.push(piece);
     this.bytes += piece.length;
   }
-}
-
-/** Writes one piece to a socket: a string as latin1. */
-export function writePiece(socket: Socket, piece: OutgoingBytes, done?: WriteCallback): boolean {
-  return typeof piece === 'string' ? socket.write(piece, 'latin1', done) : socket.write(piece, done);
 }
 
 /** The pieces copied into one new buffer of `bytes` bytes. */
