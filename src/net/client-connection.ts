@@ -255,7 +255,7 @@ export class ClientConnection implements ExchangeHost {
   }
 
   write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
-    if (this.connState === 'closed' || this.socket.destroyed) {
+    if (this.connState === 'closed' || !this.output.open) {
       onWritten?.(null);
       return false;
     }
@@ -264,7 +264,7 @@ export class ClientConnection implements ExchangeHost {
 
   writeNow(data: OutgoingBytes): boolean {
     if (this.output.pending) return this.write(data);
-    if (this.connState === 'closed' || this.socket.destroyed) return false;
+    if (this.connState === 'closed' || !this.output.open) return false;
     return this.afterWrite(this.output.writeNow(data));
   }
 

@@ -56,7 +56,12 @@ export class OutputBatch {
 
   /** True when the socket is over its high-water mark, or will be once this batch is written. */
   get full(): boolean {
-    return this.output.full || this.bufferedBytes >= this.socket.writableHighWaterMark;
+    return this.output.fullWith(this.bytes);
+  }
+
+  /** False once the socket is destroyed. */
+  get open(): boolean {
+    return this.output.open;
   }
 
   /**
@@ -88,7 +93,7 @@ export class OutputBatch {
     this.callbacks = [];
     this.bytes = 0;
     const done = joinCallbacks(callbacks);
-    if (this.socket.destroyed) return done?.(null);
+    if (!this.output.open) return done?.(null);
     if (pieces.length <= 1) this.output.write(pieces[0] ?? NOTHING, done);
     else if (bytes <= JOIN_LIMIT) this.output.write(joinPieces(pieces, bytes), done);
     else this.output.writev(pieces, done);
@@ -101,9 +106,9 @@ export class OutputBatch {
    */
   writeNow(piece: OutgoingBytes): boolean {
     if (this.scheduled) return this.add(piece);
-    if (this.socket.destroyed) return false;
+    if (!this.output.open) return false;
     if (piece.length > 0) this.output.write(piece);
-    return !this.full;
+    return !this.output.fullWith(0);
   }
 
   private afterAsyncWrite(): void {

@@ -117,11 +117,11 @@ describe('raw handle writes', () => {
     const chunk = Buffer.alloc(256 * 1024, 'z');
     let written = 0;
     let asyncDone = 0;
-    while (!output.full && written < 64 * 1024 * 1024) {
+    while (!output.fullWith(0) && written < 64 * 1024 * 1024) {
       output.write(chunk, () => asyncDone++);
       written += chunk.length;
     }
-    expect(output.full).toBe(true);
+    expect(output.fullWith(0)).toBe(true);
     expect(output.queuedBytes).toBeGreaterThanOrEqual(writer.writableHighWaterMark);
     expect(writer.writableLength).toBe(0); // the Writable never saw these bytes
     const batch = new OutputBatch(writer, () => {}, true);
@@ -129,7 +129,7 @@ describe('raw handle writes', () => {
     reader.resume();
     await waitFor(() => output.queuedBytes === 0 && asyncDone === written / chunk.length, 10_000, 'the queue to drain');
     expect(completions).toBeGreaterThan(0);
-    expect(output.full).toBe(false);
+    expect(output.fullWith(0)).toBe(false);
     const got = await receivedBytes(written);
     expect(got.length).toBe(written);
     expect(got.every((byte) => byte === 0x7a)).toBe(true);
@@ -153,7 +153,7 @@ describe('raw handle writes', () => {
     const output = raw();
     const pending = vi.fn();
     const chunk = Buffer.alloc(1024 * 1024, 'd');
-    while (!output.full) output.write(chunk, pending);
+    while (!output.fullWith(0)) output.write(chunk, pending);
     writer.destroy();
     await waitFor(() => pending.mock.calls.length > 0, 2000, 'the cancelled writes to call back');
     for (const call of pending.mock.calls) expect(call[0] ?? null).toBeNull();
