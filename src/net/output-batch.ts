@@ -5,6 +5,8 @@
 // stream bookkeeping per piece and in building the iovec list, and most responses are small. A
 // small batch is copied into one buffer and leaves as one plain write; a large one (where a copy
 // would cost more than the writev) still goes as one writev of the pieces.
+// The same holds on the raw path (src/net/raw-write.ts): a hit's head and 1 KiB body as one
+// handle writev cost ~2,000 instructions more than the copy and one write (callgrind, stages.js).
 import type { Socket } from 'node:net';
 import { socketOutput, type OutgoingBytes, type SocketOutput, type WriteCallback } from './raw-write.js';
 

@@ -54,7 +54,7 @@ async function client(port: number) {
 }
 
 describe('client reads into a shared buffer', () => {
-  it('a pipelined burst cut into pieces across many reads: every response, in order, right', async () => {
+  it('F5: a pipelined burst cut into pieces across many reads: every response, in order, right', async () => {
     const { proxy } = await echoSetup();
     const targets = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? `/hit/${i % 6}` : `/miss/${i}?q=${'x'.repeat(i * 7)}`));
     const burst = Buffer.from(targets.map(get).join(''), 'latin1');
@@ -72,7 +72,7 @@ describe('client reads into a shared buffer', () => {
     expect(responses.map((r) => r.body.toString().split(' ').slice(0, 2).join(' '))).toEqual(targets.map((t) => `GET ${t}`));
   });
 
-  it('more pipelined requests than the limit in one write: reads pause and resume, every response in order', async () => {
+  it('F5: more pipelined requests than the limit in one write: reads pause and resume, every response in order', async () => {
     const { proxy } = await echoSetup();
     const targets = Array.from({ length: 60 }, (_, i) => `/slow/${i}`);
     const c = await client(proxy.port);
@@ -151,7 +151,7 @@ describe('client reads into a shared buffer', () => {
     expect((await c.readResponse('POST')).status).toBe(204);
   });
 
-  it('request-body backpressure: an origin that does not read stops the client reads; they resume when it reads', async () => {
+  it('R7: request-body backpressure: an origin that does not read stops the client reads; they resume when it reads', async () => {
     // An origin that reads nothing of the body for a while, then all of it.
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -202,7 +202,7 @@ describe('client reads into a shared buffer', () => {
 });
 
 describe('client writes straight to the handle', () => {
-  it('a client that stops reading a large hit backs the writes up, then gets every byte intact', async () => {
+  it('R7: a client that stops reading a large hit backs the writes up, then gets every byte intact', async () => {
     const size = 8 * 1024 * 1024;
     const body = pattern(size, 3);
     const { proxy } = await startOriginAndProxy(cleanups, (_req, res) => res.send({ headers: [CACHEABLE], body }));
@@ -224,7 +224,7 @@ describe('client writes straight to the handle', () => {
     expect(sha256(response.body)).toBe(sha256(body));
   });
 
-  it('a client that never reads is dropped at the send timeout; other connections carry on', async () => {
+  it('P2: a client that never reads is dropped at the send timeout; other connections carry on', async () => {
     const size = 16 * 1024 * 1024;
     const { proxy } = await startOriginAndProxy(
       cleanups,
@@ -247,7 +247,7 @@ describe('client writes straight to the handle', () => {
     expect(stuck.closedByServer).toBe(true);
   });
 
-  it('responses pipelined behind a large one keep their order through the raw path', async () => {
+  it('F5: responses pipelined behind a large one keep their order through the raw path', async () => {
     const big = pattern(1024 * 1024, 6);
     const { proxy } = await startOriginAndProxy(cleanups, (req, res) =>
       res.send({ headers: [CACHEABLE], body: req.target === '/big' ? big : `small ${req.target}` }),
@@ -260,7 +260,7 @@ describe('client writes straight to the handle', () => {
 });
 
 describe('h2c beside HTTP/1 with shared-buffer reads', () => {
-  it('an HTTP/1 request whose first bytes could begin the preface, split across reads, is served intact', async () => {
+  it('H1: an HTTP/1 request whose first bytes could begin the preface, split across reads, is served intact', async () => {
     const { proxy } = await echoSetup({ h2c: true });
     const c = await client(proxy.port);
     // "P" is a prefix of the preface ("PRI * HTTP/2.0"): the check waits for more.
@@ -275,7 +275,7 @@ describe('h2c beside HTTP/1 with shared-buffer reads', () => {
     expect(responses[1]!.body.toString().split(' ').slice(0, 2).join(' ')).toBe('GET /after');
   });
 
-  it('a pipelined HTTP/1 burst on an h2c listener, in one write', async () => {
+  it('H1: a pipelined HTTP/1 burst on an h2c listener, in one write', async () => {
     const { proxy } = await echoSetup({ h2c: true });
     const targets = Array.from({ length: 20 }, (_, i) => `/h/${i}`);
     const c = await client(proxy.port);
