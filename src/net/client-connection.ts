@@ -155,6 +155,16 @@ export class ClientConnection implements ExchangeHost {
   /** The next bytes from the client (from 'data', or from a shared-buffer reader). */
   receive(chunk: Buffer): void {
     if (this.connState === 'closing' || this.connState === 'closed') return this.dropAfterClosing(chunk.length);
+    // The responses this read answers at once leave together when it is parsed (see OutputBatch.hold).
+    this.output.hold();
+    try {
+      this.parse(chunk);
+    } finally {
+      this.output.release();
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     const error = this.parser.feed(chunk);
     if (error) return this.onParseError(error);
     if (this.connState === 'idle' && this.parser.inHead) this.enter('head');

@@ -21,7 +21,14 @@ export class OutputBatch {
   private bytes = 0;
   private callbacks: WriteCallback[] = [];
   private scheduled = false;
-  private readonly flushAtTickEnd = (): void => this.flush();
+  /** A flush microtask is queued (it may find the batch flushed already). */
+  private microtaskQueued = false;
+  /** Inside hold()/release(): the batch leaves at release(), no microtask needed. */
+  private held = false;
+  private readonly flushAtTickEnd = (): void => {
+    this.microtaskQueued = false;
+    this.flush();
+  };
 
   /** The socket's Writable, or its handle directly (src/net/raw-write.ts). */
   private readonly output: SocketOutput;
@@ -76,12 +83,30 @@ export class OutputBatch {
       // A microtask, not process.nextTick: Node builds each nextTick's record as an object literal
       // with symbol keys, which takes a runtime call (~1,000+ instructions per response, callgrind);
       // a microtask still runs before any I/O, once this turn's callbacks (and nextTicks) are done.
-      queueMicrotask(this.flushAtTickEnd);
+      if (!this.held && !this.microtaskQueued) {
+        this.microtaskQueued = true;
+        queueMicrotask(this.flushAtTickEnd);
+      }
     }
     if (Array.isArray(data)) for (const piece of data as readonly OutgoingBytes[]) this.push(piece);
     else this.push(data as OutgoingBytes);
     if (onWritten) this.callbacks.push(onWritten);
     return !this.full;
+  }
+
+  /**
+   * Until release(), what is added waits for release() instead of a microtask: a connection holds
+   * its batch while it parses one read, so the responses that read answers at once (hits) leave
+   * in one write at its end, with no microtask queued and run per response (~600 instructions).
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends hold(): the batch leaves now. */
+  release(): void {
+    this.held = false;
+    this.flush();
   }
 
   /** Hands the batch to the socket now (before an end or a destroy, or at the end of the tick). */
