@@ -70,8 +70,17 @@ export class CacheObject implements StoreOwner {
    * an SSE event to thousands of subscribers is one allocation.
    */
   liveFrame: { index: number; bytes: Buffer } | null = null;
+  /**
+   * The head of this object's plain hits up to the hit count, for the Age and Cache-Status it was
+   * made with (src/stream/plain-hit.ts): those change once a second, the hit count every hit.
+   */
+  plainHitHead: { readonly block: string; readonly age: number; readonly cacheStatus: string; readonly text: string } | null = null;
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
+  /** headBlock() and the Content-Length line of the complete body (see headBlockWithLength()). */
+  private cachedHeadWithLength: string | null = null;
+  /** The head's validators, read once per head version: every hit asks for them (C3, B1). */
+  private cachedValidators: { readonly etag: string | undefined; readonly lastModified: string | undefined } | null = null;
   private cachedSurrogateFields: [string, string][] | null = null;
   private evictedListener: ((object: CacheObject) => void) | null = null;
   /** F6: RFC 9111 §4.2.3 response_delay of the fetch that brought its head, seconds: in Age, not in its TTL (R6). */
@@ -140,11 +149,16 @@ export class CacheObject implements StoreOwner {
   }
 
   get etag(): string | undefined {
-    return this.head.headers.get('etag');
+    return this.validators().etag;
   }
 
   get lastModified(): string | undefined {
-    return this.head.headers.get('last-modified');
+    return this.validators().lastModified;
+  }
+
+  private validators(): { readonly etag: string | undefined; readonly lastModified: string | undefined } {
+    this.cachedValidators ??= { etag: this.head.headers.get('etag'), lastModified: this.head.headers.get('last-modified') };
+    return this.cachedValidators;
   }
 
   get hasValidators(): boolean {
@@ -245,6 +259,12 @@ export class CacheObject implements StoreOwner {
     this.pins--;
   }
 
+  /**
+   * unpin() as a write callback: one function per object, so that a hit written in one piece
+   * (src/stream/plain-hit.ts) lets go of its pin without a closure of its own.
+   */
+  readonly unpinAfterWrite = (): void => this.unpin();
+
   /** The index wants to hear when the store takes this object's bytes. */
   onEvict(listener: (object: CacheObject) => void): void {
     this.evictedListener = listener;
@@ -264,6 +284,8 @@ export class CacheObject implements StoreOwner {
     this.headReceivedAt = receivedAt;
     this.ageAtOrigin = ageAtOrigin;
     this.cachedHeadBlock = null;
+    this.cachedHeadWithLength = null;
+    this.cachedValidators = null;
     this.cachedSurrogateFields = null;
   }
 
@@ -283,8 +305,28 @@ export class CacheObject implements StoreOwner {
   /** `HTTP/1.1 200 OK\r\n` and the stored fields: built once, shared by every response. */
   headBlock(): string {
     if (this.cachedHeadBlock === null) {
-      this.cachedHeadBlock = `HTTP/1.1 ${this.head.status} ${this.head.reason}\r\n${this.head.headers.toLines()}`;
+      this.cachedHeadBlock = flattened(`HTTP/1.1 ${this.head.status} ${this.head.reason}\r\n${this.head.headers.toLines()}`);
     }
     return this.cachedHeadBlock;
   }
+
+  /**
+   * headBlock() and `Content-Length` of the complete body (F1; F4: what a HEAD is told too): the
+   * head every plain hit of this version shares, up to the fields of its own response.
+   */
+  headBlockWithLength(): string {
+    if (this.objectState !== 'complete') throw new Error(`CacheObject ${this.key}: headBlockWithLength of a ${this.objectState} object`);
+    this.cachedHeadWithLength ??= flattened(`${this.headBlock()}Content-Length: ${this.bodyLength}\r\n`);
+    return this.cachedHeadWithLength;
+  }
+}
+
+/**
+ * `text` made one flat string in place: a string built by concatenation is a tree of its pieces,
+ * which every copy of it (each response's write) walks again; converting it to a number makes V8
+ * flatten it once (the trick of pino's flatstr).
+ */
+function flattened(text: string): string {
+  void Number(text);
+  return text;
 }

@@ -1,8 +1,10 @@
 // One access-log line per response, with the cache state, bytes and timings; and the counters
-// behind the stats endpoint, fed from the same place so the two can never disagree.
+// behind the stats endpoint, fed from the same place so the two can never disagree. The line our own
+// logger writes is built in src/proxy/access-line.ts.
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { ProxyContext } from './context.js';
-import { LOGGER_NAME, ownLineSink } from './logger.js';
+import { ownLineSink } from './logger.js';
+import { round, writeAccessLine } from './access-line.js';
 
 import type { CacheState } from './cache-state.js';
 import type { Reason } from '../stream/reasons.js';
@@ -29,7 +31,7 @@ export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, reco
   if (!ctx.logger.isLevelEnabled('info')) return;
   const now = performance.now();
   const sink = ownLineSink(ctx.logger);
-  if (sink) return sink.write(accessLine(record, now, Date.now()));
+  if (sink) return writeAccessLine(sink, record, now, Date.now());
   const { request } = exchange;
   ctx.logger.info(
     {
@@ -50,46 +52,4 @@ export function recordResponse(ctx: Pick<ProxyContext, 'logger' | 'stats'>, reco
   );
 }
 
-/** pino's info level number. */
-const INFO = 30;
-
-/**
- * The access line as our own logger would write it through pino (same fields, same order, same
- * JSON), built as one string: pino's generic serializer (an object per line, each value
- * stringified and concatenated) cost as much as the rest of a hit (callgrind, issue 18).
- * Strings go through JSON.stringify, so any byte a client sent is escaped as pino would.
- */
-export function accessLine(record: AccessRecord, now: number, time: number): string {
-  const { exchange } = record;
-  const { request } = exchange;
-  const ttfb = record.firstByteAt === undefined ? 'null' : millis(record.firstByteAt - exchange.startedAt);
-  let line =
-    `{"level":${INFO},"time":${time},"name":"${LOGGER_NAME}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(request.target)}` +
-    `,"status":${record.status},"version":"${request.version.major}.${request.version.minor}","cache":"${record.cache}","bytes":${exchange.bytesSent}` +
-    `,"ttfbMs":${ttfb},"durationMs":${millis(now - exchange.startedAt)},"client":${JSON.stringify(exchange.clientAddress)},"outcome":"${exchange.state}"`;
-  if (record.error) line += `,"error":${JSON.stringify(record.error)}`;
-  if (record.reason) line += `,"reason":${JSON.stringify(record.reason.kind)}`;
-  return `${line},"msg":"access"}\n`;
-}
-
-/**
- * String(round(ms)) without formatting a double: the value in whole microseconds, then the point
- * put in by hand (trailing zeros dropped, as JavaScript prints the double nearest to k / 1000).
- */
-export function millis(ms: number): string {
-  const us = Math.round(ms * 1000);
-  if (!Number.isSafeInteger(us) || us < 0) return String(round(ms));
-  const whole = Math.floor(us / 1000);
-  let frac = us - whole * 1000;
-  if (frac === 0) return String(whole);
-  let digits = 3;
-  while (frac % 10 === 0) {
-    frac /= 10;
-    digits--;
-  }
-  return `${whole}.${String(frac).padStart(digits, '0')}`;
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
+export { accessLine, jsonText, millis, writeAccessLine } from './access-line.js';

@@ -8,7 +8,7 @@ import type { HttpVersion, RequestHead } from '../http1/message.js';
 import type { CacheObject } from '../cache/object.js';
 import { revalidationFields } from '../cache/conditional.js';
 import { InflightFetch, type FetchEnvironment, type HeadDecision } from '../stream/fetch.js';
-import type { ObjectReader, ReaderHooks, ReaderRole } from '../stream/reader.js';
+import { ObjectReader, type ReaderHooks, type ReaderRole } from '../stream/reader.js';
 import { TransformingReader } from '../stream/transform.js';
 import { normalizedAcceptEncoding } from '../http1/accept-encoding.js';
 import { recordResponse } from './access-log.js';
@@ -17,7 +17,8 @@ import { planOriginRequest, type ValidatedTarget } from './origin-request.js';
 import { PassRelay, passToOrigin } from './pass.js';
 import { decideAtHead } from './policy.js';
 import { PASS_REASONS, type Reason } from '../stream/reasons.js';
-import { objectServedAs, type ForwardReason } from './cache-status.js';
+import { hitCacheStatus, objectServedAs, type ForwardReason } from './cache-status.js';
+import { writePlainHit, writesAsPlainHit } from '../stream/plain-hit.js';
 import { serveSegmented, type SegmentFetching } from './segment-flow.js';
 import { isFromTier } from './tier.js';
 import { cacheFetchRequest } from './shield.js';
@@ -29,7 +30,7 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   const { headers } = exchange.request;
   const now = Date.now();
   let stored = ctx.index.lookup(key, headers);
-  if (stored && stored.isFresh(now)) return serveHit(ctx, exchange, stored);
+  if (stored && stored.isFresh(now)) return isPlainHit(ctx, exchange, stored) ? servePlainHit(ctx, exchange, stored, now) : serveHit(ctx, exchange, stored);
   // B4: an object kept whole (the origin would not serve segments) is a hit as above; else segments.
   if (segmentSize > 0 && !ctx.segments.isUnsegmented(key, now)) return serveSegmented(ctx, exchange, target, key, segmentSize, SEGMENT_FETCHING);
   if (stored && stored.withinWhileRevalidate(now)) {
@@ -50,12 +51,37 @@ export function serveFromCache(ctx: ProxyContext, exchange: ClientExchange, targ
   startFetch(ctx, exchange, target, key, stored ?? null, fwd);
 }
 
-function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
+/** A hit through an object reader: the general path, which can do everything (exported for the plain-hit property test). */
+export function serveHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): void {
   object.hits++;
-  newReader(ctx, exchange, 'HIT', null).begin(object, true);
+  newReader(ctx, exchange, 'HIT', null, undefined, object).begin(object, true);
 }
 
-function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason): ObjectReader {
+/**
+ * The common hit, written without a reader (src/stream/plain-hit.ts): a fresh object, whole, to an
+ * HTTP/1 client that asks for nothing per client: no conditional (C3) and no Range (B1), not a
+ * tier of ours (I2: its Via), and no deliver hook (K3) to edit the head.
+ */
+export function isPlainHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject): boolean {
+  return ctx.hooks.deliver === undefined && exchange.request.headers.findName(asksPerClient) === undefined && writesAsPlainHit(exchange, object);
+}
+
+/** Request fields after which a hit is more than the object as it is: a conditional, a range, a tier's Via. */
+function asksPerClient(lowerName: string): boolean {
+  return lowerName === 'range' || lowerName === 'if-none-match' || lowerName === 'if-modified-since' || lowerName === 'via';
+}
+
+/** A plain hit: what serveHit would write, counted and logged as serveHit's reader would be (`now`: the lookup's clock). */
+export function servePlainHit(ctx: ProxyContext, exchange: ClientExchange, object: CacheObject, now: number): void {
+  object.hits++;
+  ctx.stats.responses.HIT++;
+  const age = object.age(now);
+  const firstByteAt = writePlainHit(exchange, object, age, hitCacheStatus(ctx.options.viaName, object.policy.ttl - age));
+  recordResponse(ctx, { exchange, status: object.head.status, cache: 'HIT', firstByteAt, error: undefined, reason: undefined });
+}
+
+/** `hit`: the object a reader with no fetch serves (it needs no transforming reader when the object has no transform). */
+function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole, fetch: InflightFetch | null, fwd?: ForwardReason, hit?: CacheObject): ObjectReader {
   ctx.stats.responses[role]++; // K4: a hit when served, a miss when its fetch starts, an attach when it attaches
   const hooks: ReaderHooks = fetch
     ? {
@@ -68,9 +94,24 @@ function newReader(ctx: ProxyContext, exchange: ClientExchange, role: ReaderRole
       }
     : ctx.hitReaderHooks;
   // T1, T2: a reader that decodes our compression for clients that do not accept it, and assembles ESI.
-  const reader = new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
+  const reader =
+    hit !== undefined && hit.transform === null
+      ? new ObjectReader(exchange, role, hooks, ctx.hooks.deliver)
+      : new TransformingReader(exchange, role, hooks, ctx.hooks.deliver, ctx.esi, ctx.options.maxObjectSizeBuffered);
   reader.forwardSurrogate = isFromTier(exchange.request, ctx.options.viaName);
   return reader;
+}
+
+/**
+ * The hooks of every reader with no fetch (a hit): one object per proxy (ProxyContext.hitReaderHooks),
+ * no closure per reader. `context`: the proxy's context, asked for at each call (the hooks are
+ * made while the context is).
+ */
+export function hitReaderHooks(context: () => ProxyContext): ReaderHooks {
+  return {
+    finished: (reader, error) => recordReader(context(), reader, error),
+    servedAs: (reader, head, object) => objectServedAs(context().options.viaName, reader.role, undefined, head, object, reader.failure),
+  };
 }
 
 /** The access log line and counters of one reader's response. */

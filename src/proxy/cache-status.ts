@@ -26,7 +26,7 @@ const TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
 
 /** `streamcache; fwd=miss; fwd-status=200; ttl=30; stored` (RFC 9211 §2, RFC 8941 parameters). */
 export function formatCacheStatus(status: CacheStatus, cacheName = 'streamcache'): string {
-  let out = TOKEN.test(cacheName) ? cacheName : sfString(cacheName);
+  let out = cacheItem(cacheName);
   if (status.hit) out += '; hit';
   if (status.fwd) out += `; fwd=${status.fwd}`;
   if (status.fwdStatus !== undefined) out += `; fwd-status=${status.fwdStatus}`;
@@ -35,6 +35,22 @@ export function formatCacheStatus(status: CacheStatus, cacheName = 'streamcache'
   if (status.collapsed) out += '; collapsed';
   if (status.detail) out += `; detail=${TOKEN.test(status.detail) ? status.detail : sfString(status.detail)}`;
   return out;
+}
+
+/**
+ * A hit's entry, `streamcache; hit; ttl=3599`: formatCacheStatus({ hit: true, ttl }) without the
+ * object it takes, since every plain hit asks for one (issue 18).
+ */
+export function hitCacheStatus(cacheName: string, ttl: number): string {
+  return Number.isFinite(ttl) ? `${cacheItem(cacheName)}; hit; ttl=${Math.trunc(ttl)}` : `${cacheItem(cacheName)}; hit`;
+}
+
+/** The cache's name as the entry's item (a token, else an sf-string), kept for the name last asked for: one per proxy. */
+let itemFor: { readonly name: string; readonly item: string } | null = null;
+
+function cacheItem(cacheName: string): string {
+  if (itemFor?.name !== cacheName) itemFor = { name: cacheName, item: TOKEN.test(cacheName) ? cacheName : sfString(cacheName) };
+  return itemFor.item;
 }
 
 /** An sf-string: printable ASCII in quotes, `"` and `\` escaped; anything else becomes `?`. */
@@ -90,7 +106,7 @@ export function objectServedAs(
   // C3: a reader that waited on a revalidation is served the stored object again (role HIT).
   // G2: the refresh failed and the stale object stands in: RFC 9211 fwd=stale, the origin's status if it sent one.
   if (staleBecause) return { xCache: 'HIT', cacheStatus: formatCacheStatus({ fwd: 'stale', fwdStatus: staleBecause.status, ttl, collapsed, detail: reasonDetail(staleBecause) }, cacheName) };
-  if (role === 'HIT' && fwd === undefined) return { xCache: 'HIT', cacheStatus: formatCacheStatus({ hit: true, ttl }, cacheName) };
+  if (role === 'HIT' && fwd === undefined) return { xCache: 'HIT', cacheStatus: hitCacheStatus(cacheName, ttl) };
   if (role === 'HIT') return { xCache: 'HIT', cacheStatus: formatCacheStatus({ fwd, fwdStatus: 304, ttl, stored: true }, cacheName) };
   const stored = !object.dead;
   return {

@@ -4,12 +4,17 @@ import { pino, type Logger } from 'pino';
 import { LOG_LEVELS, OptionError, type LogLevel } from './options.js';
 import { stdoutLines, type LineSink } from './log-batch.js';
 
+/** Where a logger made here writes: lines, and the pieces of a line known to be ASCII (LogBatch.writeAsciiPieces). */
+export interface OwnLineSink extends LineSink {
+  writeAsciiPieces?(pieces: readonly string[], count: number): void;
+}
+
 export type { Logger };
 
 export const LOGGER_NAME = 'streamcache';
 
 /** Loggers made here, and where their lines go: the access log writes its own lines there (src/proxy/access-log.ts). */
-const ownSinks = new WeakMap<Logger, LineSink>();
+const ownSinks = new WeakMap<Logger, OwnLineSink>();
 
 export function createLogger(level: LogLevel): Logger {
   // Lines leave once per event-loop turn, not once each (src/proxy/log-batch.ts).
@@ -23,7 +28,7 @@ export function createLogger(level: LogLevel): Logger {
  * The line sink of a logger made by createLogger (name streamcache, no base fields, pino's default
  * JSON), or undefined for an embedder's own logger, which then gets every line through pino.
  */
-export function ownLineSink(logger: Logger): LineSink | undefined {
+export function ownLineSink(logger: Logger): OwnLineSink | undefined {
   return ownSinks.get(logger);
 }
 

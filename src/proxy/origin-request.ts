@@ -29,6 +29,16 @@ const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect', 'content-length', 
 /** uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or IPv4 address, or an IPv6 literal in brackets. */
 const VALID_HOST = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
 
+/** The Host value last found valid: a client sends the same one request after request (one regex test per new value). */
+let lastValidHost: string | null = null;
+
+function isValidHost(host: string): boolean {
+  if (host === lastValidHost) return true;
+  if (!VALID_HOST.test(host)) return false;
+  lastValidHost = host;
+  return true;
+}
+
 /** Checks the request-target and Host; returns a short reason when the request must get a 400. */
 export function validateRequest(request: RequestHead): ValidatedTarget | string {
   const { target, headers, version } = request;
@@ -36,7 +46,7 @@ export function validateRequest(request: RequestHead): ValidatedTarget | string 
   if (hosts.length > 1) return 'more than one Host header';
   if (version.minor >= 1 && hosts.length === 0) return 'HTTP/1.1 request without Host';
   // Host is part of the cache key (C1): anything but host[:port] could make two URLs share a key.
-  if (hosts.length === 1 && !VALID_HOST.test(hosts[0])) return 'invalid Host header';
+  if (hosts.length === 1 && !isValidHost(hosts[0])) return 'invalid Host header';
   if (request.method === 'CONNECT') return 'CONNECT is not supported by a reverse proxy';
   const aliased = underscoreAliasedField(headers);
   if (aliased !== undefined) return `field name "${aliased}" reads as ${aliased.replaceAll('_', '-')} with _ as - (P5)`;

@@ -36,6 +36,11 @@ export function handleExchange(ctx: ProxyContext, exchange: ClientExchange): voi
   // Credentials make a response personal: such requests pass without marking the URL for anyone
   // else (as Varnish's builtin vcl_recv does), unless a rule or hook decides otherwise.
   const byDefault = request.headers.has('authorization');
+  // Without rules or a recv hook the decision is the default one: no context to build and walk.
+  if (ctx.rules.length === 0 && ctx.hooks.recv === undefined) {
+    if (byDefault) return passToOrigin(ctx, exchange, target, PASS_REASONS.authorization);
+    return serveFromCache(ctx, exchange, target, key, ctx.options.segmentSize);
+  }
   const recv: RecvContext = { request, path: target.path, key, pass: byDefault, segmentSize: ctx.options.segmentSize };
   applyRecvRules(ctx.rules, recv);
   ctx.hooks.recv?.(recv);

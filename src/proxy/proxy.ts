@@ -9,11 +9,11 @@ import type { ProxyContext } from './context.js';
 import { createLogger, effectiveLogLevel } from './logger.js';
 import { parseHostPort, resolveOptions, type ProxyOptions, type ResolvedOptions } from './options.js';
 import { planReload, type RestartOnlyKey } from './reload.js';
-import { objectServedAs, protocolErrorFields } from './cache-status.js';
+import { protocolErrorFields } from './cache-status.js';
 import { ProxyCounters, statsSnapshot, type InvalidationSnapshot, type StatsSnapshot, type StatsSources } from './stats.js';
 import { AdminListener } from './admin.js';
 import { handleExchange } from './pipeline.js';
-import { recordReader } from './cache-flow.js';
+import { hitReaderHooks } from './cache-flow.js';
 import { assemblePage } from './esi/assemble.js';
 import { compileRules, type ProxyHooks } from './hooks.js';
 import { RingStore } from '../cache/store.js';
@@ -190,10 +190,7 @@ export function createProxy(input: CreateProxyOptions): Proxy {
     // Built once: what re-enters the pipeline (a released reader, an ESI include) gets it from here.
     dispatch: (exchange) => handleExchange(ctx, exchange),
     esi: (template, reader) => assemblePage(ctx, template, reader.exchange),
-    hitReaderHooks: {
-      finished: (reader, error) => recordReader(ctx, reader, error),
-      servedAs: (reader, head, object) => objectServedAs(ctx.options.viaName, reader.role, undefined, head, object, reader.failure),
-    },
+    hitReaderHooks: hitReaderHooks(() => ctx),
     purge: { purger, access: new PurgeAccess(options.purgeAllow, options.purgeToken), logger },
     shield,
   };

@@ -1,8 +1,10 @@
 // L (logging): the access line our own logger writes without pino's serializer says exactly what
 // pino would have written for the same response: same fields, same order, same values.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { pino } from 'pino';
-import { accessLine, recordResponse, type AccessRecord } from '../../src/proxy/access-log.js';
+import { accessLine, jsonText, recordResponse, type AccessRecord } from '../../src/proxy/access-log.js';
+import { fcOptions } from '../support/fc.js';
 import { ProxyCounters } from '../../src/proxy/stats.js';
 import type { ClientExchange } from '../../src/net/client-exchange.js';
 
@@ -49,6 +51,56 @@ describe('the access line', () => {
       expect(comparable(ours)).toEqual(comparable(theirs));
     });
   }
+
+  it('issue 18: any target, method, client address and error: the line pino writes (strings escaped only where JSON.stringify escapes)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 40 }), fc.constantFrom('/hit', '127.0.0.1', '::ffff:10.0.0.1'));
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        text,
+        fc.option(text, { nil: undefined }),
+        fc.record({ status: fc.constantFrom(200, 206, 304, 503), minor: fc.constantFrom(0, 1), cache: fc.constantFrom('HIT', 'MISS', 'PASS', 'COLLAPSED' as const), state: fc.constantFrom('ended', 'aborted', 'gone', 'open') }),
+        (target, method, client, error, varied) => {
+          const r = record(target, { error, status: varied.status, cache: varied.cache });
+          (r.exchange.request as { method: string; version: unknown }).method = method;
+          (r.exchange.request as { method: string; version: unknown }).version = { major: 1, minor: varied.minor };
+          (r.exchange as unknown as { clientAddress: string; state: string }).clientAddress = client;
+          (r.exchange as unknown as { clientAddress: string; state: string }).state = varied.state;
+          const line = accessLine(r, performance.now(), Date.now());
+          const ours = JSON.parse(line) as Record<string, unknown>;
+          const theirs = viaPino(r);
+          expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+          expect(comparable(ours)).toEqual(comparable(theirs));
+          expect(line).toContain(`"path":${JSON.stringify(target)},`);
+        },
+      ),
+      fcOptions(300),
+    );
+  });
+
+  it('issue 18: jsonText(s) is what JSON.stringify(s) puts between its quotes, for any string', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (s) => {
+        expect(`"${jsonText(s)}"`).toBe(JSON.stringify(s));
+      }),
+      fcOptions(1000),
+    );
+    for (const s of ['', 'plain', 'a"b', 'a\\b', '\u0000', '\u001f', '\u007f', '\u00e9\u00ff', '\ud83d\ude00', '\ud800', 'x\udc00y']) expect(`"${jsonText(s)}"`).toBe(JSON.stringify(s));
+  });
+
+  it('issue 18: the time is written as String(time) for any time in ms', () => {
+    const times = fc.oneof(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }), fc.maxSafeInteger());
+    fc.assert(
+      fc.property(times, (time) => {
+        expect(accessLine(record('/t'), performance.now(), time)).toContain(`"time":${String(time)},"name"`);
+      }),
+      fcOptions(500),
+    );
+    for (const time of [0, 999_999_999, 1_000_000_000, 1_796_000_000_000, 1_796_000_000_005, 1_796_000_001_000]) {
+      expect(accessLine(record('/t'), performance.now(), time)).toContain(`"time":${String(time)},"name"`);
+    }
+  });
 
   it('is one line ending in a newline', () => {
     const line = accessLine(record('/x\ny'), performance.now(), Date.now());

@@ -1,6 +1,8 @@
 // src/cache/index.ts: the cache key (SPEC C1), Vary variants, purge (C4), hit-for-pass marks (R4),
 // the object limit, and what may enter the index at all (R5).
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { fcOptions } from '../support/fc.js';
 import { HeaderFields } from '../../src/http1/headers.js';
 import type { RequestHead } from '../../src/http1/message.js';
 import { validateRequest } from '../../src/proxy/origin-request.js';
@@ -267,5 +269,21 @@ describe('L5: the object limit', () => {
     expect(k2.dead).toBe(true);
     expect(index.lookup('k1', fields())).toBe(k1again);
     expect(index.stats()).toEqual({ keys: 2, objects: 2, hitForPass: 0 });
+  });
+});
+
+describe('cacheKey (C1)', () => {
+  it('issue 18: kept for a repeated URL, it is still lower-cased Host (or authority) and path for any sequence of requests', () => {
+    const host = fc.constantFrom('a.test', 'A.Test', 'b.test:8080', 'B.TEST:8080', '');
+    const path = fc.constantFrom('/x', '/X', '/x?q=1', '/');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(host, path, fc.option(host, { nil: undefined })), { minLength: 1, maxLength: 12 }), (requests) => {
+        for (const [h, p, authority] of requests) {
+          const request: RequestHead = { method: 'GET', target: p, version: { major: 1, minor: 1 }, headers: HeaderFields.from([['Host', h]]) };
+          expect(cacheKey(request, p, authority)).toBe(`${(authority ?? h).toLowerCase()}${p}`);
+        }
+      }),
+      fcOptions(200),
+    );
   });
 });
