@@ -1,6 +1,7 @@
 // Header fields as they travel: names keep the sender's case, lookups ignore it, order is kept.
 // Values are trimmed of surrounding whitespace (llhttp keeps trailing whitespace, RFC 9112 §5 says
 // it is not part of the value).
+import { lowerFieldName } from './field-names.js';
 
 /**
  * Removes SP and HTAB at both ends: the only optional whitespace (RFC 9110 §5.6.3).
@@ -14,14 +15,32 @@ export function trimOws(value: string): string {
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
+/**
+ * The first index from `from` where `names` holds `name`, or -1. Lengths are compared first: a
+ * length is a field load, a string comparison a builtin call, and most names differ in length.
+ */
+function indexIn(names: readonly string[], name: string, from: number): number {
+  const length = name.length;
+  for (let i = from; i < names.length; i++) {
+    const candidate = names[i];
+    if (candidate.length === length && candidate === name) return i;
+  }
+  return -1;
+}
+
 export class HeaderFields {
   /** Flat list: name0, value0, name1, value1, ... */
   private readonly raw: string[];
-  /** Lower-cased names, built at the first lookup (a request is looked up a dozen times), then kept in step with raw. */
-  private lower: string[] | null = null;
+  /**
+   * Lower-cased names, built at the first lookup (a request is looked up a dozen times), or given
+   * by the parser, which lower-cases them anyway; then kept in step with raw.
+   */
+  private lower: string[] | null;
 
-  constructor(raw: string[] = []) {
+  /** `lower`, when given, must be the lower-cased names of `raw`, in order (the parser has them). */
+  constructor(raw: string[] = [], lower: string[] | null = null) {
     this.raw = raw;
+    this.lower = lower;
   }
 
   static from(pairs: Iterable<readonly [string, string]>): HeaderFields {
@@ -37,20 +56,29 @@ export class HeaderFields {
   private lowerNames(): string[] {
     if (this.lower === null) {
       const lower: string[] = new Array(this.raw.length / 2);
-      for (let i = 0; i < this.raw.length; i += 2) lower[i / 2] = this.raw[i].toLowerCase();
+      for (let i = 0; i < this.raw.length; i += 2) lower[i / 2] = lowerFieldName(this.raw[i]);
       this.lower = lower;
     }
     return this.lower;
   }
 
+  /**
+   * The index of the first field called `name` (in any case), or -1. A name already in lower case
+   * (the proxy's own literals) is found as it is, without lower-casing it: the stored names are in
+   * lower case, so only a lower-case name can equal one.
+   */
+  private indexOf(name: string): number {
+    const names = this.lowerNames();
+    const i = indexIn(names, name, 0);
+    if (i >= 0) return i;
+    const lower = lowerFieldName(name);
+    return lower === name ? -1 : indexIn(names, lower, 0);
+  }
+
   /** The first value of a field, or undefined. */
   get(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    const names = this.lowerNames();
-    for (let i = 0; i < names.length; i++) {
-      if (names[i] === lower) return this.raw[2 * i + 1];
-    }
-    return undefined;
+    const i = this.indexOf(name);
+    return i < 0 ? undefined : this.raw[2 * i + 1];
   }
 
   /** The first field name (as received) for which `test` of its lower-cased form holds, or undefined. */
@@ -62,12 +90,12 @@ export class HeaderFields {
 
   /** Every value of a field, in order. */
   getAll(name: string): string[] {
-    const lower = name.toLowerCase();
+    const first = this.indexOf(name);
+    if (first < 0) return [];
     const names = this.lowerNames();
-    const out: string[] = [];
-    for (let i = 0; i < names.length; i++) {
-      if (names[i] === lower) out.push(this.raw[2 * i + 1]);
-    }
+    const lower = names[first];
+    const out: string[] = [this.raw[2 * first + 1]];
+    for (let i = indexIn(names, lower, first + 1); i >= 0; i = indexIn(names, lower, i + 1)) out.push(this.raw[2 * i + 1]);
     return out;
   }
 
@@ -75,8 +103,10 @@ export class HeaderFields {
   tokens(name: string): string[] {
     const out: string[] = [];
     for (const value of this.getAll(name)) {
-      for (const part of value.split(',')) {
-        const token = trimOws(part).toLowerCase();
+      // Most such values are one token (`keep-alive`): no split for them.
+      for (const part of value.includes(',') ? value.split(',') : [value]) {
+        // Connection and Vary list field names, which the name table knows; the result is the same.
+        const token = lowerFieldName(trimOws(part));
         if (token) out.push(token);
       }
     }
@@ -84,18 +114,18 @@ export class HeaderFields {
   }
 
   has(name: string): boolean {
-    return this.get(name) !== undefined;
+    return this.indexOf(name) >= 0;
   }
 
   append(name: string, value: string): this {
     this.raw.push(name, value);
-    this.lower?.push(name.toLowerCase());
+    this.lower?.push(lowerFieldName(name));
     return this;
   }
 
   /** Replaces every value of `name` with one value, kept at the first occurrence's position. */
   set(name: string, value: string): this {
-    const lower = name.toLowerCase();
+    const lower = lowerFieldName(name);
     const names = this.lowerNames();
     let placed = false;
     for (let i = 0; i < names.length; ) {
@@ -119,7 +149,7 @@ export class HeaderFields {
    * then `item`, as one field at the place of the first (or last, when there is none).
    */
   appendToList(name: string, item: string): this {
-    const lower = name.toLowerCase();
+    const lower = lowerFieldName(name);
     const names = this.lowerNames();
     let joined = '';
     for (let i = 0; i < names.length; i++) {
@@ -134,7 +164,7 @@ export class HeaderFields {
   }
 
   delete(name: string): this {
-    const lower = name.toLowerCase();
+    const lower = lowerFieldName(name);
     // Most deletes find nothing: they then cost one search, no rewrite.
     if (!this.lowerNames().includes(lower)) return this;
     return this.removeWhere((lowerName) => lowerName === lower);
@@ -197,7 +227,7 @@ export class HeaderFields {
   toObject(): Record<string, string> {
     const out: Record<string, string> = {};
     for (let i = 0; i < this.raw.length; i += 2) {
-      const k = this.raw[i].toLowerCase();
+      const k = lowerFieldName(this.raw[i]);
       out[k] = k in out ? `${out[k]}, ${this.raw[i + 1]}` : this.raw[i + 1];
     }
     return out;

@@ -89,25 +89,24 @@ function loadInstance(): { exports: LlhttpExports; scratch: number } {
   } catch {
     module = new WebAssembly.Module(require(LLHTTP_WASM_PATH) as Buffer);
   }
-  const span =
-    (pick: (cb: LlhttpCallbacks) => LlhttpCallbacks['onUrl']) =>
-    (_p: number, at: number, len: number): number => {
-      const start = currentBase + (at - scratch);
-      return pick(currentCallbacks!).call(currentCallbacks, currentInput, start, start + len);
-    };
+  // One closure per callback, each calling its method directly: a `pick(cb).call(cb, ...)`
+  // through one shared closure cost a generic call per span.
+  const startOf = (at: number): number => currentBase + (at - scratch);
   const instance = new WebAssembly.Instance(module, {
     env: {
       wasm_on_message_begin: () => {
         pausedAtBegin = true;
         return ERR_PAUSED;
       },
-      wasm_on_url: span((cb) => cb.onUrl),
-      wasm_on_status: span((cb) => cb.onStatus),
-      wasm_on_header_field: span((cb) => cb.onHeaderField),
-      wasm_on_header_value: span((cb) => cb.onHeaderValue),
+      wasm_on_url: (_p: number, at: number, len: number) => currentCallbacks!.onUrl(currentInput, startOf(at), startOf(at) + len),
+      wasm_on_status: (_p: number, at: number, len: number) => currentCallbacks!.onStatus(currentInput, startOf(at), startOf(at) + len),
+      wasm_on_header_field: (_p: number, at: number, len: number) =>
+        currentCallbacks!.onHeaderField(currentInput, startOf(at), startOf(at) + len),
+      wasm_on_header_value: (_p: number, at: number, len: number) =>
+        currentCallbacks!.onHeaderValue(currentInput, startOf(at), startOf(at) + len),
       wasm_on_headers_complete: (_p: number, status: number, upgrade: number, keepAlive: number) =>
         currentCallbacks!.onHeadersComplete(status, upgrade === 1, keepAlive === 1),
-      wasm_on_body: span((cb) => cb.onBody),
+      wasm_on_body: (_p: number, at: number, len: number) => currentCallbacks!.onBody(currentInput, startOf(at), startOf(at) + len),
       wasm_on_message_complete: () => currentCallbacks!.onMessageComplete(),
     },
   });
@@ -119,10 +118,20 @@ function loadInstance(): { exports: LlhttpExports; scratch: number } {
 
 let loaded: { exports: LlhttpExports; scratch: number } | null = null;
 let scratch = 0;
-// A view of the scratch area, made again whenever wasm memory has grown (growing detaches the old one).
+// A view of the scratch area, made again whenever wasm memory has grown: growing detaches the old
+// buffer, and a view of a detached buffer has length 0 (asking `memory.buffer` on every execute
+// was a call into the API).
 let scratchArray: Uint8Array | null = null;
+// The same bytes as a DataView, for reading a span's bytes four at a time while a callback runs
+// (a DataView costs a runtime call to make: one per memory, never one per input). Memory can grow
+// inside execute, when a callback makes a parser (a proxy's onHead opening an origin connection):
+// the views are checked again at every use, not once per execute.
+let scratchData: DataView | null = null;
 function scratchView(ex: LlhttpExports): Uint8Array {
-  if (scratchArray === null || scratchArray.buffer !== ex.memory.buffer) scratchArray = new Uint8Array(ex.memory.buffer, scratch, SCRATCH_SIZE);
+  if (scratchArray === null || scratchArray.length === 0) {
+    scratchArray = new Uint8Array(ex.memory.buffer, scratch, SCRATCH_SIZE);
+    scratchData = new DataView(ex.memory.buffer, scratch, SCRATCH_SIZE);
+  }
   return scratchArray;
 }
 function wasm(): LlhttpExports {
@@ -149,11 +158,13 @@ function readCString(ex: LlhttpExports, ptr: number): string {
   return Buffer.from(mem.subarray(ptr, end)).toString('latin1');
 }
 
-/** llhttp's method numbers to their names, read from wasm memory once each. */
-const methodNames = new Map<number, string>();
+/** llhttp's method numbers to their names, read from wasm memory once each (an array: the numbers are small). */
+const methodNames: string[] = [];
 
 /** One llhttp parser instance (a request stream or a response stream). */
 export class LlhttpHandle {
+  /** The instance's exports, kept here: the module-level accessor was a call per getter. */
+  private readonly ex: LlhttpExports = wasm();
   private readonly ptr: number;
   private freed = false;
 
@@ -161,24 +172,35 @@ export class LlhttpHandle {
     type: 'request' | 'response',
     private readonly callbacks: LlhttpCallbacks,
   ) {
-    this.ptr = wasm().llhttp_alloc(type === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
+    this.ptr = this.ex.llhttp_alloc(type === 'request' ? TYPE_REQUEST : TYPE_RESPONSE);
   }
 
   /** Feeds `input[from..]`; spans passed to callbacks are offsets into `input` itself. */
   execute(input: Buffer, from = 0): ExecuteResult {
-    const ex = wasm();
+    // Set once for the whole call, message-begin pauses included: each store of the input is a
+    // write barrier (a young Buffer into the old module context).
+    this.enter(input);
+    try {
+      return this.executeEntered(input, from);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private executeEntered(input: Buffer, from: number): ExecuteResult {
+    const ex = this.ex;
     let offset = from;
     while (offset < input.length) {
       const len = Math.min(SCRATCH_SIZE, input.length - offset);
       scratchView(ex).set(offset === 0 && len === input.length ? input : input.subarray(offset, offset + len));
-      let errno = this.run(input, offset, scratch, len);
+      let errno = this.run(offset, scratch, len);
       // Paused at a message's first byte: report it with its offset, then go on from that byte
       // (the scratch copy is still there: one more execute call per message, no second copy).
       while (errno === ERR_PAUSED && pausedAtBegin) {
         const at = ex.llhttp_get_error_pos(this.ptr);
         ex.llhttp_resume(this.ptr);
         this.callbacks.onMessageBegin(input, offset + (at - scratch));
-        errno = this.run(input, offset, at, scratch + len - at);
+        errno = this.run(offset, at, scratch + len - at);
       }
       if (errno !== ERR_OK) {
         const stoppedAt = offset + (ex.llhttp_get_error_pos(this.ptr) - scratch);
@@ -191,77 +213,98 @@ export class LlhttpHandle {
     return { errno: ERR_OK, consumed: input.length, reason: '' };
   }
 
+  /**
+   * While a span callback runs: the bytes being parsed, as a DataView over their copy in wasm
+   * memory, and where input offset `start` is in it. The span `input[start..end]` is
+   * `spanView()[spanOffset(start) ..]`, valid until the callback returns.
+   */
+  spanView(): DataView {
+    scratchView(this.ex);
+    return scratchData!;
+  }
+  spanOffset(start: number): number {
+    return start - currentBase;
+  }
+
   /** Signals end of input: completes a read-until-close body, or reports a truncated message. */
   finish(): ExecuteResult {
-    const ex = wasm();
-    const errno = this.run(EMPTY, 0, 0, -1);
+    this.enter(EMPTY);
+    let errno: number;
+    try {
+      errno = this.run(0, 0, -1);
+    } finally {
+      this.leave();
+    }
     return { errno, consumed: 0, reason: errno === ERR_OK ? '' : this.errorReason(errno) };
   }
 
   resume(): void {
-    wasm().llhttp_resume(this.ptr);
+    this.ex.llhttp_resume(this.ptr);
   }
 
   /** Continues after llhttp stopped at an `Upgrade` request: we relay such a request as plain HTTP. */
   resumeAfterUpgrade(): void {
-    wasm().llhttp_resume_after_upgrade(this.ptr);
+    this.ex.llhttp_resume_after_upgrade(this.ptr);
   }
 
   reset(): void {
-    wasm().llhttp_reset(this.ptr);
+    this.ex.llhttp_reset(this.ptr);
   }
 
   get httpMajor(): number {
-    return wasm().llhttp_get_http_major(this.ptr);
+    return this.ex.llhttp_get_http_major(this.ptr);
   }
   get httpMinor(): number {
-    return wasm().llhttp_get_http_minor(this.ptr);
+    return this.ex.llhttp_get_http_minor(this.ptr);
   }
   get methodName(): string {
-    const ex = wasm();
+    const ex = this.ex;
     const method = ex.llhttp_get_method(this.ptr);
-    let name = methodNames.get(method);
+    let name = methodNames[method];
     if (name === undefined) {
       name = readCString(ex, ex.llhttp_method_name(method));
-      methodNames.set(method, name);
+      methodNames[method] = name;
     }
     return name;
   }
   get statusCode(): number {
-    return wasm().llhttp_get_status_code(this.ptr);
+    return this.ex.llhttp_get_status_code(this.ptr);
   }
   /** True when the current message's body ends only at end of input (read-until-close). */
   get needsEof(): boolean {
-    return wasm().llhttp_message_needs_eof(this.ptr) === 1;
+    return this.ex.llhttp_message_needs_eof(this.ptr) === 1;
   }
   get shouldKeepAlive(): boolean {
-    return wasm().llhttp_should_keep_alive(this.ptr) === 1;
+    return this.ex.llhttp_should_keep_alive(this.ptr) === 1;
   }
 
   free(): void {
     if (this.freed) return;
     this.freed = true;
-    wasm().llhttp_free(this.ptr);
+    this.ex.llhttp_free(this.ptr);
   }
 
-  /** Runs llhttp on `len` bytes at wasm address `data` (the copy of `input[base..]`), or finishes the stream when `len` is -1. */
-  private run(input: Buffer, base: number, data: number, len: number): number {
+  /** Makes this handle the one llhttp's callbacks report to, with spans in `input`. */
+  private enter(input: Buffer): void {
     if (currentCallbacks !== null) throw new Error('llhttp: execute is not re-entrant');
     currentCallbacks = this.callbacks;
     currentInput = input;
+  }
+
+  private leave(): void {
+    currentCallbacks = null;
+    currentInput = EMPTY;
+  }
+
+  /** Runs llhttp on `len` bytes at wasm address `data` (the copy of the input from `base`), or finishes the stream when `len` is -1. */
+  private run(base: number, data: number, len: number): number {
     currentBase = base;
     pausedAtBegin = false;
-    const ex = wasm();
-    try {
-      return len === -1 ? ex.llhttp_finish(this.ptr) : ex.llhttp_execute(this.ptr, data, len);
-    } finally {
-      currentCallbacks = null;
-      currentInput = EMPTY;
-    }
+    return len === -1 ? this.ex.llhttp_finish(this.ptr) : this.ex.llhttp_execute(this.ptr, data, len);
   }
 
   private errorReason(errno: number): string {
-    const ex = wasm();
+    const ex = this.ex;
     const reason = readCString(ex, ex.llhttp_get_error_reason(this.ptr));
     return `${errorNames.get(errno) ?? `HPE_${errno}`}${reason ? `: ${reason}` : ''}`;
   }

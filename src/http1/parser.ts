@@ -1,6 +1,7 @@
 // A stream of HTTP/1.x messages in, heads and body spans out. Strict parsing only (SPEC P1): any
 // ambiguity llhttp rejects is an error here, never repaired. The head-size limit (P2) is ours,
 // because the wasm build of llhttp has none.
+import { knownSpelling, lowerFieldName } from './field-names.js';
 import { HeaderFields, trimOws } from './headers.js';
 import {
   ERR_OK,
@@ -68,7 +69,20 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
   private target = '';
   private reason = '';
   private fields: string[] = [];
+  /**
+   * The lower-cased name of each field so far, or null where it is still to be computed: a name
+   * that arrived as a known spelling in one span has its literal here (no string cut, no
+   * lower-casing); any other, or one continued in a later span, is lower-cased at the head's end.
+   */
+  private lowerNames: Array<string | null> = [];
   private lastWasValue = true;
+  /**
+   * What the current head says about its framing, read off the fields once at the head's end
+   * (a lookup each was most of what framing a request cost).
+   */
+  protected hasTransferEncoding = false;
+  /** The first Content-Length value as a number, or undefined when there is none. */
+  protected contentLength: number | undefined = undefined;
   private error: ParseError | null = null;
   /** Set when the current message must be the connection's last, whatever llhttp says. */
   private mustClose = false;
@@ -176,6 +190,14 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     return this.fail('truncated', result.reason || `connection closed ${this.state === 'in-head' ? 'inside the head' : 'inside the body'}`);
   }
 
+  /**
+   * Bytes still to come of the current Content-Length body (0 outside one): a reader may take
+   * exactly this many into a buffer of its choosing and feed() them (src/net/origin-connection.ts).
+   */
+  get lengthBodyLeft(): number {
+    return this.lengthLeft;
+  }
+
   /** True while a message has started and not ended. */
   get inMessage(): boolean {
     return this.state !== 'between-messages';
@@ -244,6 +266,7 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     this.target = '';
     this.reason = '';
     this.fields = [];
+    this.lowerNames = [];
     this.lastWasValue = true;
     // A status line starts with the protocol; a request line has it after the target (onUrl).
     this.protocolAt = this.headStart;
@@ -279,10 +302,17 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
     if (this.state !== 'in-head') return this.countTrailer(start, end);
     // A field name may arrive in several spans when its bytes straddle two reads.
     if (this.lastWasValue) {
-      this.fields.push(this.spanText(buf, start, end), '');
+      const known = knownSpelling(this.llhttp.spanView(), this.llhttp.spanOffset(start), end - start);
+      // Stores at the end rather than push(), which V8 did not inline here (a builtin call each).
+      const fields = this.fields;
+      const n = fields.length;
+      fields[n] = known === undefined ? this.spanText(buf, start, end) : known.raw;
+      fields[n + 1] = '';
+      this.lowerNames[n >> 1] = known === undefined ? null : known.lower;
       this.lastWasValue = false;
     } else {
       this.fields[this.fields.length - 2] += this.spanText(buf, start, end);
+      this.lowerNames[this.lowerNames.length - 1] = null;
     }
     return this.countHead(end);
   }
@@ -303,24 +333,30 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
       return this.stop('invalid', 'unsupported protocol or version (only HTTP/1.0 and HTTP/1.1)');
     }
     // Transfer-Encoding is judged on the raw values, before trimming (see TE_CHUNKED).
+    const fields = this.fields;
+    const lowerNames = this.lowerNames;
     let transferEncodings = 0;
     let chunked = false;
-    for (let i = 0; i < this.fields.length; i += 2) {
-      const name = this.fields[i];
-      if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+    let length: string | undefined; // the first Content-Length (llhttp refused several that differ)
+    for (let i = 0; i < fields.length; i += 2) {
+      const lower = lowerNames[i >> 1] ?? (lowerNames[i >> 1] = lowerFieldName(fields[i]));
+      if (lower === 'transfer-encoding') {
         transferEncodings++;
-        chunked = TE_CHUNKED.test(this.fields[i + 1]);
+        chunked = TE_CHUNKED.test(fields[i + 1]);
       }
-      this.fields[i + 1] = trimOws(this.fields[i + 1]);
+      fields[i + 1] = trimOws(fields[i + 1]);
+      if (lower === 'content-length' && length === undefined) length = fields[i + 1];
     }
     if (transferEncodings > 1 || (transferEncodings === 1 && !chunked)) {
       return this.stop('invalid', 'unsupported Transfer-Encoding (only one field saying chunked is relayed)');
     }
-    const headers = new HeaderFields(this.fields);
+    const headers = new HeaderFields(fields, lowerNames as string[]);
+    // The arrays are the head's now; the parser writes fields only in a head (trailers are
+    // dropped), and the next message starts with new ones (onMessageBegin).
     const head = this.buildHead(version, status, this.target, this.reason, headers);
-    this.fields = [];
-    const length = headers.get('content-length');
     if (length !== undefined && !Number.isSafeInteger(Number(length))) return this.stop('invalid', 'Content-Length too large');
+    this.hasTransferEncoding = transferEncodings > 0;
+    this.contentLength = length === undefined ? undefined : Number(length);
     const rejected = this.rejectHead(head);
     if (rejected) return this.stop('invalid', rejected);
     const framing = this.framingOf(head, upgrade);
@@ -369,11 +405,6 @@ abstract class MessageParser<H> implements LlhttpCallbacks {
   }
 }
 
-function contentLengthOf(headers: HeaderFields): number | undefined {
-  const value = headers.get('content-length');
-  return value === undefined ? undefined : Number(value);
-}
-
 /** Parses the requests a client sends on one connection (pipelined or one by one). */
 export class RequestParser extends MessageParser<RequestHead> {
   constructor(events: MessageEvents<RequestHead>, maxHeadSize = DEFAULT_MAX_HEAD_SIZE) {
@@ -386,7 +417,7 @@ export class RequestParser extends MessageParser<RequestHead> {
 
   protected rejectHead(head: RequestHead): string | null {
     // llhttp reads no body after CONNECT (RFC 9110 §9.3.6) but the next request: refuse any framing.
-    if (head.method === 'CONNECT' && (head.headers.has('content-length') || head.headers.has('transfer-encoding'))) {
+    if (head.method === 'CONNECT' && (this.contentLength !== undefined || this.hasTransferEncoding)) {
       return 'CONNECT with a body';
     }
     return null;
@@ -394,8 +425,8 @@ export class RequestParser extends MessageParser<RequestHead> {
 
   protected framingOf(head: RequestHead): BodyFraming {
     // llhttp has already rejected TE+CL and several differing CLs; TE is exactly chunked.
-    if (head.headers.has('transfer-encoding')) return { kind: 'chunked' };
-    const length = contentLengthOf(head.headers);
+    if (this.hasTransferEncoding) return { kind: 'chunked' };
+    const length = this.contentLength;
     return length ? { kind: 'length', length } : { kind: 'none' };
   }
 
@@ -405,7 +436,7 @@ export class RequestParser extends MessageParser<RequestHead> {
    * does so without `Connection: keep-alive`).
    */
   protected closesConnection(head: RequestHead): boolean {
-    return head.method === 'CONNECT' || (isHttp10(head.version) && head.headers.has('transfer-encoding'));
+    return head.method === 'CONNECT' || (isHttp10(head.version) && this.hasTransferEncoding);
   }
 
   protected skipBody(): boolean {
@@ -432,8 +463,8 @@ export class ResponseParser extends MessageParser<ResponseHead> {
 
   protected framingOf(head: ResponseHead): BodyFraming {
     if (this.expectNoBody || responseStatusHasNoBody(head.status)) return { kind: 'none' };
-    if (head.headers.has('transfer-encoding')) return { kind: 'chunked' };
-    const length = contentLengthOf(head.headers);
+    if (this.hasTransferEncoding) return { kind: 'chunked' };
+    const length = this.contentLength;
     if (length !== undefined) return length === 0 ? { kind: 'none' } : { kind: 'length', length };
     return { kind: 'close' };
   }

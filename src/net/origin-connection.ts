@@ -48,6 +48,13 @@ export interface OriginResponseHandler {
   onBody(chunk: Buffer): void;
   onEnd(): void;
   onError(error: OriginError): void;
+  /**
+   * Where the next read of a Content-Length body may land (at most `max` bytes, all of them body):
+   * a buffer the handler owns, e.g. the store's next bytes, or null for the connection's own. The
+   * bytes read come back through onBody as a view of its start. The buffer must stay the
+   * handler's until the read lands or the connection closes.
+   */
+  bodyTarget?(max: number): Buffer | null;
 }
 
 export interface OriginTarget {
@@ -91,11 +98,16 @@ export class OriginConnection {
   private headDelivered = false;
   private bytesThisResponse = 0;
   private connectWaiter: ((error: OriginError | null) => void) | null = null;
+  /** Bytes read since reading last gave way to the rest of the event loop (mayReadOn). */
+  private bytesSinceYield = 0;
+  private yieldTurn: NodeJS.Immediate | null = null;
   private readonly onIdleTimeout = (): void => this.events.onIdleTimeout(this);
   private readonly onFirstByteTimeout = (): void => this.fail(this.timeoutError('first-byte-timeout', this.timeouts.firstByteTimeout));
   private readonly onBetweenBytesTimeout = (): void => this.fail(this.timeoutError('between-bytes-timeout', this.timeouts.betweenBytesTimeout));
   /** How many responses this connection has completed: a reused connection may have gone stale. */
   completed = 0;
+  /** Opened before any request (OriginPool.preconnect): idle since, so it may have gone stale too. */
+  openedAhead = false;
 
   constructor(
     target: OriginTarget,
@@ -114,15 +126,17 @@ export class OriginConnection {
       this.socket = tls.connect({ ...options, servername: target.servername, ca: target.ca, rejectUnauthorized: !target.insecure, ALPNProtocols: ['http/1.1'] });
       this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     } else {
-      // Plain TCP reads land in an arena of ours: up to a megabyte per read instead of Node's 64 KiB.
+      // Plain TCP reads land in an arena of ours (up to 2 MiB per read instead of Node's 64 KiB),
+      // or, inside a Content-Length body, wherever the handler says: straight into the store.
       const arena = new ReadArena();
       this.socket = net.connect({
         ...options,
         onread: {
-          buffer: () => arena.next(),
+          // Node asks for the next read's buffer right after each read's callback.
+          buffer: () => this.bodyReadTarget() ?? arena.next(this.expectsHead ? HEAD_READ_BYTES : undefined),
           callback: (bytes: number, buffer: Uint8Array) => {
-            this.onData(arena.take(buffer, bytes));
-            return true;
+            this.onData(arena.owns(buffer) ? arena.take(buffer, bytes) : (buffer as Buffer).subarray(0, bytes));
+            return this.mayReadOn(bytes);
           },
         },
       });
@@ -158,6 +172,7 @@ export class OriginConnection {
         return this.armBetweenBytes();
       case 'closed':
         this.timer.stop();
+        if (this.yieldTurn) clearImmediate(this.yieldTurn);
         this.parser.close();
         this.events.onClosed(this);
         return;
@@ -237,6 +252,42 @@ export class OriginConnection {
   }
 
   // ---- bytes in ----
+
+  /**
+   * The next read starts a response: it is kept short, so that the head reaches the handler (and
+   * the client) without waiting for a copy of megabytes of body into the store; once the head is
+   * known, a Content-Length body is read in place (bodyReadTarget) and nothing more is copied.
+   */
+  private get expectsHead(): boolean {
+    return this.connState === 'connecting' || this.connState === 'idle' || this.connState === 'awaiting-head';
+  }
+
+  /**
+   * libuv reads a socket up to 32 times in one poll phase while each read fills its buffer; with
+   * reads of 2 MiB straight into the store that was 30-60 MiB before readers were woken or another
+   * socket was served (other clients' requests waited ~20 ms unread). So after READ_TURN_BYTES the
+   * read loop stops (false: Node stops reading) and reading resumes on the next turn, after the
+   * readers' wake, unless a consumer paused us meanwhile (then its resume() restarts it).
+   */
+  private mayReadOn(bytes: number): boolean {
+    this.bytesSinceYield += bytes;
+    if (this.bytesSinceYield < READ_TURN_BYTES) return true;
+    this.bytesSinceYield = 0;
+    this.yieldTurn ??= setImmediate(this.readOnNextTurn);
+    return false;
+  }
+
+  private readonly readOnNextTurn = (): void => {
+    this.yieldTurn = null;
+    if (!this.paused && !this.socket.destroyed) this.socket.resume();
+  };
+
+  /** Inside a Content-Length body, the handler's buffer for the next read (never past the body's end). */
+  private bodyReadTarget(): Buffer | null {
+    if (this.connState !== 'receiving' || !this.handler?.bodyTarget || this.interim) return null;
+    const left = this.parser.lengthBodyLeft;
+    return left > 0 ? this.handler.bodyTarget(left) : null;
+  }
 
   private onConnect(): void {
     const waiter = this.connectWaiter;
@@ -319,9 +370,9 @@ export class OriginConnection {
     return this.headDelivered ? 'body' : 'head';
   }
 
-  /** Nothing of the response arrived on a connection that served before: it had gone stale. */
+  /** Nothing of the response arrived on a connection that served before (or waited idle): it had gone stale. */
   private get retryable(): boolean {
-    return this.bytesThisResponse === 0 && this.completed > 0;
+    return this.bytesThisResponse === 0 && (this.completed > 0 || this.openedAhead);
   }
 
   private onSocketError(err: NodeJS.ErrnoException): void {
@@ -350,6 +401,12 @@ export class OriginConnection {
   }
 }
 
+/** What the reads of one turn of the event loop take before giving way (see mayReadOn). */
+const READ_TURN_BYTES = 4 * 1024 * 1024;
+
+/** What the read that brings a response head may hold: the head and a first piece of body. */
+const HEAD_READ_BYTES = 64 * 1024;
+
 /**
  * Where origin reads land: slices of a large buffer, handed out in order and never reused. Each
  * chunk read is a view that consumers may keep (a socket write holds it until flushed); the arena
@@ -360,16 +417,22 @@ class ReadArena {
   private static readonly SIZE = 2 * 1024 * 1024;
   /** Below this much room, a read starts a new arena rather than being cut short. */
   private static readonly MIN_READ = 256 * 1024;
-  // Allocated at the first read: an idle pooled connection holds no arena.
+  // Allocated when the socket asks for its first read buffer (at connect).
   private arena: Buffer | null = null;
   private offset = 0;
 
-  next(): Buffer {
+  /** The free slice for the next read, `max` bytes at most when given. */
+  next(max?: number): Buffer {
     if (!this.arena || ReadArena.SIZE - this.offset < ReadArena.MIN_READ) {
       this.arena = Buffer.allocUnsafeSlow(ReadArena.SIZE);
       this.offset = 0;
     }
-    return this.arena.subarray(this.offset);
+    return this.arena.subarray(this.offset, max === undefined ? undefined : this.offset + max);
+  }
+
+  /** Whether `buffer` is a slice next() returned (else it is a handler's, see bodyTarget). */
+  owns(buffer: Uint8Array): boolean {
+    return buffer.buffer === this.arena?.buffer;
   }
 
   /** The `bytes` just read into `buffer` (the slice next() returned), as a view of their own. */

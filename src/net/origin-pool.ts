@@ -57,6 +57,22 @@ export class OriginPool {
     return new OriginRequest(this, head, options, handler);
   }
 
+  /**
+   * Opens one connection ahead of the first request and keeps it idle (no request is sent), so
+   * that the first client after start does not wait for a handshake. When the origin is down (or
+   * slow: the connect timeout), nothing happens: no error, no retry, just no pre-connect; the first
+   * request connects as it always did. Nothing when a connection is already open.
+   */
+  preconnect(): void {
+    if (this.closed || this.open > 0 || this.config.maxConnections < 1) return;
+    this.connect((connection) => {
+      if (!connection) return;
+      // Never used yet, so a close by the origin before our first request is retried like a stale reuse.
+      connection.openedAhead = true;
+      this.release(connection);
+    });
+  }
+
   /** @internal A request that fell back to this pool from another (see OriginRequestOptions.fallback). */
   countRequest(): void {
     this.requests++;
@@ -219,6 +235,7 @@ export class OriginRequest {
       onBody: (chunk) => this.handler.onBody(chunk),
       onEnd: () => this.finish(() => this.handler.onEnd()),
       onError: (err) => this.onConnectionError(err),
+      bodyTarget: this.handler.bodyTarget ? (max) => this.handler.bodyTarget!(max) : undefined,
     });
     if (this.pausedByConsumer) connection.pause();
     if (this.bodyQueued.length > 0) for (const data of this.bodyQueued.splice(0)) connection.writeBody(data);

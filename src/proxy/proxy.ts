@@ -119,12 +119,14 @@ async function warmUpBeforeListen(input: CreateProxyOptions, store: RingStore, l
   );
   const report = await processWarmUp;
   const slabStarted = performance.now();
+  // Every slab allocated now (not committed): none sets off a full collection while serving.
+  const slabs = store.allocateSlabs();
   const committedBytes = store.warmFirstSlab();
   const slabMs = performance.now() - slabStarted;
   // The warm-up's garbage and the first slab (64 MiB of external memory) would set off a full
   // collection during the first real requests (27-55 ms measured): it runs now instead.
   const gcMs = collectGarbageNow();
-  const fields = { ...report, ms: round(report.ms), slabBytes: committedBytes, slabMs: round(slabMs), gcMs: round(gcMs) };
+  const fields = { ...report, ms: round(report.ms), slabs, slabBytes: committedBytes, slabMs: round(slabMs), gcMs: round(gcMs) };
   if (report.error) logger.warn(fields, 'warm-up failed: the first requests pay for it');
   else logger.info(fields, first ? 'warm-up done' : 'warm-up done (code warmed by an earlier proxy in this process)');
 }
@@ -234,7 +236,12 @@ export function createProxy(input: CreateProxyOptions): Proxy {
   return {
     options,
     async listen(port = options.listenPort, host = options.listenHost) {
-      if (options.warmUp) await warmUpBeforeListen(input, store, logger);
+      if (options.warmUp) {
+        await warmUpBeforeListen(input, store, logger);
+        // The first miss's origin handshake, done now (src/net/origin-pool.ts: nothing if the origin is down).
+        pool.preconnect();
+        shield?.pool.preconnect();
+      }
       const address = await listener.listen(port, host);
       bus?.start();
       if (admin && options.admin) {

@@ -35,12 +35,22 @@ export interface WarmUpPlan {
   connections: number;
   /** The warm-up gives up (and reports what it did) after this long. */
   budgetMs: number;
+  /** Misses of a 256 KiB body sent in pieces (the origin read straight into the store); none when absent. */
+  largeMisses?: number;
 }
 
-export const DEFAULT_WARM_UP: WarmUpPlan = { rounds: 24, hitsPerRound: 16, connections: 2, budgetMs: 1500 };
+export const DEFAULT_WARM_UP: WarmUpPlan = { rounds: 24, hitsPerRound: 16, connections: 2, budgetMs: 1500, largeMisses: 4 };
 
 const BODY = Buffer.alloc(1024, 'w');
 const CHUNKED_PATH = '/streamcache-warm-up/chunked';
+/**
+ * A body large enough to arrive in several reads, sent in pieces: after its head the origin
+ * connection reads straight into the store (src/net/origin-connection.ts bodyTarget), a path the
+ * 1 KiB bodies (which come whole with their head) never take.
+ */
+const LARGE_PATH = '/streamcache-warm-up/large/';
+const LARGE_BODY = Buffer.alloc(256 * 1024, 'l');
+const LARGE_PIECES = 8;
 
 /** The private origin: 1 KiB cacheable Content-Length bodies, and one chunked body. */
 function warmOrigin(): net.Server {
@@ -49,6 +59,7 @@ function warmOrigin(): net.Server {
     BODY,
   ]);
   const chunkedResponse = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=60\r\n\r\n4\r\nwarm\r\n3\r\n-up\r\n0\r\n\r\n', 'latin1');
+  const largeHead = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${LARGE_BODY.length}\r\nCache-Control: max-age=60\r\n\r\n`, 'latin1');
   return net.createServer({ noDelay: true }, (socket) => {
     socket.on('error', () => socket.destroy());
     let pending = '';
@@ -57,10 +68,23 @@ function warmOrigin(): net.Server {
       for (let end = pending.indexOf('\r\n\r\n'); end !== -1; end = pending.indexOf('\r\n\r\n')) {
         const head = pending.slice(0, end);
         pending = pending.slice(end + 4);
-        socket.write(head.includes(CHUNKED_PATH) ? chunkedResponse : lengthResponse);
+        if (head.includes(LARGE_PATH)) writeInPieces(socket, largeHead, LARGE_BODY, LARGE_PIECES);
+        else socket.write(head.includes(CHUNKED_PATH) ? chunkedResponse : lengthResponse);
       }
     });
   });
+}
+
+/** The head, then the body in `pieces` writes, one per turn of the event loop (so that they arrive as several reads). */
+function writeInPieces(socket: net.Socket, head: Buffer, body: Buffer, pieces: number): void {
+  socket.write(head);
+  const size = Math.ceil(body.length / pieces);
+  const next = (at: number): void => {
+    if (at >= body.length || socket.destroyed) return;
+    socket.write(body.subarray(at, at + size));
+    setImmediate(next, at + size);
+  };
+  setImmediate(next, 0);
 }
 
 /** One keep-alive client connection: a request at a time, the response read with our parser. */
@@ -137,6 +161,10 @@ export async function warmUp(create: (origin: string) => WarmUpTarget, plan: War
     };
     await expect200(clients[0], CHUNKED_PATH);
     report.misses++;
+    for (let i = 0; i < (plan.largeMisses ?? 0); i++) {
+      await expect200(clients[i % clients.length], `${LARGE_PATH}${i}`);
+      report.misses++;
+    }
     for (let round = 0; round < plan.rounds && performance.now() - started < plan.budgetMs; round++) {
       const client = clients[round % clients.length];
       const path = `/streamcache-warm-up/${round}`;

@@ -129,6 +129,7 @@ export class InflightFetch implements OriginResponseHandler {
   private enter(next: FetchState): void {
     this.fetchState = next;
     if (next === 'complete' || next === 'failed' || next === 'handed-off') {
+      this.releaseReservation();
       this.env.settled(this);
       if (this.fetchPinned && this.object) {
         this.fetchPinned = false;
@@ -137,6 +138,18 @@ export class InflightFetch implements OriginResponseHandler {
       // Readers of a revalidated object hold pins of their own by now.
       this.revalidating?.unpin();
     }
+  }
+
+  /**
+   * The store's bytes reserved for this object and not filled go back. A read into them may still
+   * be pending only on a body cut short (a complete body filled them all): its connection is closed
+   * first, so no byte lands there once they may be someone else's.
+   */
+  private releaseReservation(): void {
+    const object = this.object;
+    if (!object || this.env.store.reservedFor(object) === 0) return;
+    if (this.fetchState !== 'complete') this.origin?.abort();
+    this.env.store.release(object);
   }
 
   /** R2, R6: may a request with these headers attach now? */
@@ -251,6 +264,19 @@ export class InflightFetch implements OriginResponseHandler {
     if (this.relay) return this.relay.onBody(chunk);
     if (this.encoder) return this.encoder.write(chunk);
     this.appendBody(chunk);
+  }
+
+  /**
+   * Where the origin connection may read the next body bytes: the store's next bytes, reserved
+   * for this object, so that the kernel writes them in place and appendBody() copies nothing.
+   * Only for a plain fill (no transform, no relay, not overflowed) within the size limit.
+   */
+  bodyTarget(max: number): Buffer | null {
+    const object = this.object;
+    if (this.relay || this.encoder || !object || object.overflowed || this.fetchState !== 'receiving') return null;
+    const limit = this.decision!.stream ? this.env.maxObjectSize : this.env.maxObjectSizeBuffered;
+    if (object.length + max > limit) return null;
+    return this.env.store.reserve(object, max);
   }
 
   private appendBody(chunk: Buffer): void {

@@ -44,11 +44,14 @@ describe('benchmark smoke runs (CI size: they run and print their tables)', () =
   });
 
   it('bench/first-request: a fresh proxy\'s first request and warm ones are timed, and the ratio printed', async () => {
-    const run = await runBench('first-request', { BENCH_FIRST_RUNS: '1', BENCH_FIRST_WARM: '4' });
+    const run = await runBench('first-request', { BENCH_FIRST_RUNS: '1', BENCH_FIRST_WARM: '4', BENCH_FIRST_IDLE: '20' });
     expect(run.code, run.stderr).toBe(0);
     const first = row(run.stdout, '1 ');
     expect(first, run.stdout).toBeDefined();
     expect(Number(first![2])).toBeGreaterThan(0);
+    // The idle miss (a new connection to the warm, idle proxy) is timed too.
+    expect(Number(first![5])).toBeGreaterThan(0);
     expect(run.stdout).toMatch(/^first byte: first request \/ warm miss \(worst run\) +[\d.]+x +<= 2\.0x +(PASS|FAIL)$/m);
+    expect(run.stdout).toMatch(/^first byte: first request \/ idle miss on a new connection \(worst run\) +[\d.]+x +\(info\)/m);
   });
 });

@@ -42,6 +42,20 @@ describe('warm-up before listening', () => {
     expect(origin.requests).toHaveLength(1);
   });
 
+  it('the real store is allocated whole (not committed) before listening, so no slab sets off a collection mid-traffic', async () => {
+    const origin = await startScriptedOrigin(async (_req, res) => res.send({ body: 'x' }));
+    cleanups.push(() => origin.close());
+    const log = captureLog();
+    const proxy = await startProxy(origin.url, { logger: log.logger, storeSize: 64 * 1024 * 1024, storeSlabSize: 16 * 1024 * 1024 });
+    cleanups.push(() => proxy.close());
+    expect(proxy.proxy.stats().store.slabsAllocated).toBe(4);
+    const done = log.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('warm-up done'));
+    expect(done!.slabs).toBe(4);
+    const cold = await startProxy(origin.url, { warmUp: false, storeSize: 64 * 1024 * 1024, storeSlabSize: 16 * 1024 * 1024 });
+    cleanups.push(() => cold.close());
+    expect(cold.proxy.stats().store.slabsAllocated).toBe(0);
+  });
+
   it('warmUp: false skips it (no warm-up log line)', async () => {
     const origin = await startScriptedOrigin(async (_req, res) => res.send({ body: 'x' }));
     cleanups.push(() => origin.close());
@@ -62,6 +76,19 @@ describe('warm-up before listening', () => {
     expect(report.error).toBeUndefined();
     // One chunked miss first, then 3 rounds of a miss and 4 hits.
     expect(report).toMatchObject({ requests: 16, misses: 4, hits: 12 });
+  });
+
+  it('large misses: a 256 KiB body in pieces (read straight into the store), each a 200', async () => {
+    const report = await warmUp((origin) => createProxy({ origin, logLevel: 'silent', storeSize: 4 * 1024 * 1024, storeSlabSize: 4 * 1024 * 1024, warmUp: false }), {
+      rounds: 1,
+      hitsPerRound: 1,
+      connections: 2,
+      budgetMs: 10_000,
+      largeMisses: 3,
+    });
+    expect(report.error).toBeUndefined();
+    // The chunked miss, 3 large misses, then one round of a miss and a hit.
+    expect(report).toMatchObject({ requests: 6, misses: 5, hits: 1 });
   });
 
   it('a warm-up that cannot finish reports why instead of throwing', async () => {

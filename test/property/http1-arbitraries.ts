@@ -3,6 +3,7 @@
 // methods, targets, header fields (optional whitespace around values, obs-text inside them),
 // Content-Length and chunked bodies (arbitrary chunk sizes, size spellings, extensions, trailers).
 import fc from 'fast-check';
+import { COMMON_FIELD_NAMES, spellingsOf } from '../../src/http1/field-names.js';
 import type { BodyFraming } from '../../src/http1/index.js';
 import { latin1, type HeadSummary, type MessageSummary } from './http1-harness.js';
 
@@ -16,7 +17,27 @@ const RESERVED_NAMES = new Set(['content-length', 'transfer-encoding', 'connecti
 export const tokenArb = (maxLength = 12): fc.Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...TCHAR), minLength: 1, maxLength });
 
-export const fieldNameArb: fc.Arbitrary<string> = tokenArb(16).filter((n) => !RESERVED_NAMES.has(n.toLowerCase()));
+/** The spellings the parser matches byte for byte (src/http1/field-names.ts), so that path is exercised too. */
+const KNOWN_SPELLINGS = COMMON_FIELD_NAMES.flatMap(spellingsOf);
+
+/** A known spelling with one letter's case flipped, or a token before or after it: what the match must not take for it. */
+const nearKnownArb: fc.Arbitrary<string> = fc
+  .tuple(fc.constantFrom(...KNOWN_SPELLINGS), fc.nat(), fc.constantFrom('flip', 'prefix', 'suffix'), tokenArb(3))
+  .map(([name, at, how, token]) => {
+    if (how === 'prefix') return token + name;
+    if (how === 'suffix') return name + token;
+    const i = at % name.length;
+    const c = name[i];
+    return name.slice(0, i) + (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) + name.slice(i + 1);
+  });
+
+export const fieldNameArb: fc.Arbitrary<string> = fc
+  .oneof(
+    { weight: 3, arbitrary: tokenArb(16) },
+    { weight: 2, arbitrary: fc.constantFrom(...KNOWN_SPELLINGS) },
+    { weight: 1, arbitrary: nearKnownArb },
+  )
+  .filter((n) => !RESERVED_NAMES.has(n.toLowerCase()));
 
 const VCHAR = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i));
 // obs-text except 0xA0: String.prototype.trim() treats U+00A0 as whitespace, a known bug shown by

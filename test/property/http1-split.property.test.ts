@@ -4,9 +4,35 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fcOptions } from '../support/fc.js';
 import { cutsArb, cutsFor, fieldValueArb, requestArb, requestStreamArb, responseStreamArb, targetArb } from './http1-arbitraries.js';
+import type { HeaderFields } from '../../src/http1/index.js';
 import { latin1, parseRequests, parseResponses, splitAt, summarize } from './http1-harness.js';
 
+/** What a lookup must answer: the values of the fields whose name lower-cases to the name asked's. */
+function expectLookupsAsModel(headers: HeaderFields, fields: ReadonlyArray<readonly [string, string]>): void {
+  const asked = new Set(fields.flatMap(([name]) => [name, name.toLowerCase(), name.toUpperCase()]));
+  for (const extra of ['host', 'Content-Length', 'x-absent-name']) asked.add(extra);
+  for (const name of asked) {
+    const values = fields.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+    expect(headers.getAll(name)).toEqual(values);
+    expect(headers.get(name)).toBe(values[0]);
+    expect(headers.has(name)).toBe(values.length > 0);
+  }
+}
+
 describe('http1 parser: any split of a valid stream parses the same', () => {
+  it('field lookups (any case of the name, known names matched byte for byte or not) answer as toLowerCase would, however the stream is split', () => {
+    fc.assert(
+      fc.property(requestStreamArb(3), cutsArb, (messages, cuts) => {
+        const wire = Buffer.concat(messages.map((m) => m.wire));
+        for (const run of [parseRequests(wire, { finish: true }), parseRequests(splitAt(wire, cutsFor(wire.length, cuts)), { finish: true })]) {
+          expect(run.error).toBeNull();
+          run.messages.forEach((m, i) => expectLookupsAsModel(m.head.headers, messages[i].expected.head.headers));
+        }
+      }),
+      fcOptions(150),
+    );
+  });
+
   it('F5: pipelined requests (any methods, targets, fields, Content-Length and chunked bodies) parse the same however the stream is split', () => {
     fc.assert(
       fc.property(requestStreamArb(5), cutsArb, (messages, cuts) => {

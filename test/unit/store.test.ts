@@ -75,7 +75,7 @@ describe('RingStore slabs and stats()', () => {
   it('L5: an empty append returns no views and changes nothing', () => {
     const store = new RingStore(64, 16);
     expect(store.append(Buffer.alloc(0), new Owner())).toEqual([]);
-    expect(store.stats()).toEqual({ capacity: 64, slabSize: 16, slabsAllocated: 0, used: 0, appendedBytes: 0, evictedExtents: 0, blockedAppends: 0, prefault: 'off' });
+    expect(store.stats()).toEqual({ capacity: 64, slabSize: 16, slabsAllocated: 0, used: 0, appendedBytes: 0, copiedBytes: 0, evictedExtents: 0, blockedAppends: 0, prefault: 'off' });
   });
 
   it('L5: an append that straddles a slab boundary comes back as one view per slab, holding the bytes', () => {
