@@ -14,7 +14,7 @@ import type { BodyFraming, RequestHead } from '../http1/message.js';
 import { simpleResponse } from '../http1/serializer.js';
 import { ClientExchange, type ExchangeHost } from './client-exchange.js';
 import { Deadline } from './deadline.js';
-import { OutputBatch, writePiece, type OutgoingBytes } from './output-batch.js';
+import { OutputBatch, type OutgoingBytes } from './output-batch.js';
 import { PeerProbe } from './peer-probe.js';
 
 export type ClientConnectionState = 'idle' | 'head' | 'busy' | 'closing' | 'closed';
@@ -37,6 +37,19 @@ export interface ClientConnectionEvents {
 
 /** Requests parsed ahead of the one being answered; past this the socket is paused. */
 const MAX_PIPELINED = 16;
+/**
+ * Bytes a closing connection reads (and drops) before it stops reading: what a paused 'data'
+ * socket would still have read into its buffer (its high-water mark), so that, as there, a
+ * client's FIN after its last request is seen (R8's probe starts at it).
+ */
+const CLOSING_READ_LIMIT = 16 * 1024;
+
+/**
+ * How the socket's bytes arrive: as 'data' events (each chunk its own Buffer), or through
+ * receive() from a shared-buffer reader (src/net/shared-reads.ts: each chunk a view valid only
+ * during the call, so what outlives it is copied).
+ */
+export type ReadPath = 'data-events' | 'shared-buffer';
 
 export class ClientConnection implements ExchangeHost {
   private connState: ClientConnectionState = 'idle';
@@ -58,15 +71,26 @@ export class ClientConnection implements ExchangeHost {
   /** After the client's FIN: is it still reading, or gone (R8)? */
   private readonly peerProbe: PeerProbe;
   private shuttingDown = false;
+  /** Read chunks are views of a shared buffer: request body bytes are copied before they are kept. */
+  private readonly copyBody: boolean;
+  /**
+   * Bytes still read, and dropped, once closing. A paused shared-buffer socket stops reading at
+   * once, where a paused 'data' socket reads on into its buffer, and would miss the client's FIN.
+   */
+  private closingReadBudget = 0;
   readonly remoteAddress: string;
 
   constructor(
     private readonly socket: Socket,
     private readonly config: ClientConnectionConfig,
     private readonly events: ClientConnectionEvents,
+    readPath: ReadPath = 'data-events',
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
-    this.output = new OutputBatch(socket, () => this.onSocketDrain());
+    this.copyBody = readPath === 'shared-buffer';
+    if (this.copyBody) this.closingReadBudget = CLOSING_READ_LIMIT;
+    // Raw handle writes where the socket allows them (plain TCP; src/net/raw-write.ts).
+    this.output = new OutputBatch(socket, () => this.onSocketDrain(), true);
     this.peerProbe = new PeerProbe(socket);
     this.parser = new RequestParser(
       {
@@ -77,7 +101,7 @@ export class ClientConnection implements ExchangeHost {
       config.maxHeadSize,
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (readPath === 'data-events') socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.onClientEnd());
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => {}); // 'close' follows; a reset client is not our error
@@ -103,7 +127,7 @@ export class ClientConnection implements ExchangeHost {
       case 'busy':
         return this.timer.disarm();
       case 'closing':
-        this.pauseReading();
+        if (this.closingReadBudget === 0) this.pauseReading();
         return this.timer.disarm();
       case 'closed':
         this.timer.stop();
@@ -128,11 +152,27 @@ export class ClientConnection implements ExchangeHost {
 
   // ---- bytes in ----
 
-  private onData(chunk: Buffer): void {
-    if (this.connState === 'closing' || this.connState === 'closed') return;
+  /** The next bytes from the client (from 'data', or from a shared-buffer reader). */
+  receive(chunk: Buffer): void {
+    if (this.connState === 'closing' || this.connState === 'closed') return this.dropAfterClosing(chunk.length);
+    // The responses this read answers at once leave together when it is parsed (see OutputBatch.hold).
+    this.output.hold();
+    try {
+      this.parse(chunk);
+    } finally {
+      this.output.release();
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     const error = this.parser.feed(chunk);
     if (error) return this.onParseError(error);
     if (this.connState === 'idle' && this.parser.inHead) this.enter('head');
+  }
+
+  private dropAfterClosing(bytes: number): void {
+    this.closingReadBudget = Math.max(0, this.closingReadBudget - bytes);
+    if (this.closingReadBudget === 0) this.pauseReading();
   }
 
   private onRequestHead(head: RequestHead, framing: BodyFraming): void {
@@ -147,7 +187,9 @@ export class ClientConnection implements ExchangeHost {
   }
 
   private onRequestBody(chunk: Buffer): void {
-    if (this.bodyTarget && !this.bodyTarget.pushBody(chunk)) this.pauseReading();
+    if (!this.bodyTarget) return;
+    // The body's reader may keep the chunk past this read (an origin write in flight, a queue).
+    if (!this.bodyTarget.pushBody(this.copyBody ? Buffer.from(chunk) : chunk)) this.pauseReading();
   }
 
   private onRequestComplete(): void {
@@ -223,7 +265,7 @@ export class ClientConnection implements ExchangeHost {
   }
 
   write(data: OutgoingBytes | readonly OutgoingBytes[], onWritten?: (err?: Error | null) => void): boolean {
-    if (this.connState === 'closed' || this.socket.destroyed) {
+    if (this.connState === 'closed' || !this.output.open) {
       onWritten?.(null);
       return false;
     }
@@ -232,8 +274,8 @@ export class ClientConnection implements ExchangeHost {
 
   writeNow(data: OutgoingBytes): boolean {
     if (this.output.pending) return this.write(data);
-    if (this.connState === 'closed' || this.socket.destroyed) return false;
-    return this.afterWrite(writePiece(this.socket, data));
+    if (this.connState === 'closed' || !this.output.open) return false;
+    return this.afterWrite(this.output.writeNow(data));
   }
 
   /** A client that stops reading gets the send timeout while its buffer is full. */

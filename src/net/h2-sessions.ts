@@ -109,7 +109,12 @@ class H2Session {
   }
 
   private onStream(stream: ServerHttp2Stream, flags: number, rawHeaders: string[]): void {
-    if (this.condemned) return void stream.close(NGHTTP2_REFUSED_STREAM);
+    if (this.condemned) {
+      // node:http2 destroys a stream closed with an error code with that error ('error' on the
+      // stream): without a listener it was an uncaught exception (seen in the rapid-reset test).
+      stream.on('error', () => {});
+      return void stream.close(NGHTTP2_REFUSED_STREAM);
+    }
     this.noticeRefused(stream.id ?? 0);
     const size = headerListSize(rawHeaders);
     if (size > this.config.maxHeadSize) {

@@ -11,6 +11,7 @@ import type { ClientExchange } from './client-exchange.js';
 import { Deadline } from './deadline.js';
 import { classifyPreface } from './h2-preface.js';
 import { H2Sessions, type H2Limits, type H2SessionEvents } from './h2-sessions.js';
+import { shareReads } from './shared-reads.js';
 
 export interface TlsMaterial {
   cert: string | Buffer;
@@ -59,7 +60,8 @@ export class Listener {
       this.server.on('secureConnection', (socket: tls.TLSSocket) => this.accept(socket));
       this.server.on('tlsClientError', () => {}); // a failed handshake is the client's problem; the socket is gone
     } else {
-      this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+      // pauseOnConnect: nothing is read before the socket's reader is chosen (src/net/shared-reads.ts).
+      this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     }
   }
 
@@ -95,15 +97,20 @@ export class Listener {
   }
 
   private accept(socket: net.Socket): void {
+    if (this.connectionCount >= this.config.maxClientConnections) return this.refuse(this.track(socket));
+    if (socket instanceof tls.TLSSocket) {
+      if (socket.alpnProtocol === 'h2' && this.h2) return this.h2.accept(this.track(socket));
+      return void this.startHttp1(socket);
+    }
+    if (this.config.h2c && this.h2) return this.sniff(this.h2, this.track(socket));
+    this.startHttp1(socket);
+  }
+
+  /** The sockets the close deadline cuts. */
+  private track(socket: net.Socket): net.Socket {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    if (this.connectionCount >= this.config.maxClientConnections) return this.refuse(socket);
-    if (socket instanceof tls.TLSSocket) {
-      if (socket.alpnProtocol === 'h2' && this.h2) return this.h2.accept(socket);
-      return this.startHttp1(socket);
-    }
-    if (this.config.h2c && this.h2) return this.sniff(this.h2, socket);
-    this.startHttp1(socket);
+    return socket;
   }
 
   private refuse(socket: net.Socket): void {
@@ -111,6 +118,8 @@ export class Listener {
     this.events.onConnectionRefused(reason, socket.remoteAddress ?? '');
     socket.on('error', () => {});
     if (socket instanceof tls.TLSSocket && socket.alpnProtocol === 'h2') return void socket.destroy();
+    // Accepted paused: read (and drop) what the client sends, so that closing does not reset the answer away.
+    socket.resume();
     socket.end(simpleResponse(503, `${reason}\n`, { close: true, headers: this.config.errorFields?.(503) }));
     setTimeout(() => socket.destroy(), 1000).unref();
   }
@@ -128,9 +137,10 @@ export class Listener {
       socket.off('end', onEnd);
       // Paused, so that the bytes given back wait in the socket's buffer for their new reader.
       socket.pause();
+      if (verdict === 'http1' && this.startHttp1(socket, seen)) return;
       if (seen.length > 0) socket.unshift(seen);
       if (verdict === 'h2') return h2.accept(socket);
-      this.startHttp1(socket);
+      this.startHttp1(socket, null);
       socket.resume();
     };
     const onData = (chunk: Buffer): void => {
@@ -144,15 +154,35 @@ export class Listener {
     socket.once('end', onEnd);
     socket.on('error', () => {});
     timer.arm(this.config.headerTimeout, () => decide('http1'));
+    socket.resume(); // accepted paused
   }
 
-  private startHttp1(socket: net.Socket): void {
-    const connection = new ClientConnection(socket, this.config, {
+  /**
+   * An HTTP/1 connection, read into the shared buffer (src/net/shared-reads.ts) when its socket
+   * allows it, else with 'data' events. `firstBytes`: bytes read already (h2c's check), handed to
+   * the connection first; null when they were given back to the socket instead. Returns false,
+   * starting nothing, when there are first bytes and the socket cannot be moved to the shared
+   * buffer: the caller gives them back to the socket and calls again with null.
+   */
+  private startHttp1(socket: net.Socket, firstBytes: Buffer | null = null): boolean {
+    let connection: ClientConnection | null = null;
+    const shared = shareReads(socket, (bytes) => connection?.receive(bytes));
+    if (!shared && firstBytes) return false;
+    const reading = shared ?? socket;
+    connection = new ClientConnection(reading, this.config, this.eventsOf(), shared ? 'shared-buffer' : 'data-events');
+    this.connections.add(connection);
+    this.track(reading);
+    if (firstBytes && firstBytes.length > 0) connection.receive(firstBytes);
+    if (!shared) reading.resume();
+    return true;
+  }
+
+  private eventsOf(): ConstructorParameters<typeof ClientConnection>[2] {
+    return {
       onExchange: (exchange) => this.events.onExchange(exchange),
       onProtocolError: (status, reason, remote) => this.events.onProtocolError(status, reason, remote),
       onClosed: (closed) => this.connections.delete(closed),
-    });
-    this.connections.add(connection);
+    };
   }
 
   /** Stops accepting; idle connections close now, busy ones after their response; the rest are cut at the deadline. */

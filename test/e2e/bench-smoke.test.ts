@@ -54,4 +54,14 @@ describe('benchmark smoke runs (CI size: they run and print their tables)', () =
     expect(run.stdout).toMatch(/^first byte: first request \/ warm miss \(worst run\) +[\d.]+x +<= 2\.0x +(PASS|FAIL)$/m);
     expect(run.stdout).toMatch(/^first byte: first request \/ idle miss on a new connection \(worst run\) +[\d.]+x +\(info\)/m);
   });
+
+  // Every tinybench suite (bench/micro*.ts, one per stage issue 18 changed) still runs and prints its rows.
+  for (const name of ['micro', 'micro-parse', 'micro-hit', 'micro-big', 'micro-sock']) {
+    it(`bench/${name}: runs and prints a table of timed rows`, async () => {
+      const run = await runBench(name, { BENCH_TIME: '20' });
+      expect(run.code, run.stderr).toBe(0);
+      // A row's ops/s cell is a positive number.
+      expect(run.stdout).toMatch(/^\S.*\s{2,}[\d,]+\s{2,}[\d,.]+\s/m);
+    });
+  }
 });

@@ -108,6 +108,26 @@ describe('OutputBatch', () => {
     expect((await receivedBytes(size)).length).toBe(size);
   });
 
+  it('hold() keeps what is added (no microtask flush) until release(), which writes it as one', async () => {
+    const batch = new OutputBatch(writer, () => {});
+    const write = vi.spyOn(writer, 'write');
+    batch.hold();
+    batch.add('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n');
+    batch.add(Buffer.from('ok'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(write).not.toHaveBeenCalled();
+    expect(batch.pending).toBe(true);
+    batch.release();
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(batch.pending).toBe(false);
+    // Released, it batches to the end of the tick again.
+    batch.add(Buffer.from('next'));
+    expect(write).toHaveBeenCalledTimes(1);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(write).toHaveBeenCalledTimes(2);
+    expect((await receivedBytes(42)).toString()).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\noknext');
+  });
+
   it('a flush on a destroyed socket still runs the callbacks, so nothing waits for ever', () => {
     const batch = new OutputBatch(writer, () => {});
     const done = vi.fn();
