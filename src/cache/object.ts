@@ -74,7 +74,7 @@ export class CacheObject implements StoreOwner {
    * The head of this object's plain hits up to the hit count, for the Age and Cache-Status it was
    * made with (src/stream/plain-hit.ts): those change once a second, the hit count every hit.
    */
-  plainHitHead: { readonly block: string; readonly age: number; readonly cacheStatus: string; readonly text: string } | null = null;
+  plainHitHead: { readonly block: string; readonly age: number; readonly cacheName: string; readonly ttl: number; readonly text: string } | null = null;
   /** Lazily built head lines shared by every response from this object (see headBlock()). */
   private cachedHeadBlock: string | null = null;
   /** headBlock() and the Content-Length line of the complete body (see headBlockWithLength()). */

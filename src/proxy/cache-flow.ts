@@ -76,7 +76,7 @@ export function servePlainHit(ctx: ProxyContext, exchange: ClientExchange, objec
   object.hits++;
   ctx.stats.responses.HIT++;
   const age = object.age(now);
-  const firstByteAt = writePlainHit(exchange, object, age, hitCacheStatus(ctx.options.viaName, object.policy.ttl - age));
+  const firstByteAt = writePlainHit(exchange, object, age, ctx.options.viaName, object.policy.ttl - age, hitCacheStatus);
   recordHit(ctx, exchange, object.head.status, firstByteAt);
 }
 

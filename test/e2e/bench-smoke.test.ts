@@ -56,7 +56,7 @@ describe('benchmark smoke runs (CI size: they run and print their tables)', () =
   });
 
   // Every tinybench suite (bench/micro*.ts, one per stage issue 18 changed) still runs and prints its rows.
-  for (const name of ['micro', 'micro-parse', 'micro-hit', 'micro-big', 'micro-sock']) {
+  for (const name of ['micro', 'micro-parse', 'micro-sock', 'micro-hit', 'micro-log', 'micro-big']) {
     it(`bench/${name}: runs and prints a table of timed rows`, async () => {
       const run = await runBench(name, { BENCH_TIME: '20' });
       expect(run.code, run.stderr).toBe(0);
