@@ -1,6 +1,8 @@
 // One request and its response on a client connection. The proxy layer gets one of these per
 // request: it reads the request head and body from it and writes response bytes to it. It knows
 // bytes and backpressure, never what the bytes mean.
+// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
+import { performance } from 'node:perf_hooks';
 import type { BodyFraming, RequestHead } from '../http1/message.js';
 import type { OutgoingBytes } from './output-batch.js';
 

@@ -3,6 +3,8 @@
 // string in it plain ASCII, no error, no reason) is written as bytes straight into the log batch
 // (src/proxy/log-batch.ts): runs that repeat from line to line kept as bytes, the path copied as
 // it is scanned, the numbers written digit by digit. Any other line is built as a string.
+// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
+import { performance } from 'node:perf_hooks';
 import { LOGGER_NAME, type OwnLineSink } from './logger.js';
 import type { AccessRecord } from './access-log.js';
 import type { CacheState } from './cache-state.js';

@@ -1,6 +1,8 @@
 // One access-log line per response, with the cache state, bytes and timings; and the counters
 // behind the stats endpoint, fed from the same place so the two can never disagree. The line our own
 // logger writes is built in src/proxy/access-line.ts.
+// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
+import { performance } from 'node:perf_hooks';
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { ProxyContext } from './context.js';
 import { ownLineSink } from './logger.js';

@@ -15,6 +15,8 @@
 // the next turn's go after them; a full slab is left to its views and a new one taken. So a
 // destination may keep a view as long as it likes (as SonicBoom keeps what it could not write yet).
 // Stdout's batch writes its views itself, synchronously (writeAllSync).
+// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
+import { performance } from 'node:perf_hooks';
 import { writeSync } from 'node:fs';
 
 export interface LineSink {

@@ -2,6 +2,8 @@
 // shared head lines reused as they are), bodies as Content-Length bytes or chunks, an abrupt end
 // as a closed connection. Everything queued in one call leaves in one write: a hit is one write of
 // head, body and (chunked) the last chunk.
+// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
+import { performance } from 'node:perf_hooks';
 import type { ClientExchange, OutgoingBytes } from '../net/client-exchange.js';
 import { HeaderFields } from '../http1/headers.js';
 import { connectionField } from '../http1/semantics.js';

@@ -6,6 +6,8 @@
 // the object's shared head with Content-Length (CacheObject.headBlockWithLength), then the fields
 // of this response in the writer's order (Age; X-Cache and Cache-Status; X-Cache-Hits; Connection),
 // then the body views as they are in the store.
+// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
+import { performance } from 'node:perf_hooks';
 import type { ClientExchange } from '../net/client-exchange.js';
 import type { CacheObject } from '../cache/object.js';
 import { connectionField, responseHasNoBody } from '../http1/semantics.js';
