@@ -4,8 +4,6 @@
 // CPU. Here moving the deadline later, or disarming it, only writes two fields; the Timeout that is
 // already pending, when it fires before the deadline, sleeps again for what is left. Only a deadline
 // earlier than the pending Timeout costs a new one.
-// The module's own binding: the global `performance` is a lazy getter, looked up on every call.
-import { performance } from 'node:perf_hooks';
 
 /** A Timeout may fire up to this much (ms) before performance.now() says it is due: clocks differ. */
 const EARLY_SLACK_MS = 1;
