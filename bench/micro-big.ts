@@ -7,11 +7,9 @@
 // copy is the same in both (a socket read into some memory), so these rows measure what differs:
 // the copy by append() against the bookkeeping of an in-place append. The ring is committed first
 // (one lap around it), as it is in a running proxy; its owner is unpinned and dead, so it wraps.
-import { Bench } from 'tinybench';
 import { RingStore, type StoreOwner } from '../src/cache/store.js';
-import { MB, cpuBusy, fixed, int, printMachine, printTable } from './common.js';
+import { runMicroSuite } from './micro-suite.js';
 
-const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 const RING = 64 * 1024 * 1024;
 const SLAB = 16 * 1024 * 1024;
 
@@ -64,41 +62,8 @@ function inPlaceAppend(size: number): Spec {
   };
 }
 
-async function main(): Promise<void> {
-  console.log('streamcache micro benchmarks (big bodies: the origin body into the store)');
-  const busy = await cpuBusy(1000);
-  printMachine({
-    'time per task': `${TIME_MS} ms (BENCH_TIME)`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
-  });
-  console.log();
-  const specs = [copyAppend(64 * 1024), inPlaceAppend(64 * 1024), copyAppend(1024 * 1024), inPlaceAppend(1024 * 1024)];
-  const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS / 2) });
-  for (const s of specs) bench.add(s.name, s.fn);
-  await bench.run();
-  const rows: string[][] = [];
-  const problems: string[] = [];
-  for (const s of specs) {
-    const r = bench.getTask(s.name)?.result;
-    if (!r || !('latency' in r)) {
-      problems.push(`${s.name}: ${r?.state ?? 'no result'}`);
-      rows.push([s.name, '-', '-', '-', '-']);
-      continue;
-    }
-    const meanNs = r.latency.mean * 1e6;
-    const opsPerSec = 1e9 / meanNs;
-    rows.push([s.name, int(opsPerSec), fixed(meanNs, 0), fixed((opsPerSec * s.bytesPerOp) / MB, 0), `±${fixed(r.latency.rme, 2)}%`]);
-    const bad = s.check();
-    if (bad) problems.push(`${s.name}: ${bad}`);
-  }
-  printTable(['task', 'ops/s', 'mean ns', 'MB/s', 'rme'], rows);
-  console.log();
-  console.log('MB/s = body bytes appended per second, 1 MB = 10^6 bytes. The kernel\'s read (the same in both paths) is not in these rows.');
-  if (problems.length) {
-    console.error('\nFAILED checks:');
-    for (const p of problems) console.error(`  ${p}`);
-    process.exitCode = 1;
-  }
-}
-
-await main();
+await runMicroSuite(
+  'streamcache micro benchmarks (big bodies: the origin body into the store)',
+  [copyAppend(64 * 1024), inPlaceAppend(64 * 1024), copyAppend(1024 * 1024), inPlaceAppend(1024 * 1024)],
+  { footer: ["MB/s = body bytes appended per second, 1 MB = 10^6 bytes. The kernel's read (the same in both paths) is not in these rows."] },
+);

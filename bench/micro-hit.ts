@@ -3,7 +3,6 @@
 // writer, beside the plain hit), and the access line. Socket-free: the client is a host that only
 // counts what it is given.
 //   npm run build && node dist/bench/micro-hit.js        (env BENCH_TIME = ms per task, default 1000)
-import { Bench } from 'tinybench';
 import { pino } from 'pino';
 import { HeaderFields } from '../src/http1/headers.js';
 import type { RequestHead } from '../src/http1/message.js';
@@ -16,9 +15,8 @@ import { hitReaderHooks, serveHit, servePlainHit } from '../src/proxy/cache-flow
 import type { ProxyContext } from '../src/proxy/context.js';
 import { validateRequest } from '../src/proxy/origin-request.js';
 import { ProxyCounters } from '../src/proxy/stats.js';
-import { cpuBusy, fixed, int, printMachine, printTable } from './common.js';
+import { runMicroSuite } from './micro-suite.js';
 
-const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 
 // ---------------------------------------------------------------------------------------------
 // Inputs: the stages bench's hit (GET /hit, 1 KiB, max-age=3600) behind the origin's usual fields.
@@ -160,46 +158,5 @@ specs.push({
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  console.log('streamcache micro benchmarks (hit path: lookup, head and write, access line)');
-  const busy = await cpuBusy(1000);
-  printMachine({
-    'time per task': `${TIME_MS} ms (BENCH_TIME)`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
-  });
-  console.log();
-
-  const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS / 2) });
-  for (const s of specs) {
-    const { fn, batch } = s;
-    bench.add(s.name, () => {
-      for (let k = 0; k < batch; k++) fn();
-    });
-  }
-  await bench.run();
-
-  const rows: string[][] = [];
-  const problems: string[] = [];
-  for (const s of specs) {
-    const r = bench.getTask(s.name)?.result;
-    if (!r || !('latency' in r)) {
-      const why = r && 'error' in r ? String((r as { error: unknown }).error) : (r?.state ?? 'no result');
-      problems.push(`${s.name}: ${why}`);
-      rows.push([s.name, '-', '-', '-']);
-      continue;
-    }
-    const meanNs = (r.latency.mean * 1e6) / s.batch; // latency is in ms per sample of `batch` ops
-    rows.push([s.name, int(1e9 / meanNs), fixed(meanNs, meanNs < 100 ? 1 : 0), `±${fixed(r.latency.rme, 2)}%`]);
-    const bad = s.check?.();
-    if (bad) problems.push(`${s.name}: ${bad}`);
-  }
-  printTable(['task', 'ops/s', 'mean ns', 'rme'], rows);
-  if (problems.length) {
-    console.error('\nFAILED checks:');
-    for (const p of problems) console.error(`  ${p}`);
-    process.exitCode = 1;
-  }
-  void sink;
-}
-
-await main();
+await runMicroSuite('streamcache micro benchmarks (hit path: lookup, head and write, access line)', specs);
+void sink;

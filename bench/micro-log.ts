@@ -3,13 +3,11 @@
 // string to escape), beside the same line written as bytes into the log batch's slab, and a turn
 // of lines handed to a bytes sink. Socket-free, stdout-free: the batch's sink only counts bytes.
 //   npm run build && node dist/bench/micro-log.js        (env BENCH_TIME = ms per task, default 1000)
-import { Bench } from 'tinybench';
 import type { ClientExchange } from '../src/net/client-exchange.js';
 import { accessLine, writeAccessFields, writeAccessLine, type AccessRecord } from '../src/proxy/access-log.js';
 import { LogBatch } from '../src/proxy/log-batch.js';
-import { cpuBusy, fixed, int, printMachine, printTable } from './common.js';
+import { runMicroSuite } from './micro-suite.js';
 
-const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 
 /** The stages bench's hit as the access line reads it (a stand-in with the fields it reads). */
 function hitExchange(target = '/hit'): ClientExchange {
@@ -109,46 +107,5 @@ specs.push({
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  console.log('streamcache micro benchmarks (the access log: line writer and batch)');
-  const busy = await cpuBusy(1000);
-  printMachine({
-    'time per task': `${TIME_MS} ms (BENCH_TIME)`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
-  });
-  console.log();
-
-  const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS / 2) });
-  for (const s of specs) {
-    const { fn, batch: n } = s;
-    bench.add(s.name, () => {
-      for (let k = 0; k < n; k++) fn();
-    });
-  }
-  await bench.run();
-
-  const rows: string[][] = [];
-  const problems: string[] = [];
-  for (const s of specs) {
-    const r = bench.getTask(s.name)?.result;
-    if (!r || !('latency' in r)) {
-      const why = r && 'error' in r ? String((r as { error: unknown }).error) : (r?.state ?? 'no result');
-      problems.push(`${s.name}: ${why}`);
-      rows.push([s.name, '-', '-', '-']);
-      continue;
-    }
-    const meanNs = (r.latency.mean * 1e6) / s.batch; // latency is in ms per sample of `batch` ops
-    rows.push([s.name, int(1e9 / meanNs), fixed(meanNs, meanNs < 100 ? 1 : 0), `±${fixed(r.latency.rme, 2)}%`]);
-    const bad = s.check?.();
-    if (bad) problems.push(`${s.name}: ${bad}`);
-  }
-  printTable(['task', 'ops/s', 'mean ns', 'rme'], rows);
-  if (problems.length) {
-    console.error('\nFAILED checks:');
-    for (const p of problems) console.error(`  ${p}`);
-    process.exitCode = 1;
-  }
-  void sink;
-}
-
-await main();
+await runMicroSuite('streamcache micro benchmarks (the access log: line writer and batch)', specs);
+void sink;

@@ -4,12 +4,10 @@
 // hit makes on such a head (lower-case literals, present and absent); the field-name table beside
 // what it replaces (toLowerCase; a cut string lower-cased). Time on a shared machine is noise: for
 // before/after comparisons use instruction counts (bench/stages.ts), these rows are for quiet runs.
-import { Bench } from 'tinybench';
 import { knownSpelling, lowerFieldName } from '../src/http1/field-names.js';
 import { RequestParser, type BodyFraming, type MessageEvents, type RequestHead } from '../src/http1/index.js';
-import { cpuBusy, fixed, int, printMachine, printTable } from './common.js';
+import { runMicroSuite } from './micro-suite.js';
 
-const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 
 /** What wrk sends (bench/hit.ts): the port varies so inputs differ. */
 const wrkRequest = (n: number): string => `GET /hit HTTP/1.1\r\nHost: 127.0.0.1:${40000 + (n % 1000)}\r\n\r\n`;
@@ -151,43 +149,5 @@ for (const [label, input] of [
   });
 }
 
-async function main(): Promise<void> {
-  console.log('streamcache micro benchmarks: the request parse stage (src/http1)');
-  const busy = await cpuBusy(1000);
-  printMachine({
-    'time per task': `${TIME_MS} ms (BENCH_TIME)`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
-  });
-  console.log();
-  const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS / 2) });
-  for (const s of specs) {
-    const { fn, batch } = s;
-    bench.add(s.name, () => {
-      for (let k = 0; k < batch; k++) fn();
-    });
-  }
-  await bench.run();
-  const rows: string[][] = [];
-  const problems: string[] = [];
-  for (const s of specs) {
-    const r = bench.getTask(s.name)?.result;
-    if (!r || !('latency' in r)) {
-      problems.push(`${s.name}: ${r && 'error' in r ? String((r as { error: unknown }).error) : (r?.state ?? 'no result')}`);
-      rows.push([s.name, '-', '-', '-']);
-      continue;
-    }
-    const meanNs = (r.latency.mean * 1e6) / s.batch; // latency is in ms per sample of `batch` ops
-    rows.push([s.name, int(1e9 / meanNs), fixed(meanNs, meanNs < 100 ? 1 : 0), `±${fixed(r.latency.rme, 2)}%`]);
-    const bad = s.check?.();
-    void sink;
-    if (bad) problems.push(`${s.name}: ${bad}`);
-  }
-  printTable(['task', 'ops/s', 'mean ns', 'rme'], rows);
-  if (problems.length) {
-    console.error('\nFAILED checks:');
-    for (const p of problems) console.error(`  ${p}`);
-    process.exitCode = 1;
-  }
-}
-
-await main();
+await runMicroSuite('streamcache micro benchmarks: the request parse stage (src/http1)', specs);
+void sink;

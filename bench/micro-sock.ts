@@ -6,13 +6,11 @@
 // Timings include the syscalls, which are the same on both paths: the difference between two rows
 // of a pair is the JavaScript (and Node bookkeeping) saved. Instruction counts per hit: stages.js.
 import net, { type Socket } from 'node:net';
-import { Bench } from 'tinybench';
 import { OutputBatch } from '../src/net/output-batch.js';
 import { socketOutput, type SocketOutput } from '../src/net/raw-write.js';
 import { shareReads } from '../src/net/shared-reads.js';
-import { cpuBusy, fixed, int, printMachine, printTable } from './common.js';
+import { runMicroSuite } from './micro-suite.js';
 
-const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 /** Writes per sample; between samples the event loop runs, so the peer reads what was sent. */
 const WRITES_PER_SAMPLE = 16;
 const BODY_1K = Buffer.alloc(1024, 'x');
@@ -168,46 +166,15 @@ async function readTasks(): Promise<{ tasks: Task[]; close(): void; checks: Arra
   };
 }
 
-async function main(): Promise<void> {
-  console.log('streamcache micro benchmarks (src/net: client socket reads and writes)');
-  const busy = await cpuBusy(1000);
-  printMachine({
-    'time per task': `${TIME_MS} ms (BENCH_TIME)`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
-  });
-  console.log();
-  const writes = await writeTasks();
-  const reads = await readTasks();
-  const tasks = [...writes.tasks, ...reads.tasks];
-  const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS / 2) });
-  for (const task of tasks) bench.add(task.name, task.fn);
-  await bench.run();
-  const rows: string[][] = [];
-  const problems: string[] = [];
-  for (const task of tasks) {
-    const r = bench.getTask(task.name)?.result;
-    if (!r || !('latency' in r)) {
-      problems.push(`${task.name}: ${r && 'error' in r ? String((r as { error: unknown }).error) : 'no result'}`);
-      rows.push([task.name, '-', '-', '-']);
-      continue;
-    }
-    const meanNs = (r.latency.mean * 1e6) / task.ops;
-    rows.push([task.name, int(1e9 / meanNs), fixed(meanNs, 0), `±${fixed(r.latency.rme, 2)}%`]);
-  }
-  printTable(['task', 'ops/s', 'mean ns', 'rme'], rows);
-  console.log();
-  console.log(`mean ns = per write (or per request read), including the syscall and a share of the wait between samples of ${WRITES_PER_SAMPLE}.`);
-  for (const check of [...writes.checks, ...reads.checks]) {
-    const bad = check();
-    if (bad) problems.push(bad);
-  }
-  writes.close();
-  reads.close();
-  if (problems.length) {
-    console.error('\nFAILED checks:');
-    for (const p of problems) console.error(`  ${p}`);
-    process.exitCode = 1;
-  }
-}
-
-await main();
+const writes = await writeTasks();
+const reads = await readTasks();
+await runMicroSuite(
+  'streamcache micro benchmarks (src/net: client socket reads and writes)',
+  [...writes.tasks, ...reads.tasks].map((task) => ({ name: task.name, fn: task.fn, opsPerSample: task.ops })),
+  {
+    footer: [`mean ns = per write (or per request read), including the syscall and a share of the wait between samples of ${WRITES_PER_SAMPLE}.`],
+    checks: [...writes.checks, ...reads.checks],
+  },
+);
+writes.close();
+reads.close();

@@ -1,7 +1,6 @@
 // Micro benchmarks of the protocol engine (src/http1), socket-free: parse and serialize in a loop.
 //   npm run bench:micro        (env BENCH_TIME = ms per task, default 1000)
 import { createRequire } from 'node:module';
-import { Bench } from 'tinybench';
 import {
   HeaderFields,
   RequestParser,
@@ -11,13 +10,12 @@ import {
   type BodyFraming,
   type MessageEvents,
 } from '../src/http1/index.js';
-import { MB, cpuBusy, fixed, int, printMachine, printTable } from './common.js';
 import { pino } from 'pino';
 import { accessLine, recordResponse, type AccessRecord } from '../src/proxy/access-log.js';
 import { ProxyCounters } from '../src/proxy/stats.js';
 import type { ClientExchange } from '../src/net/client-exchange.js';
+import { runMicroSuite } from './micro-suite.js';
 
-const TIME_MS = Number(process.env.BENCH_TIME ?? 1000);
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
@@ -336,52 +334,9 @@ function nodeParser(type: 'REQUEST' | 'RESPONSE'): { parser: NodeHttpParser; cou
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  console.log('streamcache micro benchmarks (src/http1)');
-  const busy = await cpuBusy(1000);
-  printMachine({
-    'time per task': `${TIME_MS} ms (BENCH_TIME)`,
-    'idle check': `CPU busy before start: ${fixed(busy, 0)}% of all cores${busy > 10 ? ' -- other work is running: results will be noisy' : ''}`,
-  });
-  console.log();
-
-  specs.sort((a, b) => a.group - b.group);
-  const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS / 2) });
-  for (const s of specs) {
-    const { fn, batch } = s;
-    bench.add(s.name, () => {
-      for (let k = 0; k < batch; k++) fn();
-    });
-  }
-  await bench.run();
-
-  const rows: string[][] = [];
-  const problems: string[] = [];
-  for (const s of specs) {
-    const task = bench.getTask(s.name);
-    const r = task?.result;
-    if (!r || !('latency' in r)) {
-      const why = r && 'error' in r ? String((r as { error: unknown }).error) : (r?.state ?? 'no result');
-      problems.push(`${s.name}: ${why}`);
-      rows.push([s.name, '-', '-', '-', '-']);
-      continue;
-    }
-    const meanNs = (r.latency.mean * 1e6) / s.batch; // latency is in ms per sample of `batch` ops
-    const opsPerSec = 1e9 / meanNs;
-    const mbps = s.bytesPerOp ? (opsPerSec * s.bytesPerOp) / MB : NaN;
-    rows.push([s.name, int(opsPerSec), fixed(meanNs, meanNs < 100 ? 1 : 0), s.bytesPerOp ? fixed(mbps, 0) : '-', `±${fixed(r.latency.rme, 2)}%`]);
-    const bad = s.check?.();
-    if (bad) problems.push(`${s.name}: ${bad}`);
-  }
-  printTable(['task', 'ops/s', 'mean ns', 'MB/s', 'rme'], rows);
-  console.log();
-  console.log('MB/s = bytes of input (for the chunked rows: body payload) per second, 1 MB = 10^6 bytes.');
-  if (problems.length) {
-    console.error('\nFAILED checks:');
-    for (const p of problems) console.error(`  ${p}`);
-    process.exitCode = 1;
-  }
-  void sink;
-}
-
-await main();
+await runMicroSuite(
+  'streamcache micro benchmarks (src/http1)',
+  [...specs].sort((a, b) => a.group - b.group).map((s) => ({ ...s, bytesPerOp: s.bytesPerOp || undefined })),
+  { footer: ['MB/s = bytes of input (for the chunked rows: body payload) per second, 1 MB = 10^6 bytes.'] },
+);
+void sink;
