@@ -15,7 +15,7 @@ import { hitReaderHooks, serveHit, servePlainHit } from '../src/proxy/cache-flow
 import type { ProxyContext } from '../src/proxy/context.js';
 import { validateRequest } from '../src/proxy/origin-request.js';
 import { ProxyCounters } from '../src/proxy/stats.js';
-import { runMicroSuite } from './micro-suite.js';
+import { runMicroSuite, type MicroTask } from './micro-suite.js';
 
 
 // ---------------------------------------------------------------------------------------------
@@ -81,12 +81,8 @@ const ctx = {
 
 // ---------------------------------------------------------------------------------------------
 
-interface Spec {
-  name: string;
-  batch: number;
-  fn: () => void;
-  check?: () => string | null;
-}
+/** Every task here loops a synchronous fn `batch` times per sample. */
+type Spec = MicroTask & { batch: number };
 
 let sink: unknown;
 const specs: Spec[] = [];

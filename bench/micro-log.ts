@@ -6,7 +6,7 @@
 import type { ClientExchange } from '../src/net/client-exchange.js';
 import { accessLine, writeAccessFields, writeAccessLine, type AccessRecord } from '../src/proxy/access-log.js';
 import { LogBatch } from '../src/proxy/log-batch.js';
-import { runMicroSuite } from './micro-suite.js';
+import { runMicroSuite, type MicroTask } from './micro-suite.js';
 
 
 /** The stages bench's hit as the access line reads it (a stand-in with the fields it reads). */
@@ -24,13 +24,8 @@ function hitExchange(target = '/hit'): ClientExchange {
 let bytesOut = 0;
 const batch = new LogBatch({ writeBytes: (b: Buffer) => void (bytesOut += b.length) });
 
-interface Spec {
-  name: string;
-  /** Calls of fn per sample (tinybench's per-sample overhead would swamp a ~100 ns fn). */
-  batch: number;
-  fn: () => void;
-  check?: () => string | null;
-}
+/** Every task here loops a synchronous fn `batch` times per sample. */
+type Spec = MicroTask & { batch: number };
 
 const specs: Spec[] = [];
 let sink: unknown;

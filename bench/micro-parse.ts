@@ -6,7 +6,7 @@
 // before/after comparisons use instruction counts (bench/stages.ts), these rows are for quiet runs.
 import { knownSpelling, lowerFieldName } from '../src/http1/field-names.js';
 import { RequestParser, type BodyFraming, type MessageEvents, type RequestHead } from '../src/http1/index.js';
-import { runMicroSuite } from './micro-suite.js';
+import { runMicroSuite, type MicroTask } from './micro-suite.js';
 
 
 /** What wrk sends (bench/hit.ts): the port varies so inputs differ. */
@@ -69,12 +69,8 @@ function hitLookups(head: RequestHead): number {
   return n;
 }
 
-interface Spec {
-  name: string;
-  batch: number;
-  fn: () => void;
-  check?: () => string | null;
-}
+/** Every task here loops a synchronous fn `batch` times per sample. */
+type Spec = MicroTask & { batch: number };
 
 let sink: unknown;
 const specs: Spec[] = [];
