@@ -1,6 +1,6 @@
 // Small helpers for tests that bind real loopback ports: listen on a free port, close a server
 // for sure, and bound every wait with a clear failure message.
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import net from 'node:net';
 
 export const LOOPBACK = '127.0.0.1';
@@ -69,4 +69,38 @@ export async function waitFor(
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await delay(intervalMs);
   }
+}
+
+/** One loopback TCP connection: `writer` is the side we connect, `reader` the side the server accepted; `received` collects what `reader` reads. */
+export interface LoopbackPair {
+  server: Server;
+  writer: Socket;
+  reader: Socket;
+  received: Buffer[];
+  close(): Promise<void>;
+}
+
+export async function loopbackPair(): Promise<LoopbackPair> {
+  let server!: Server;
+  const accepted = new Promise<Socket>((resolve) => {
+    server = net.createServer(resolve);
+  });
+  const port = await listenOnFreePort(server);
+  const writer = net.connect(port, LOOPBACK);
+  writer.on('error', () => {}); // a test that destroys one side sees the reset on the other
+  const reader = await accepted;
+  const received: Buffer[] = [];
+  reader.on('data', (chunk: Buffer) => received.push(chunk));
+  await new Promise((resolve) => writer.once('connect', resolve));
+  return {
+    server,
+    writer,
+    reader,
+    received,
+    async close() {
+      writer.destroy();
+      reader.destroy();
+      await closeServer(server);
+    },
+  };
 }

@@ -1,33 +1,21 @@
 // src/net/output-batch.ts: what a client connection writes in one tick leaves together, in order,
 // and whoever waits for room always hears of it (backpressure, R7), on a real loopback socket.
-import net, { type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OutputBatch } from '../../src/net/output-batch.js';
-import { closeServer, LOOPBACK, listenOnFreePort, withTimeout } from '../support/ports.js';
+import { loopbackPair, withTimeout, type LoopbackPair } from '../support/ports.js';
 
 describe('OutputBatch', () => {
-  let server: Server;
+  let pair: LoopbackPair;
   let writer: Socket;
-  let reader: Socket;
   let received: Buffer[];
 
   beforeEach(async () => {
-    received = [];
-    const accepted = new Promise<Socket>((resolve) => {
-      server = net.createServer(resolve);
-    });
-    const port = await listenOnFreePort(server);
-    writer = net.connect(port, LOOPBACK);
-    reader = await accepted;
-    reader.on('data', (chunk: Buffer) => received.push(chunk));
-    await new Promise((resolve) => writer.once('connect', resolve));
+    pair = await loopbackPair();
+    ({ writer, received } = pair);
   });
 
-  afterEach(async () => {
-    writer.destroy();
-    reader.destroy();
-    await closeServer(server);
-  });
+  afterEach(() => pair.close());
 
   async function receivedBytes(length: number): Promise<Buffer> {
     await withTimeout(

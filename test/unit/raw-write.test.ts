@@ -1,38 +1,26 @@
 // src/net/raw-write.ts: writes straight to a TCP socket's handle arrive whole and in order, keep
 // the socket's Writable out of it, count what the kernel has not taken, report room when a write
 // that went async completes, and end or destroy like socket writes; on a real loopback socket.
-import net, { type Server, type Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OutputBatch } from '../../src/net/output-batch.js';
 import { RawOutput, StreamOutput, canWriteRaw, socketOutput, type OutgoingBytes } from '../../src/net/raw-write.js';
 import { fcOptions } from '../support/fc.js';
-import { closeServer, LOOPBACK, listenOnFreePort, waitFor, withTimeout } from '../support/ports.js';
+import { LOOPBACK, loopbackPair, waitFor, withTimeout, type LoopbackPair } from '../support/ports.js';
 
 describe('raw handle writes', () => {
-  let server: Server;
+  let pair: LoopbackPair;
   let writer: Socket;
   let reader: Socket;
   let received: Buffer[];
 
   beforeEach(async () => {
-    received = [];
-    const accepted = new Promise<Socket>((resolve) => {
-      server = net.createServer(resolve);
-    });
-    const port = await listenOnFreePort(server);
-    writer = net.connect(port, LOOPBACK);
-    writer.on('error', () => {});
-    reader = await accepted;
-    reader.on('data', (chunk: Buffer) => received.push(chunk));
-    await new Promise((resolve) => writer.once('connect', resolve));
+    pair = await loopbackPair();
+    ({ writer, reader, received } = pair);
   });
 
-  afterEach(async () => {
-    writer.destroy();
-    reader.destroy();
-    await closeServer(server);
-  });
+  afterEach(() => pair.close());
 
   async function receivedBytes(length: number): Promise<Buffer> {
     await waitFor(() => Buffer.concat(received).length >= length, 5000, `${length} bytes at the reader`);
